@@ -1,0 +1,35 @@
+# The two commands: `make run` (the tracker on http://127.0.0.1:8000) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PLUGINS := $(wildcard plugins/*/setup.cfg)
+
+.PHONY: run test demo bench clean install
+
+$(BIN)/activate:
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "affnet needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.installed: $(BIN)/activate setup.cfg $(PLUGINS) requirements-test.txt
+	$(BIN)/pip install --quiet --no-build-isolation -e '.[test]' $(foreach p,$(dir $(PLUGINS)),-e $(p)) -r requirements-test.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/affnet init
+	$(BIN)/affnet serve
+
+demo: install
+	$(BIN)/affnet init
+	$(BIN)/affnet demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info

@@ -1,0 +1,102 @@
+"""create_app(settings): the Flask application factory.
+
+Nothing connects at import time. The app keeps its services in
+``app.extensions["affnet"]`` (an ``Services``): the settings, the plugin
+manager, the delivery kinds and the event recorder.
+"""
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import Settings, load_settings
+from .core import outbox
+from .core.db import db, open_database
+from .core.ingest import Recorder
+from .core.secrets import keyring
+from .instance import load_flask_secret
+from .plugins.manager import get_plugin_manager
+from .web import api, tracking
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pm: object
+    registry: outbox.KindRegistry
+    recorder: Recorder
+
+    def plugin_config(self, plugin_name: str) -> dict:
+        """A plugin's ``[plugin.<name>]`` section with the core's delivery settings."""
+        config = self.settings.plugin_config(plugin_name)
+        config.setdefault("allow_private_targets", self.settings["deliveries.allow_private_targets"])
+        config.setdefault("timeout_seconds", self.settings["deliveries.timeout_seconds"])
+        config.setdefault("parallelism", self.settings["deliveries.parallelism"])
+        config.setdefault("base_url", self.settings["base_url"])
+        return config
+
+
+def build_services(settings: Settings, extra_plugins=(), load_entrypoints=True) -> Services:
+    """Open the database, load the keys and plugins: what the app and the worker share."""
+    logging.basicConfig(level=settings["log_level"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    open_database(settings.database_url)
+    keyring.load(settings.instance_path)
+    pm = get_plugin_manager(settings["plugins.enabled"], load_entrypoints=load_entrypoints, extra=extra_plugins)
+    registry = outbox.KindRegistry.from_plugins(pm)
+    return Services(settings, pm, registry, Recorder(pm, registry))
+
+
+def services() -> Services:
+    """The running app's services (inside a request or app context)."""
+    from flask import current_app
+    return current_app.extensions["affnet"]
+
+
+def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoints=True) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config["SECRET_KEY"] = load_flask_secret(settings.instance_path)
+    app.config["MAX_CONTENT_LENGTH"] = settings["ingest.max_body_bytes"]
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if settings["behind_proxy"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.extensions["affnet"] = build_services(settings, extra_plugins, load_entrypoints)
+
+    @app.before_request
+    def _connect():
+        g.db_opened = db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(_exc):
+        if not db.is_closed():
+            db.close()
+
+    tracking.init_app(app)
+    api.init_app(app, settings)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db.execute_sql("SELECT 1")
+        except Exception as error:  # the database is down: say so, never raise
+            return {"ok": False, "error": error.__class__.__name__}, 503
+        return {"ok": True}
+
+    app.extensions["affnet"].pm.hook.register_routes(app=app)
+    log_requests(app)
+    return app
+
+
+def log_requests(app: Flask) -> None:
+    """One structured log line per request, with the click or event id."""
+    access = logging.getLogger("affnet.access")
+
+    @app.after_request
+    def _log(response):
+        if access.isEnabledFor(logging.INFO):
+            access.info("method=%s path=%s status=%s ref=%s click_id=%s txid=%s", request.method, request.path,
+                        response.status_code, request.args.get("ref", "-"), g.get("click_id", "-"),
+                        g.get("txid", "-"))
+        return response

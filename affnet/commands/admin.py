@@ -1,0 +1,123 @@
+"""Installation commands: init, migrate, plugins, keys."""
+import click
+
+from ..cli import JSON_OPTION, emit, with_db
+from ..core import migrations
+from ..core.db import db, open_database
+
+
+@click.command()
+@JSON_OPTION
+@click.pass_obj
+def init(ctx, as_json):
+    """Create the instance folder, its secrets, the schema and an admin.
+
+    Safe to run again: it only makes what is missing. The admin password is
+    printed once, when the admin is made."""
+    from ..core.accounts import create_user
+    from ..core.models import User
+    from ..instance import init_instance
+    settings = ctx.settings
+    made = init_instance(settings.instance_path)
+    open_database(settings.database_url)
+    result = {"instance": str(settings.instance_path), "made": made, "database": _safe_url(settings.database_url)}
+    with db.connection_context():
+        before, after = migrations.migrate(progress=lambda line: None if as_json else click.echo(line))
+        result["schema_version"] = after
+        if not User.select().where(User.role == "admin").exists():
+            user, password = create_user("admin@localhost", "admin", name="Operator")
+            result["admin"] = {"email": user.email, "password": password}
+    if as_json:
+        emit(result, True)
+        return
+    for path in made:
+        click.echo(f"made {path}")
+    if "admin" in result:
+        click.echo(f"admin account: {result['admin']['email']}  password: {result['admin']['password']}")
+        click.echo("(the password is shown this once: keep it now)")
+    click.echo(f"ready: schema version {after}, database {result['database']}")
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@click.command()
+@JSON_OPTION
+@click.pass_obj
+def migrate(ctx, as_json):
+    """Bring the database schema up to date."""
+    open_database(ctx.settings.database_url)
+    with db.connection_context():
+        before, after = migrations.migrate(progress=lambda line: None if as_json else click.echo(line))
+    emit({"from_version": before, "to_version": after}, as_json,
+         f"schema version {before if before is not None else 'none'} -> {after}")
+
+
+@click.command("plugins")
+@JSON_OPTION
+@click.pass_obj
+def plugins_command(ctx, as_json):
+    """List installed plugins, which are enabled, and the hooks each implements."""
+    from ..plugins.manager import get_plugin_manager, hooks_of, installed_plugins
+    enabled = ctx.settings["plugins.enabled"]
+    pm = get_plugin_manager([name for name in enabled if name in installed_plugins()])
+    rows = []
+    for name, entry_point in sorted(installed_plugins().items()):
+        plugin = pm.get_plugin(name)
+        dist = entry_point.dist
+        rows.append({"name": name, "module": entry_point.value, "enabled": name in enabled,
+                     "version": dist.version if dist else None,
+                     "hooks": hooks_of(pm, plugin) if plugin is not None else []})
+    missing = [name for name in enabled if name not in installed_plugins()]
+    if as_json:
+        emit({"plugins": rows, "enabled_but_missing": missing}, True)
+        return
+    for row in rows:
+        state = "enabled " if row["enabled"] else "disabled"
+        click.echo(f"{row['name']:<16} {state} {row['module']:<28} {', '.join(row['hooks']) or '-'}")
+    for name in missing:
+        click.echo(f"{name:<16} ENABLED BUT NOT INSTALLED")
+    click.echo(f"{len(rows)} installed, {sum(row['enabled'] for row in rows)} enabled")
+
+
+@click.group()
+def keys():
+    """Encryption keys of stored secrets."""
+
+
+@keys.command("rotate")
+@click.option("--drop-old", is_flag=True, help="After re-encrypting, keep only the new key.")
+@JSON_OPTION
+@click.pass_obj
+def keys_rotate(ctx, drop_old, as_json):
+    """Add a new encryption key, re-encrypt every stored secret with it."""
+    from ..core import setting_versions
+    from ..core.secrets import keyring, new_fernet_key, write_keys_file
+    settings = ctx.settings
+    open_database(settings.database_url)
+    keyring.load(settings.instance_path)
+    new_key = new_fernet_key()
+    old_keys = [key.decode() for key in keyring.keys]
+    write_keys_file(settings.instance_path, [new_key] + old_keys)
+    keyring.load(settings.instance_path)
+    with db.connection_context(), db.atomic():
+        count = setting_versions.reencrypt_all()
+    if drop_old:
+        write_keys_file(settings.instance_path, [new_key])
+    emit({"reencrypted": count, "keys": 1 if drop_old else len(old_keys) + 1}, as_json,
+         f"re-encrypted {count} secrets under a new key; {'old keys dropped' if drop_old else 'old keys kept'}")
+
+
+def register(cli):
+    for command in (init, migrate, plugins_command, keys):
+        cli.add_command(command)
+
+
+__all__ = ["register", "with_db"]

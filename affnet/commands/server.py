@@ -1,0 +1,83 @@
+"""Running affnet: the development server, gunicorn with a worker, the worker alone."""
+import os
+import signal
+import subprocess
+import sys
+
+import click
+
+from ..cli import JSON_OPTION, emit
+
+
+@click.command()
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.pass_obj
+def run(ctx, host, port):
+    """The development server (one process, reloads nothing; no worker)."""
+    from ..app import create_app
+    settings = ctx.settings
+    app = create_app(settings)
+    app.run(host=host or settings["server.host"], port=port or settings["server.port"], threaded=True)
+
+
+@click.command()
+@click.option("--no-worker", is_flag=True, help="Serve only; run `affnet worker` elsewhere.")
+@click.pass_obj
+def serve(ctx, no_worker):
+    """gunicorn with the configured workers, plus the background worker."""
+    settings = ctx.settings
+    workers = settings["server.workers"] or os.cpu_count() or 2
+    env = dict(os.environ)
+    if ctx.config_path:
+        env["AFFNET_CONFIG"] = os.path.abspath(ctx.config_path)
+    bind = f"{settings['server.host']}:{settings['server.port']}"
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(settings["server.threads"]),
+         "--worker-class", "gthread", "--bind", bind, "--access-logfile", "-", "--graceful-timeout", "20",
+         "affnet.wsgi:app"], env=env)
+    processes = [web]
+    if not no_worker:
+        processes.append(subprocess.Popen([sys.executable, "-m", "affnet", "worker"], env=env))
+    click.echo(f"affnet is serving on http://{bind}  (Ctrl+C stops it)")
+
+    def stop(signum, _frame):
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(process.poll() is None for process in processes):
+            try:
+                processes[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        stop(signal.SIGTERM, None)
+        for process in processes:
+            process.wait()
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run every due job once, then exit (for cron and scripts).")
+@JSON_OPTION
+@click.pass_obj
+def worker(ctx, once, as_json):
+    """Send deliveries and run periodic jobs until stopped (SIGTERM)."""
+    from ..app import create_app
+    from ..worker import Worker
+    app = create_app(ctx.settings)
+    services = app.extensions["affnet"]
+    with app.app_context():
+        runner = Worker(services, app=app)
+        if once:
+            counts = runner.run_once()
+            emit(counts, as_json, "deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none due"))
+            return
+        runner.run()
+
+
+def register(cli):
+    for command in (run, serve, worker):
+        cli.add_command(command)

@@ -1,0 +1,240 @@
+"""One Settings object from defaults, a TOML file and ``AFFNET_*`` variables.
+
+Every key is declared once in ``FIELDS`` with its type, default and help; the
+example config in ``config/affnet.example.toml`` documents the same keys and a
+test keeps the two in step. A key ``tracking.fallback_url`` is overridden by
+the variable ``AFFNET_TRACKING_FALLBACK_URL``. A wrong value stops start-up
+with a ``ConfigError`` that names the key.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable
+
+
+class ConfigError(Exception):
+    """A config value is wrong; the message names the key."""
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("expected a whole number")
+    return int(value)
+
+
+def _positive_int(value: Any) -> int:
+    number = _int(value)
+    if number < 0:
+        raise ValueError("expected a number of 0 or more")
+    return number
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("expected a decimal number such as 50 or 49.99") from None
+    if not number.is_finite() or number < 0:
+        raise ValueError("expected a decimal number of 0 or more")
+    return number
+
+
+def _list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ValueError("expected a list of names")
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected text")
+    return value
+
+
+def _url(value: Any) -> str:
+    text = _str(value)
+    if text and not (text.startswith("http://") or text.startswith("https://")):
+        raise ValueError("expected an http:// or https:// URL, or nothing")
+    return text
+
+
+def _database_url(value: Any) -> str:
+    text = _str(value)
+    if not text.split("://", 1)[0] in ("sqlite", "postgres", "postgresql"):
+        raise ValueError("expected sqlite:///path/to/file.db or postgresql://user@host/db")
+    return text
+
+
+def _log_level(value: Any) -> str:
+    text = _str(value).upper()
+    if text not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return text
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("database_url", _database_url, "sqlite:///instance/affnet.db",
+          "Where the data lives: sqlite:///relative/or//absolute/path.db or "
+          "postgresql://user:password@host:5432/dbname."),
+    Field("instance_path", _str, "instance",
+          "The folder of this installation's own files: secrets, the SQLite database, spools."),
+    Field("base_url", _url, "http://127.0.0.1:8000",
+          "The public address of the tracker, used in links shown to users."),
+    Field("log_level", _log_level, "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Field("behind_proxy", _bool, False,
+          "True when nginx (or another proxy) sets X-Forwarded-For and X-Forwarded-Proto."),
+    Field("server.host", _str, "127.0.0.1", "The address `affnet serve` listens on."),
+    Field("server.port", _positive_int, 8000, "The port `affnet serve` listens on."),
+    Field("server.workers", _positive_int, 2, "gunicorn worker processes (0: one per core)."),
+    Field("server.threads", _positive_int, 4, "Threads per gunicorn worker."),
+    Field("tracking.fallback_url", _url, "",
+          "Where an unknown, paused or unapproved ref is sent; empty shows a 404 page."),
+    Field("tracking.cookie_secure", _str, "auto",
+          "auto (Secure when the request came over HTTPS), always, or never."),
+    Field("ingest.max_body_bytes", _positive_int, 16384,
+          "Largest accepted ingest body; a larger one answers 413."),
+    Field("ingest.rate_limit", _str, "6000 per minute",
+          "Ingest calls allowed per offer key, in flask-limiter's notation."),
+    Field("ingest.rate_limit_storage", _str, "memory://",
+          "Where rate-limit counters live: memory:// (one server) or redis://host:6379 (several)."),
+    Field("settings.change_delay_hours", _positive_int, 24,
+          "The 24-hour rule: how long a changed postback or pixel setting waits before it takes effect."),
+    Field("tracking.cache_seconds", _positive_int, 5,
+          "How long a web process keeps a refCode's route in memory; changes made on "
+          "another server are seen after at most this long."),
+    Field("deliveries.allow_private_targets", _bool, False,
+          "Let postbacks reach loopback and private addresses (a private deployment or tests only)."),
+    Field("deliveries.timeout_seconds", _positive_int, 10, "Connect and read timeout of one delivery."),
+    Field("deliveries.parallelism", _positive_int, 16, "Deliveries of one kind sent at the same time."),
+    Field("worker.poll_seconds", _positive_int, 1, "How often the worker looks for due deliveries."),
+    Field("worker.batch_size", _positive_int, 200, "Deliveries claimed at once by one worker."),
+    Field("worker.claim_seconds", _positive_int, 300,
+          "How long a claim holds; a worker that died releases its claims when this runs out."),
+    Field("worker.max_attempts", _positive_int, 10, "Attempts of one delivery before it fails for good."),
+    Field("worker.retry_base_seconds", _positive_int, 60, "The first retry waits this long."),
+    Field("worker.retry_factor", _positive_int, 3, "Each next retry waits this many times longer."),
+    Field("worker.retry_max_seconds", _positive_int, 21600, "No retry waits longer than this."),
+    Field("payouts.minimum", _decimal, Decimal("50"),
+          "The smallest payable balance (in any currency) that a payout run pays."),
+    Field("payouts.weekday", _str, "monday", "The day of the weekly payout run."),
+    Field("payouts.time", _str, "10:00", "The hour of the weekly payout run (server time, HH:MM)."),
+    Field("plugins.enabled", _list, [],
+          "The plugins to enable, by entry point name; an installed plugin not named here has no effect."),
+)
+
+FIELDS_BY_KEY = {field.key: field for field in FIELDS}
+
+
+def env_name(key: str) -> str:
+    return "AFFNET_" + key.replace(".", "_").upper()
+
+
+class Settings:
+    """Read-only settings: ``settings["tracking.fallback_url"]``.
+
+    Plugin sections (``[plugin.<name>]``) are kept as given and handed to the
+    plugin through ``plugin_config(name)``.
+    """
+
+    def __init__(self, values: dict[str, Any], plugin_sections: dict[str, dict], source: str):
+        self._values = values
+        self._plugins = plugin_sections
+        self.source = source
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def plugin_config(self, name: str) -> dict:
+        return dict(self._plugins.get(name, {}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    @property
+    def instance_path(self) -> Path:
+        return Path(self._values["instance_path"]).resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path resolved from the working folder."""
+        return self._values["database_url"]
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def load_settings(path: str | os.PathLike | None = None, overrides: dict | None = None,
+                  environ: dict | None = None) -> Settings:
+    """Defaults, then the TOML file (``path`` or ``AFFNET_CONFIG``), then the
+    environment, then ``overrides`` (tests). Raises ConfigError on any fault."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get("AFFNET_CONFIG")
+    raw: dict[str, Any] = {}
+    plugin_sections: dict[str, dict] = {}
+    source = "defaults"
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                document = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path}: not found") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {path}: {error}") from None
+        plugin_sections = document.pop("plugin", {}) or {}
+        raw = _flatten(document)
+        source = str(path)
+        for key in raw:
+            if key not in FIELDS_BY_KEY:
+                raise ConfigError(f"config key {key}: unknown key (see config/affnet.example.toml)")
+    for field in FIELDS:
+        if env_name(field.key) in environ:
+            raw[field.key] = environ[env_name(field.key)]
+    raw.update(overrides or {})
+    values = {}
+    for field in FIELDS:
+        value = raw.get(field.key, field.default)
+        try:
+            values[field.key] = field.parse(value)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"config key {field.key} ({env_name(field.key)}): {error}, got {value!r}") from None
+    if values["tracking.cookie_secure"] not in ("auto", "always", "never"):
+        raise ConfigError("config key tracking.cookie_secure: expected auto, always or never")
+    for key, value in (overrides or {}).items():
+        if key not in FIELDS_BY_KEY:
+            raise ConfigError(f"config key {key}: unknown key")
+    return Settings(values, plugin_sections, source)

@@ -1,0 +1,167 @@
+"""Users, offers, commission rules and participations: making and changing them."""
+import re
+import secrets as _random
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from peewee import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import clock, tracking
+from .db import db
+from .models import (
+    CONVERSION_KINDS, PARTICIPATION_STATES, ROLES, CommissionRule, Offer,
+    Participation, User,
+)
+from .money import MoneyError, parse_amount, parse_currency
+from .secrets import hash_token, hint, new_token
+
+_REF_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # base58
+
+
+class AccountError(ValueError):
+    """A request to make or change an account that cannot be done; says why."""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    event: str
+    kind: str  # fixed or percent
+    amount: Decimal
+    rebill_months: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "RuleSpec":
+        """``sale=30%``, ``lead=1.50``, ``rebill=20%:12`` (12 months)."""
+        try:
+            event, rest = text.split("=", 1)
+            months = None
+            if ":" in rest:
+                rest, months_text = rest.split(":", 1)
+                months = int(months_text)
+            kind = "percent" if rest.endswith("%") else "fixed"
+            amount = parse_amount(rest.rstrip("%"))
+        except (ValueError, MoneyError):
+            raise AccountError(f"commission rule {text!r}: write it as sale=30% or lead=1.50 or rebill=20%:12") from None
+        if event not in CONVERSION_KINDS:
+            raise AccountError(f"commission rule {text!r}: the event must be one of {', '.join(CONVERSION_KINDS)}")
+        if kind == "percent" and amount > 100:
+            raise AccountError(f"commission rule {text!r}: a percentage cannot exceed 100")
+        return cls(event, kind, amount, months)
+
+
+def create_user(email: str, role: str, name: str = "", password: str | None = None) -> tuple[User, str]:
+    """Returns the user and the password (generated when not given): the only
+    time the password is seen."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if not re.match(r"^[^@\s]+@[^@\s]+$", email or ""):
+        raise AccountError(f"{email!r} is not an email address")
+    password = password or _random.token_urlsafe(12)
+    try:
+        with db.atomic():
+            user = User.create(email=email.lower(), role=role, name=name or email.split("@")[0],
+                               password_hash=generate_password_hash(password))
+    except IntegrityError:
+        raise AccountError(f"a user with the email {email} exists already") from None
+    return user, password
+
+
+def check_password(user: User, password: str) -> bool:
+    return user.is_active and check_password_hash(user.password_hash, password)
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "offer"
+
+
+def _check_landing_url(url: str) -> str:
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise AccountError(f"landing URL {url!r} must be an absolute http:// or https:// URL")
+    return url
+
+
+def create_offer(advertiser: User, name: str, landing_url: str, currency: str = "USD",
+                 cookie_days: int = 60, hold_days: int = 7, rules: list[RuleSpec] = (),
+                 description: str = "", slug: str | None = None) -> tuple[Offer, str]:
+    """Returns the offer and its key: the only time the key is seen."""
+    if advertiser.role not in ("advertiser", "admin"):
+        raise AccountError("only a product owner (advertiser) or an admin can own an offer")
+    try:
+        currency = parse_currency(currency)
+    except MoneyError as error:
+        raise AccountError(f"currency {error}") from None
+    if cookie_days < 1 or hold_days < 0:
+        raise AccountError("the cookie window must be at least 1 day and the hold 0 days or more")
+    key = new_token("ok")
+    base = slug or _slugify(name)
+    with db.atomic():
+        candidate, n = base, 1
+        while Offer.select().where(Offer.slug == candidate).exists():
+            n += 1
+            candidate = f"{base}-{n}"
+        offer = Offer.create(
+            slug=candidate, name=name, advertiser=advertiser, landing_url=_check_landing_url(landing_url),
+            currency=currency, cookie_days=cookie_days, hold_days=hold_days, description=description,
+            key_hash=hash_token(key), key_hint=hint(key))
+        for rule in rules:
+            set_rule(offer, rule)
+    return offer, key
+
+
+def set_rule(offer: Offer, rule: RuleSpec) -> CommissionRule:
+    """Set (or replace) what an event of the offer pays; applies to events
+    recorded from now on."""
+    with db.atomic():
+        CommissionRule.delete().where((CommissionRule.offer == offer) & (CommissionRule.event == rule.event)).execute()
+        return CommissionRule.create(offer=offer, event=rule.event, kind=rule.kind, amount=rule.amount,
+                                     rebill_months=rule.rebill_months)
+
+
+def rotate_offer_key(offer: Offer) -> str:
+    """A new key for the offer; the old one stops working at once."""
+    key = new_token("ok")
+    Offer.update(key_hash=hash_token(key), key_hint=hint(key)).where(Offer.id == offer.id).execute()
+    return key
+
+
+def offer_by_key(key: str | None) -> Offer | None:
+    if not key:
+        return None
+    return Offer.get_or_none(Offer.key_hash == hash_token(key.strip()))
+
+
+def _new_ref_code() -> str:
+    return "".join(_random.choice(_REF_ALPHABET) for _ in range(10))
+
+
+def apply(affiliate: User, offer: Offer, note: str = "") -> Participation:
+    """An affiliate's application to an offer, pending until decided."""
+    if affiliate.role != "affiliate":
+        raise AccountError("only an affiliate can apply to an offer")
+    try:
+        with db.atomic():
+            return Participation.create(offer=offer, affiliate=affiliate, ref_code=_new_ref_code(), note=note)
+    except IntegrityError:
+        raise AccountError(f"{affiliate.email} has applied to {offer.slug} already") from None
+
+
+def set_participation_status(participation: Participation, status: str) -> Participation:
+    """Approve, reject, pause or resume (approve again) a participation."""
+    if status not in PARTICIPATION_STATES:
+        raise AccountError(f"status must be one of {', '.join(PARTICIPATION_STATES)}")
+    participation.status = status
+    participation.decided_at = clock.now()
+    participation.save()
+    tracking.forget_route(participation.ref_code)
+    return participation
+
+
+def set_offer_active(offer: Offer, active: bool) -> None:
+    offer.is_active = active
+    offer.save()
+    for participation in offer.participations:
+        tracking.forget_route(participation.ref_code)

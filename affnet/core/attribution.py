@@ -1,0 +1,39 @@
+"""Which affiliate an event belongs to.
+
+By ``click_id`` when that click is the offer's and within its cookie window;
+otherwise by ``user_ref``, to the affiliate of that customer's earliest
+attributed event on the offer (lifetime attribution of rebills). Nothing
+else attributes.
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .models import Click, Event, Offer, Participation
+
+
+@dataclass(frozen=True)
+class Attribution:
+    participation: Participation | None
+    click: Click | None
+
+    @property
+    def attributed(self) -> bool:
+        return self.participation is not None
+
+
+NOBODY = Attribution(None, None)
+
+
+def attribute(offer: Offer, click_id: str | None, user_ref: str | None, at) -> Attribution:
+    if click_id:
+        click = Click.get_or_none((Click.click_id == click_id) & (Click.offer == offer.id))
+        if click is not None and click.created_at <= at <= click.created_at + timedelta(days=offer.cookie_days):
+            return Attribution(click.participation, click)
+    if user_ref:
+        first = (Event.select()
+                 .where((Event.offer == offer.id) & (Event.user_ref == user_ref) & Event.attributed)
+                 .order_by(Event.occurred_at, Event.id)
+                 .first())
+        if first is not None:
+            return Attribution(first.participation, first.click)
+    return NOBODY

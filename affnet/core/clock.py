@@ -1,0 +1,26 @@
+"""The one source of "now" for the domain, so tests can move time.
+
+All times in affnet are naive datetimes in UTC.
+"""
+from datetime import datetime, timezone
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    if _frozen is not None:
+        return _frozen
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def freeze(at: datetime | None) -> None:
+    """Make ``now()`` answer ``at`` until ``freeze(None)``; for tests only."""
+    global _frozen
+    _frozen = at
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A UTC time as ISO 8601 with a Z, as the APIs show it."""
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="seconds") + "Z"

@@ -1,0 +1,55 @@
+"""The database: opened from a URL, shared through one proxy.
+
+``db`` is bound to every model; ``open_database(url)`` initialises it (SQLite
+with WAL and a busy timeout, or PostgreSQL), both through peewee's connection
+pool, which the threaded web server needs.
+"""
+from urllib.parse import parse_qsl, urlsplit
+
+from peewee import DatabaseProxy
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -32000,
+}
+
+
+def is_postgres() -> bool:
+    return isinstance(db.obj, PooledPostgresqlDatabase)
+
+
+def make_database(url: str):
+    """A pooled peewee database for ``sqlite:///path`` or ``postgresql://...``.
+
+    Query parameters of a PostgreSQL URL go to psycopg2 as they are (for
+    example ``?sslmode=require`` or ``?options=-csearch_path%3Dmyschema``).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = url.split("://", 1)[1]
+        path = path[1:] if path.startswith("/") else path
+        path = path.split("?", 1)[0] or ":memory:"
+        return PooledSqliteDatabase(
+            path, pragmas=SQLITE_PRAGMAS, check_same_thread=False,
+            max_connections=64, stale_timeout=300, timeout=10)
+    if parts.scheme in ("postgres", "postgresql"):
+        options = dict(parse_qsl(parts.query))
+        return PooledPostgresqlDatabase(
+            parts.path.lstrip("/"), user=parts.username, password=parts.password,
+            host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
+            max_connections=int(options.pop("max_connections", 32)),
+            stale_timeout=300, timeout=10, **options)
+    raise ValueError(f"unsupported database URL scheme: {parts.scheme}")
+
+
+def open_database(url: str):
+    """Bind the models to the database at ``url``; returns it."""
+    database = make_database(url)
+    db.initialize(database)
+    return database

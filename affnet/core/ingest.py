@@ -1,0 +1,288 @@
+"""An event: validate, deduplicate, attribute, price, book, enqueue.
+
+``parse_conversion`` and ``parse_reversal`` turn a request body into a
+checked value or raise ``IngestError`` with a reason per field, writing
+nothing. ``record_conversion`` and ``record_reversal`` then write the event,
+its ledger entry and its deliveries in ONE transaction. The unique index on
+(offer, dedup_key) is the idempotency guard: a repeat, even one racing on
+another server, fails that index and answers the first event.
+"""
+import logging
+import secrets as _random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from peewee import IntegrityError, fn
+
+from . import clock, commissions, ledger, outbox
+from .attribution import NOBODY, attribute
+from .db import db
+from .events import ClickInfo, EventInfo, OfferInfo
+from .models import CONVERSION_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Event, Offer
+from .money import MoneyError, format_amount, parse_amount, parse_currency
+from ..plugins.manager import call_isolated
+
+log = logging.getLogger("affnet.ingest")
+_TEXT_LIMIT = 255
+
+
+class IngestError(ValueError):
+    """A body that cannot be recorded; ``fields`` maps a field to its fault."""
+
+    def __init__(self, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+@dataclass(frozen=True)
+class Conversion:
+    kind: str
+    click_id: str | None
+    user_ref: str | None
+    external_payment_id: str | None
+    gross_amount: Decimal | None
+    currency: str | None
+    is_first_payment: bool
+
+
+@dataclass(frozen=True)
+class Reversal:
+    kind: str
+    external_payment_id: str
+    amount: Decimal | None
+    refund_id: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to an ingest call: HTTP status, JSON body, the event row."""
+
+    http_status: int
+    body: dict
+    event: Event
+
+
+def _text(body, name, faults, required=False):
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            faults[name] = "is required"
+        return None
+    if not isinstance(value, str):
+        faults[name] = "must be a string"
+        return None
+    value = value.strip()
+    if len(value) > _TEXT_LIMIT:
+        faults[name] = f"must be at most {_TEXT_LIMIT} characters"
+        return None
+    return value or None
+
+
+def _check_known(body, allowed, faults):
+    for name in body:
+        if name not in allowed:
+            faults[name] = "is not a field of this call"
+
+
+def parse_conversion(body, offer: Offer) -> Conversion:
+    if not isinstance(body, dict):
+        raise IngestError("the body must be a JSON object")
+    faults: dict[str, str] = {}
+    _check_known(body, {"click_id", "user_ref", "event", "external_payment_id", "gross_amount", "currency",
+                        "is_first_payment"}, faults)
+    kind = body.get("event")
+    if kind not in CONVERSION_KINDS:
+        faults["event"] = "must be one of " + ", ".join(CONVERSION_KINDS)
+    click_id = _text(body, "click_id", faults)
+    user_ref = _text(body, "user_ref", faults)
+    paid = kind in ("sale", "rebill")
+    payment_id = _text(body, "external_payment_id", faults, required=paid)
+    gross = currency = None
+    if body.get("gross_amount") is not None:
+        try:
+            gross = parse_amount(body["gross_amount"])
+        except MoneyError as error:
+            faults["gross_amount"] = str(error)
+    elif paid:
+        faults["gross_amount"] = "is required for a sale or rebill"
+    if body.get("currency") is not None:
+        try:
+            currency = parse_currency(body["currency"])
+        except MoneyError as error:
+            faults["currency"] = str(error)
+    first = body.get("is_first_payment", kind == "sale")
+    if not isinstance(first, bool):
+        faults["is_first_payment"] = "must be true or false"
+    if kind in ("lead", "trial") and not (payment_id or user_ref or click_id) and "event" not in faults:
+        faults["user_ref"] = "a lead or trial needs a user_ref, a click_id or an external_payment_id"
+    if faults:
+        raise IngestError("invalid conversion", faults)
+    if gross is not None and currency is None:
+        currency = offer.currency
+    return Conversion(kind, click_id, user_ref, payment_id, gross, currency, bool(first))
+
+
+def parse_reversal(kind: str, body) -> Reversal:
+    if not isinstance(body, dict):
+        raise IngestError("the body must be a JSON object")
+    faults: dict[str, str] = {}
+    _check_known(body, {"external_payment_id", "amount", "refund_id"}, faults)
+    payment_id = _text(body, "external_payment_id", faults, required=True)
+    refund_id = _text(body, "refund_id", faults)
+    amount = None
+    if body.get("amount") is not None:
+        try:
+            amount = parse_amount(body["amount"])
+            if amount == 0:
+                faults["amount"] = "must be more than 0"
+        except MoneyError as error:
+            faults["amount"] = str(error)
+    if faults:
+        raise IngestError(f"invalid {kind}", faults)
+    return Reversal(kind, payment_id, amount, refund_id)
+
+
+def _txid() -> str:
+    return "tx_" + _random.token_urlsafe(12)
+
+
+def conversion_key(conversion: Conversion) -> str:
+    if conversion.external_payment_id:
+        return "pay:" + conversion.external_payment_id
+    if conversion.user_ref:
+        return f"{conversion.kind}:user:{conversion.user_ref}"
+    return f"{conversion.kind}:click:{conversion.click_id}"
+
+
+def reversal_key(reversal: Reversal) -> str:
+    return f"{reversal.kind}:{reversal.external_payment_id}:{reversal.refund_id or ''}"
+
+
+def answer(event: Event, duplicate: bool) -> dict:
+    body = {
+        "txid": event.txid, "event": event.kind, "status": event.status, "attributed": event.attributed,
+        "payout": format_amount(event.payout, event.payout_currency), "currency": event.payout_currency,
+        "duplicate": duplicate,
+    }
+    if event.kind in REVERSAL_KINDS:
+        body["pending"] = event.pending
+        body["reverses"] = event.reverses.txid if event.reverses_id else None
+    return body
+
+
+def event_info(event: Event, offer: Offer, is_test: bool = False) -> EventInfo:
+    click = event.click if event.click_id else None
+    return EventInfo(
+        txid=event.txid, kind=event.kind, status=event.status, occurred_at=event.occurred_at,
+        offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency),
+        attributed=event.attributed, affiliate_id=event.affiliate_id, participation_id=event.participation_id,
+        ref_code=event.participation.ref_code if event.participation_id else None,
+        payout=event.payout, payout_currency=event.payout_currency, gross_amount=event.gross_amount,
+        currency=event.currency, user_ref=event.user_ref, external_payment_id=event.external_payment_id,
+        is_first_payment=event.is_first_payment,
+        click=ClickInfo(click.click_id, click.created_at, click.clickid, click.fbclid, click.ip, click.user_agent,
+                        click.subs()) if click else None,
+        is_test=is_test)
+
+
+class Recorder:
+    """Records events for one set of plugins; the web app keeps one."""
+
+    def __init__(self, pm, registry: outbox.KindRegistry | None = None):
+        self.pm = pm
+        self.registry = registry or outbox.KindRegistry.from_plugins(pm)
+
+    def conversion(self, offer: Offer, conversion: Conversion, source: str = "api", now=None) -> Outcome:
+        now = now or clock.now()
+        key = conversion_key(conversion)
+        notify = []
+        try:
+            with db.atomic():
+                found = attribute(offer, conversion.click_id, conversion.user_ref, now)
+                payout, payout_currency = Decimal(0), offer.currency
+                if found.attributed:
+                    payout, payout_currency = commissions.commission_for(
+                        offer, conversion.kind, conversion.gross_amount, conversion.currency,
+                        conversion.user_ref, now)
+                event = Event.create(
+                    txid=_txid(), offer=offer, kind=conversion.kind, status=STATUS_OF_EVENT[conversion.kind],
+                    dedup_key=key, participation=found.participation, click=found.click,
+                    affiliate=found.participation.affiliate_id if found.attributed else None,
+                    attributed=found.attributed, user_ref=conversion.user_ref,
+                    external_payment_id=conversion.external_payment_id, gross_amount=conversion.gross_amount,
+                    currency=conversion.currency, payout=payout, payout_currency=payout_currency,
+                    is_first_payment=conversion.is_first_payment, source=source, occurred_at=now)
+                ledger.book_commission(event, offer)
+                notify.append(self._enqueue(event, offer))
+                if conversion.external_payment_id:
+                    notify.extend(self._apply_waiting_reversals(offer, event, now))
+        except IntegrityError:
+            return self._duplicate(offer, key)
+        self._notify(notify)
+        return Outcome(201, answer(event, False), event)
+
+    def reversal(self, offer: Offer, reversal: Reversal, source: str = "api", now=None) -> Outcome:
+        now = now or clock.now()
+        key = reversal_key(reversal)
+        notify = []
+        try:
+            with db.atomic():
+                original = self._payment(offer, reversal.external_payment_id)
+                event = Event.create(
+                    txid=_txid(), offer=offer, kind=reversal.kind, status=STATUS_OF_EVENT[reversal.kind],
+                    dedup_key=key, external_payment_id=reversal.external_payment_id, refund_id=reversal.refund_id,
+                    gross_amount=reversal.amount, currency=None, payout=Decimal(0), payout_currency=offer.currency,
+                    pending=original is None, source=source, occurred_at=now)
+                if original is not None:
+                    notify.append(self._reverse(offer, original, event))
+        except IntegrityError:
+            return self._duplicate(offer, key)
+        self._notify(notify)
+        return Outcome(202 if event.pending else 201, answer(event, False), event)
+
+    def _payment(self, offer: Offer, payment_id: str) -> Event | None:
+        return Event.get_or_none((Event.offer == offer.id) & (Event.dedup_key == "pay:" + payment_id))
+
+    def _reverse(self, offer: Offer, original: Event, event: Event) -> EventInfo:
+        """Turn a reversal row into the reversal of ``original`` (same transaction)."""
+        already = (Event.select(fn.COALESCE(fn.SUM(Event.payout), 0))
+                   .where((Event.reverses == original.id) & (Event.id != event.id)).scalar())
+        already_reversed = -Event.payout.python_value(already)
+        share = commissions.reversal_share(original, event.gross_amount, already_reversed)
+        event.reverses = original
+        event.pending = False
+        event.participation = original.participation_id
+        event.affiliate = original.affiliate_id
+        event.click = original.click_id
+        event.attributed = original.attributed
+        event.user_ref = original.user_ref
+        event.currency = original.currency
+        event.payout = -share
+        event.payout_currency = original.payout_currency
+        event.save()
+        ledger.book_reversal(event)
+        return self._enqueue(event, offer)
+
+    def _apply_waiting_reversals(self, offer: Offer, payment: Event, now) -> list[EventInfo]:
+        waiting = (Event.select()
+                   .where((Event.offer == offer.id) & Event.pending
+                          & (Event.external_payment_id == payment.external_payment_id))
+                   .order_by(Event.id))
+        infos = []
+        for reversal in waiting:
+            reversal.occurred_at = now
+            infos.append(self._reverse(offer, payment, reversal))
+        return infos
+
+    def _enqueue(self, event: Event, offer: Offer) -> EventInfo:
+        info = event_info(event, offer)
+        outbox.enqueue_for_event(self.pm, self.registry, event, info)
+        return info
+
+    def _duplicate(self, offer: Offer, key: str) -> Outcome:
+        event = Event.get((Event.offer == offer.id) & (Event.dedup_key == key))
+        return Outcome(200, answer(event, True), event)
+
+    def _notify(self, infos: list[EventInfo]) -> None:
+        for info in infos:
+            call_isolated(self.pm, "on_event_recorded", event=info)

@@ -1,0 +1,49 @@
+"""Schema versions and how to bring an older database up to date.
+
+A new database gets every table at once and the latest version number. An
+older one gets, in order, each step newer than its recorded version. A step
+is a function of the ``SchemaMigrator`` (``playhouse.migrate``) and the
+database; append one to ``STEPS`` whenever a model changes, and never edit a
+step that has shipped.
+"""
+from playhouse.migrate import SchemaMigrator, migrate as run_operations  # noqa: F401
+
+from .db import db
+from .models import ALL_MODELS, SchemaVersion
+
+
+def _initial(migrator, database):
+    """Version 1: the first schema (made by ``create_tables``)."""
+
+
+STEPS = [
+    (1, _initial),
+]
+LATEST = STEPS[-1][0]
+
+
+def current_version() -> int | None:
+    """The database's schema version, or None for an empty database."""
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return None
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else 0
+
+
+def migrate(progress=print) -> tuple[int | None, int]:
+    """Create or upgrade the schema; returns (version before, version after)."""
+    before = current_version()
+    if before is None:
+        with db.atomic():
+            db.create_tables(ALL_MODELS)
+            SchemaVersion.create(version=LATEST)
+        progress(f"created the schema at version {LATEST}")
+        return None, LATEST
+    migrator = SchemaMigrator.from_database(db.obj)
+    for version, step in STEPS:
+        if version > before:
+            progress(f"migrating to version {version}: {step.__doc__ or step.__name__}")
+            with db.atomic():
+                step(migrator, db)
+                SchemaVersion.create(version=version)
+    return before, max(before, LATEST)

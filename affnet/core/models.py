@@ -1,0 +1,273 @@
+"""The tables of affnet.
+
+Conventions: times are naive UTC; money is ``MoneyField`` (exact Decimal);
+public identifiers (``click_id``, ``txid``, ``ref_code``) are random strings,
+never the row id. Ledger entries and delivery attempts are only ever added.
+"""
+import json
+
+from peewee import (
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
+    ForeignKeyField, IntegerField, Model, TextField,
+)
+
+from . import clock
+from .db import db
+from .money import from_units, to_units
+
+ROLES = ("admin", "advertiser", "affiliate")
+EVENT_KINDS = ("lead", "trial", "sale", "rebill", "refund", "chargeback")
+CONVERSION_KINDS = ("lead", "trial", "sale", "rebill")
+REVERSAL_KINDS = ("refund", "chargeback")
+STATUS_OF_EVENT = {
+    "lead": "lead", "trial": "lead",
+    "sale": "sale", "rebill": "sale",
+    "refund": "rejected", "chargeback": "rejected",
+}
+PARTICIPATION_STATES = ("pending", "approved", "rejected", "paused")
+
+
+class MoneyField(BigIntegerField):
+    """An exact Decimal kept as whole 1/10,000 units."""
+
+    def db_value(self, value):
+        return None if value is None else to_units(value)
+
+    def python_value(self, value):
+        return None if value is None else from_units(value)
+
+
+class JSONField(TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    email = CharField(unique=True)
+    name = CharField(default="")
+    role = CharField(choices=[(role, role) for role in ROLES])
+    password_hash = CharField()
+    is_active = BooleanField(default=True)
+    created_at = DateTimeField(default=clock.now)
+
+    class Meta:
+        table_name = "users"
+
+
+class Offer(BaseModel):
+    slug = CharField(unique=True)
+    name = CharField()
+    advertiser = ForeignKeyField(User, backref="offers")
+    landing_url = TextField()
+    currency = CharField(max_length=3, default="USD")
+    cookie_days = IntegerField(default=60)
+    hold_days = IntegerField(default=7)
+    is_active = BooleanField(default=True)
+    is_public = BooleanField(default=True)
+    description = TextField(default="")
+    key_hash = CharField(unique=True)
+    key_hint = CharField(default="")
+    created_at = DateTimeField(default=clock.now)
+
+
+class CommissionRule(BaseModel):
+    """What one event of an offer pays: ``fixed`` (amount in the offer's
+    currency) or ``percent`` (of the gross amount, in its currency). A rebill
+    rule may stop paying ``rebill_months`` after the customer's first payment."""
+
+    offer = ForeignKeyField(Offer, backref="rules", on_delete="CASCADE")
+    event = CharField(choices=[(kind, kind) for kind in CONVERSION_KINDS])
+    kind = CharField(choices=[("fixed", "fixed"), ("percent", "percent")])
+    amount = MoneyField()
+    rebill_months = IntegerField(null=True)
+
+    class Meta:
+        indexes = ((("offer", "event"), True),)
+
+
+class Participation(BaseModel):
+    offer = ForeignKeyField(Offer, backref="participations")
+    affiliate = ForeignKeyField(User, backref="participations")
+    ref_code = CharField(unique=True)
+    status = CharField(default="pending")
+    note = TextField(default="")
+    created_at = DateTimeField(default=clock.now)
+    decided_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("offer", "affiliate"), True),)
+
+
+class Click(BaseModel):
+    id = BigAutoField()
+    click_id = CharField(unique=True)
+    created_at = DateTimeField(index=True)
+    participation = ForeignKeyField(Participation, backref="clicks")
+    offer = ForeignKeyField(Offer)
+    affiliate = ForeignKeyField(User)
+    s1 = CharField(null=True)
+    s2 = CharField(null=True)
+    s3 = CharField(null=True)
+    s4 = CharField(null=True)
+    s5 = CharField(null=True)
+    s6 = CharField(null=True)
+    s7 = CharField(null=True)
+    s8 = CharField(null=True)
+    s9 = CharField(null=True)
+    s10 = CharField(null=True)
+    fbclid = CharField(null=True)
+    clickid = CharField(null=True)
+    ip = CharField(null=True)
+    user_agent = TextField(null=True)
+    referer = TextField(null=True)
+    is_unique = BooleanField(default=True)
+    is_bot = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("affiliate", "created_at"), False),)
+
+    def subs(self) -> dict:
+        return {f"sub{n}": getattr(self, f"s{n}") for n in range(1, 11)}
+
+
+class Event(BaseModel):
+    """One thing reported by a product owner.
+
+    ``dedup_key`` with the offer is the idempotency key, enforced by a unique
+    index. A refund or chargeback has ``reverses`` set to the payment it
+    reverses, or ``pending`` true while that payment has not arrived yet.
+    """
+
+    id = BigAutoField()
+    txid = CharField(unique=True)
+    offer = ForeignKeyField(Offer, backref="events")
+    kind = CharField(choices=[(kind, kind) for kind in EVENT_KINDS])
+    status = CharField()
+    dedup_key = CharField()
+    participation = ForeignKeyField(Participation, null=True, backref="events")
+    affiliate = ForeignKeyField(User, null=True)
+    click = ForeignKeyField(Click, null=True)
+    attributed = BooleanField(default=False)
+    user_ref = CharField(null=True, index=True)
+    external_payment_id = CharField(null=True)
+    refund_id = CharField(null=True)
+    gross_amount = MoneyField(null=True)
+    currency = CharField(max_length=3, null=True)
+    payout = MoneyField(default=0)
+    payout_currency = CharField(max_length=3)
+    is_first_payment = BooleanField(default=False)
+    reverses = ForeignKeyField("self", null=True, backref="reversals")
+    pending = BooleanField(default=False)
+    source = CharField(default="api")
+    occurred_at = DateTimeField(index=True)
+
+    class Meta:
+        indexes = (
+            (("offer", "dedup_key"), True),
+            (("offer", "external_payment_id"), False),
+            (("affiliate", "occurred_at"), False),
+        )
+
+
+class Payout(BaseModel):
+    affiliate = ForeignKeyField(User, backref="payouts")
+    currency = CharField(max_length=3)
+    amount = MoneyField()
+    method = CharField()
+    status = CharField(default="pending")  # pending, sent, failed
+    idempotency_key = CharField(unique=True)
+    external_id = CharField(null=True)
+    error = TextField(default="")
+    created_at = DateTimeField(default=clock.now)
+    sent_at = DateTimeField(null=True)
+
+
+class LedgerEntry(BaseModel):
+    """An append-only line of an affiliate's account in one currency.
+
+    ``available_at`` is when it becomes payable: the event time plus the
+    offer's hold for a commission, at once for a reversal or a payout.
+    """
+
+    id = BigAutoField()
+    affiliate = ForeignKeyField(User, backref="ledger")
+    currency = CharField(max_length=3)
+    amount = MoneyField()
+    kind = CharField()  # commission, reversal, payout, adjustment
+    event = ForeignKeyField(Event, null=True, backref="ledger_entries")
+    payout = ForeignKeyField(Payout, null=True, backref="ledger_entries")
+    memo = TextField(default="")
+    available_at = DateTimeField()
+    created_at = DateTimeField(default=clock.now)
+
+    class Meta:
+        indexes = ((("affiliate", "currency", "available_at"), False),)
+
+
+class SettingVersion(BaseModel):
+    """One saved version of a plugin's settings for an affiliate (or one
+    participation of theirs). The version in force at a time is the newest
+    whose ``effective_at`` has passed; secret fields are stored encrypted."""
+
+    kind = CharField()
+    affiliate = ForeignKeyField(User)
+    participation = ForeignKeyField(Participation, null=True)
+    values = JSONField()
+    enabled = BooleanField(default=True)
+    effective_at = DateTimeField()
+    created_at = DateTimeField(default=clock.now)
+
+    class Meta:
+        indexes = ((("kind", "affiliate", "participation", "effective_at"), False),)
+
+
+class Delivery(BaseModel):
+    """The outbox: one message to the outside world (a postback, a pixel
+    event), written in the same transaction as its event and sent by the
+    worker. Claimed rows have ``claimed_until`` in the future."""
+
+    id = BigAutoField()
+    event = ForeignKeyField(Event, null=True, backref="deliveries")
+    kind = CharField()
+    setting = ForeignKeyField(SettingVersion, null=True)
+    payload = JSONField()
+    status = CharField(default="pending", index=True)  # pending, sent, failed
+    is_test = BooleanField(default=False)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(index=True)
+    claimed_by = CharField(null=True)
+    claimed_until = DateTimeField(null=True)
+    last_error = TextField(default="")
+    created_at = DateTimeField(default=clock.now)
+    sent_at = DateTimeField(null=True)
+
+
+class DeliveryAttempt(BaseModel):
+    id = BigAutoField()
+    delivery = ForeignKeyField(Delivery, backref="attempt_log", on_delete="CASCADE")
+    at = DateTimeField(default=clock.now)
+    outcome = CharField()  # sent, retry, failed
+    url = TextField(default="")
+    status_code = IntegerField(null=True)
+    response_excerpt = TextField(default="")
+    error = TextField(default="")
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+    applied_at = DateTimeField(default=clock.now)
+
+
+ALL_MODELS = (
+    User, Offer, CommissionRule, Participation, Click, Event, Payout, LedgerEntry,
+    SettingVersion, Delivery, DeliveryAttempt, SchemaVersion,
+)

@@ -1,0 +1,191 @@
+"""The outbox: deliveries written with their event, claimed and sent by workers.
+
+Claiming marks a batch of due deliveries with a worker's id and a claim that
+expires; on PostgreSQL the batch is picked with ``FOR UPDATE SKIP LOCKED`` so
+several workers never take the same row. A worker that dies leaves claims
+that simply expire. Each attempt is logged; failures wait with exponential
+backoff, and a delivery that keeps failing fails for good after
+``max_attempts``.
+"""
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from . import clock, setting_versions
+from .db import db, is_postgres
+from .models import Delivery, DeliveryAttempt
+from ..plugins.manager import call_isolated
+from ..plugins.types import DeliveryResult, OutgoingDelivery
+
+log = logging.getLogger("affnet.outbox")
+EXCERPT = 500
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 10
+    base_seconds: int = 60
+    factor: int = 3
+    max_seconds: int = 21600
+
+    @classmethod
+    def from_settings(cls, settings) -> "RetryPolicy":
+        return cls(settings["worker.max_attempts"], settings["worker.retry_base_seconds"],
+                   settings["worker.retry_factor"], settings["worker.retry_max_seconds"])
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt (with ±10% jitter)."""
+        seconds = min(self.base_seconds * self.factor ** max(attempts - 1, 0), self.max_seconds)
+        return seconds * random.uniform(0.9, 1.1)
+
+
+@dataclass
+class KindRegistry:
+    """Delivery kinds by name, with the name of the plugin that owns each."""
+
+    kinds: dict
+    owners: dict
+
+    @classmethod
+    def from_plugins(cls, pm) -> "KindRegistry":
+        kinds, owners = {}, {}
+        for impl in pm.hook.delivery_kinds.get_hookimpls():
+            try:
+                declared = impl.function() or []
+            except Exception:
+                log.exception("plugin %s failed in delivery_kinds", impl.plugin_name)
+                continue
+            for kind in declared:
+                kinds[kind.name] = kind
+                owners[kind.name] = impl.plugin_name
+        return cls(kinds, owners)
+
+
+def enqueue_for_event(pm, registry: KindRegistry, event_row, info) -> list[Delivery]:
+    """Ask the plugins for the event's deliveries and store them; called in
+    the event's transaction. A plugin that fails is logged and skipped."""
+    if info.affiliate_id is None:
+        return []
+    settings, versions = {}, {}
+    for name in registry.kinds:
+        current = setting_versions.in_force(name, info.affiliate_id, info.participation_id, info.occurred_at)
+        if current is not None:
+            settings[name], versions[name] = current.values, current.version_id
+    created = []
+    for batch in call_isolated(pm, "deliveries_for_event", event=info, settings=settings):
+        for new in batch:
+            created.append(Delivery.create(
+                event=event_row.id, kind=new.kind, setting=versions.get(new.kind), payload=new.payload,
+                next_attempt_at=info.occurred_at, created_at=clock.now()))
+    return created
+
+
+def claim_due(worker_id: str, limit: int, claim_seconds: int, now=None) -> list[Delivery]:
+    """Claim up to ``limit`` due deliveries for ``worker_id``; returns them."""
+    now = now or clock.now()
+    due = (Delivery.select(Delivery.id)
+           .where((Delivery.status == "pending") & (Delivery.next_attempt_at <= now)
+                  & (Delivery.claimed_until.is_null() | (Delivery.claimed_until < now)))
+           .order_by(Delivery.next_attempt_at, Delivery.id)
+           .limit(limit))
+    if is_postgres():
+        due = due.for_update("FOR UPDATE SKIP LOCKED")
+    token = f"{worker_id}:{uuid.uuid4().hex[:8]}"
+    with db.atomic():
+        Delivery.update(claimed_by=token, claimed_until=now + timedelta(seconds=claim_seconds)).where(
+            Delivery.id.in_(due)).execute()
+    return list(Delivery.select().where(Delivery.claimed_by == token).order_by(Delivery.id))
+
+
+def release_claims(worker_id: str) -> int:
+    """Give back every claim of a stopping worker so others can send at once."""
+    return (Delivery.update(claimed_by=None, claimed_until=None)
+            .where((Delivery.claimed_by.startswith(worker_id + ":")) & (Delivery.status == "pending"))
+            .execute())
+
+
+def outgoing(delivery: Delivery) -> OutgoingDelivery:
+    settings = {}
+    if delivery.setting_id is not None:
+        settings = setting_versions.decrypt_values(delivery.setting.values)
+    return OutgoingDelivery(delivery.id, delivery.kind, delivery.payload, settings, delivery.attempts,
+                            delivery.is_test, delivery.created_at)
+
+
+def send(pm, registry: KindRegistry, deliveries: list[Delivery], plugin_config, policy: RetryPolicy) -> dict:
+    """Hand each kind its batch and record what happened; returns counts by outcome."""
+    counts = {"sent": 0, "retry": 0, "failed": 0, "unowned": 0}
+    by_kind: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_kind.setdefault(delivery.kind, []).append(delivery)
+    for kind, batch in by_kind.items():
+        owner = registry.owners.get(kind)
+        results = None
+        if owner is not None:
+            try:
+                results = pm.hook.send_deliveries(kind=kind, deliveries=[outgoing(d) for d in batch],
+                                                  config=plugin_config(owner))
+            except Exception as error:
+                log.exception("plugin %s failed to send %s deliveries", owner, kind)
+                results = [DeliveryResult(d.id, "retry", error=f"plugin error: {error.__class__.__name__}")
+                           for d in batch]
+        if results is None:
+            # Nobody sends this kind now (its plugin was disabled): keep it, look again in an hour.
+            Delivery.update(claimed_by=None, claimed_until=None, last_error=f"no enabled plugin sends {kind!r}",
+                            next_attempt_at=clock.now() + timedelta(hours=1)).where(
+                Delivery.id.in_([d.id for d in batch])).execute()
+            counts["unowned"] += len(batch)
+            continue
+        answered = {result.delivery_id: result for result in results}
+        for delivery in batch:
+            result = answered.get(delivery.id) or DeliveryResult(delivery.id, "retry", error="the plugin gave no result")
+            record_result(delivery, result, policy)
+            counts[result.outcome if result.outcome in counts else "retry"] += 1
+    return counts
+
+
+def record_result(delivery: Delivery, result: DeliveryResult, policy: RetryPolicy) -> None:
+    """Log the attempt and move the delivery on: sent, retried later, or failed."""
+    now = clock.now()
+    attempts = delivery.attempts + 1
+    outcome = result.outcome if result.outcome in ("sent", "retry", "failed") else "retry"
+    if outcome == "retry" and (attempts >= policy.max_attempts or delivery.is_test):
+        outcome = "failed"
+    changes = {"attempts": attempts, "claimed_by": None, "claimed_until": None,
+               "last_error": result.error[:1000]}
+    if outcome == "sent":
+        changes.update(status="sent", sent_at=now, last_error="")
+    elif outcome == "failed":
+        changes["status"] = "failed"
+    else:
+        wait = result.retry_after if result.retry_after else policy.delay(attempts)
+        changes["next_attempt_at"] = now + timedelta(seconds=wait)
+    with db.atomic():
+        DeliveryAttempt.create(delivery=delivery.id, at=now, outcome=outcome, url=result.url[:2000],
+                               status_code=result.status_code,
+                               response_excerpt=(result.response_excerpt or "")[:EXCERPT],
+                               error=(result.error or "")[:1000])
+        Delivery.update(**changes).where(Delivery.id == delivery.id).execute()
+
+
+def resend(delivery: Delivery) -> None:
+    """Send a delivery again soon, whatever its state (a hand-made retry)."""
+    Delivery.update(status="pending", next_attempt_at=clock.now(), claimed_by=None, claimed_until=None).where(
+        Delivery.id == delivery.id).execute()
+
+
+def send_due(pm, registry, worker_id: str, plugin_config, policy: RetryPolicy, limit: int = 200,
+             claim_seconds: int = 300) -> dict:
+    """Claim one batch of due deliveries and send it; returns counts by outcome."""
+    batch = claim_due(worker_id, limit, claim_seconds)
+    if not batch:
+        return {"claimed": 0}
+    counts = send(pm, registry, batch, plugin_config, policy)
+    counts["claimed"] = len(batch)
+    return counts
+
+
+__all__ = ["RetryPolicy", "KindRegistry", "enqueue_for_event", "claim_due", "release_claims", "send",
+           "send_due", "record_result", "resend", "call_isolated"]

@@ -1,0 +1,134 @@
+"""Versions of affiliates' plugin settings and the 24-hour rule, in one place.
+
+Every save is a new ``SettingVersion`` that takes effect ``delay_hours`` after
+it is saved; the previous version stays in force until then, and an event is
+always sent with the version in force when it happened. An affiliate's very
+first version of a kind takes effect at once: there is nothing earlier to
+protect. Secret fields are encrypted before they are stored.
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from . import clock
+from .models import Participation, SettingVersion, User
+from .secrets import hint, keyring
+
+ENCRYPTED = "fernet:"
+
+
+class SettingsError(ValueError):
+    """Values that cannot be saved; ``fields`` maps a field to its fault."""
+
+    def __init__(self, fields: dict):
+        super().__init__("; ".join(f"{name}: {why}" for name, why in fields.items()))
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class InForce:
+    version_id: int
+    values: dict  # secrets decrypted
+
+
+def validate(kind, values: dict) -> list[str]:
+    """Check values against a DeliveryKind; raises SettingsError, returns warnings."""
+    faults, warnings = {}, []
+    known = {field.name for field in kind.fields}
+    for name in values:
+        if name not in known:
+            faults[name] = "is not a setting of " + kind.label
+    for field in kind.fields:
+        value = values.get(field.name)
+        if field.required and not value:
+            faults[field.name] = "is required"
+        elif value and field.url:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                faults[field.name] = "must be an absolute http:// or https:// URL"
+        if value is not None and not isinstance(value, str):
+            faults[field.name] = "must be text"
+    if not faults and kind.validate:
+        extra = dict(kind.validate(values) or {})
+        warnings = list(extra.pop("_warnings", []))
+        faults.update(extra)
+    if faults:
+        raise SettingsError(faults)
+    return warnings
+
+
+def _scope(query, affiliate_id, participation_id):
+    if participation_id is None:
+        return query.where((SettingVersion.affiliate == affiliate_id) & SettingVersion.participation.is_null())
+    return query.where((SettingVersion.affiliate == affiliate_id) & (SettingVersion.participation == participation_id))
+
+
+def save(kind, affiliate: User, values: dict, *, participation: Participation | None = None,
+         enabled: bool = True, delay_hours: int = 24, now=None) -> tuple[SettingVersion, list[str]]:
+    """Store a new version; returns it and the validation warnings."""
+    warnings = validate(kind, values) if enabled else []
+    now = now or clock.now()
+    participation_id = participation.id if participation else None
+    earlier = _scope(SettingVersion.select(), affiliate.id, participation_id).where(SettingVersion.kind == kind.name)
+    effective_at = now + timedelta(hours=delay_hours) if earlier.exists() else now
+    secret = {field.name for field in kind.fields if field.secret}
+    stored = {name: (ENCRYPTED + keyring.encrypt(value) if name in secret and value else value)
+              for name, value in values.items()}
+    version = SettingVersion.create(kind=kind.name, affiliate=affiliate, participation=participation_id,
+                                    values=stored, enabled=enabled, effective_at=effective_at, created_at=now)
+    return version, warnings
+
+
+def decrypt_values(values: dict) -> dict:
+    return {name: (keyring.decrypt(value[len(ENCRYPTED):]) if isinstance(value, str) and value.startswith(ENCRYPTED)
+                   else value)
+            for name, value in values.items()}
+
+
+def masked_values(values: dict) -> dict:
+    """Values fit to show: secrets as their last four characters."""
+    return {name: (hint(keyring.decrypt(value[len(ENCRYPTED):])) if isinstance(value, str)
+                   and value.startswith(ENCRYPTED) else value)
+            for name, value in values.items()}
+
+
+def version_in_force(kind_name: str, affiliate_id: int, participation_id: int | None, at) -> SettingVersion | None:
+    """The participation's own version in force at ``at``, else the
+    affiliate-wide one; None when neither exists or the one in force is off."""
+    scopes = [participation_id, None] if participation_id is not None else [None]
+    for scope in scopes:
+        version = (_scope(SettingVersion.select(), affiliate_id, scope)
+                   .where((SettingVersion.kind == kind_name) & (SettingVersion.effective_at <= at))
+                   .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())
+                   .first())
+        if version is not None:
+            return version if version.enabled else None
+    return None
+
+
+def in_force(kind_name: str, affiliate_id: int, participation_id: int | None, at) -> InForce | None:
+    version = version_in_force(kind_name, affiliate_id, participation_id, at)
+    return InForce(version.id, decrypt_values(version.values)) if version else None
+
+
+def history(kind_name: str, affiliate_id: int, participation_id: int | None) -> list[SettingVersion]:
+    """Every version of one scope, newest first."""
+    return list(_scope(SettingVersion.select(), affiliate_id, participation_id)
+                .where(SettingVersion.kind == kind_name)
+                .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc()))
+
+
+def reencrypt_all() -> int:
+    """Re-encrypt every stored secret under the first key; returns how many."""
+    count = 0
+    for version in SettingVersion.select():
+        changed = False
+        values = dict(version.values)
+        for name, value in values.items():
+            if isinstance(value, str) and value.startswith(ENCRYPTED):
+                values[name] = ENCRYPTED + keyring.rotate(value[len(ENCRYPTED):])
+                changed = True
+                count += 1
+        if changed:
+            SettingVersion.update(values=values).where(SettingVersion.id == version.id).execute()
+    return count

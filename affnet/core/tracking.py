@@ -1,0 +1,125 @@
+"""A click: find where a refCode leads, record the visit, build the redirect.
+
+This is the hot path. It makes no outbound call and calls no plugin; the
+route of a refCode is kept in memory for ``tracking.cache_seconds`` so the
+redirect needs one insert and nothing else.
+"""
+import re
+import secrets as _random
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from . import clock
+from .models import Click, Offer, Participation
+
+COOKIE_PREFIX = "affnet_"
+_BOT_AGENTS = re.compile(
+    r"bot|crawl|spider|slurp|preview|facebookexternalhit|facebookcatalog|headless|"
+    r"curl|wget|python-requests|python-urllib|httpclient|okhttp|go-http-client|"
+    r"lighthouse|pingdom|monitor|scanner|whatsapp|telegram|skypeuripreview|discord|"
+    r"embedly|quora link|bitlybot|vkshare|outbrain|pinterest|slack|linkedin",
+    re.IGNORECASE)
+_SUB_LIMIT = 255
+
+
+@dataclass(frozen=True)
+class Route:
+    participation_id: int
+    offer_id: int
+    affiliate_id: int
+    landing_url: str
+    cookie_days: int
+    ref_code: str
+
+
+_routes: dict[str, tuple[float, Route | None]] = {}
+_routes_lock = threading.Lock()
+
+
+def find_route(ref: str, cache_seconds: float = 5) -> Route | None:
+    """Where ``ref`` leads, or None when it is unknown, unapproved or paused
+    (or its offer is paused). Answers from memory for ``cache_seconds``."""
+    if not ref or len(ref) > 64:
+        return None
+    if cache_seconds:
+        cached = _routes.get(ref)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+    row = (Participation
+           .select(Participation.id, Participation.status, Participation.affiliate, Participation.ref_code,
+                   Offer.id, Offer.landing_url, Offer.cookie_days, Offer.is_active)
+           .join(Offer)
+           .where(Participation.ref_code == ref)
+           .first())
+    route = None
+    if row is not None and row.status == "approved" and row.offer.is_active:
+        route = Route(row.id, row.offer.id, row.affiliate_id, row.offer.landing_url,
+                      row.offer.cookie_days, row.ref_code)
+    if cache_seconds:
+        with _routes_lock:
+            _routes[ref] = (time.monotonic() + cache_seconds, route)
+    return route
+
+
+def forget_route(ref: str) -> None:
+    """Drop a cached route in this process (others expire by their TTL)."""
+    with _routes_lock:
+        _routes.pop(ref, None)
+
+
+def new_click_id() -> str:
+    """128 random bits, URL-safe."""
+    return _random.token_urlsafe(16)
+
+
+def is_bot(user_agent: str | None, method: str) -> bool:
+    return method == "HEAD" or not user_agent or bool(_BOT_AGENTS.search(user_agent))
+
+
+def cookie_name(route: Route) -> str:
+    return COOKIE_PREFIX + route.ref_code
+
+
+def _clip(value):
+    if value is None or value == "":
+        return None
+    return value[:_SUB_LIMIT]
+
+
+def click_row(route: Route, args, *, ip, user_agent, referer, method, has_cookie, now=None) -> dict:
+    """The click as a row, ready to insert: ``args`` are the link's query."""
+    row = {
+        "click_id": new_click_id(),
+        "created_at": now or clock.now(),
+        "participation": route.participation_id,
+        "offer": route.offer_id,
+        "affiliate": route.affiliate_id,
+        "fbclid": _clip(args.get("fbclid")),
+        "clickid": _clip(args.get("clickid")),
+        "ip": _clip(ip),
+        "user_agent": (user_agent or None) and user_agent[:1000],
+        "referer": (referer or None) and referer[:2000],
+        "is_unique": not has_cookie,
+        "is_bot": is_bot(user_agent, method),
+    }
+    for n in range(1, 11):
+        row[f"s{n}"] = _clip(args.get(f"s{n}"))
+    return row
+
+
+def record_click(route: Route, args, **request_facts) -> dict:
+    """Insert one click; returns its row (with ``click_id``)."""
+    row = click_row(route, args, **request_facts)
+    Click.insert(row).execute()
+    return row
+
+
+def landing_url_with_click(landing_url: str, click_id: str) -> str:
+    """The landing URL with ``click_id`` added (replacing one already there);
+    the landing's other query parameters are kept."""
+    parts = urlsplit(landing_url)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "click_id"]
+    query.append(("click_id", click_id))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

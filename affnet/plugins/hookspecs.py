@@ -1,0 +1,82 @@
+"""The plugin API of affnet: every hook, and what an implementation must do.
+
+Implement a hook with a function of the same name decorated with
+``affnet.hookimpl``, in a module that your distribution names under the
+entry point group ``affnet``. Hooks are called with keyword arguments only,
+so an implementation may take fewer arguments than the spec lists.
+
+Rules every plugin keeps:
+
+* The core does the database work. A hook receives what it needs as
+  arguments and returns data; a plugin talks only to the outside world.
+* A hook that raises is logged and skipped: it never breaks a click, an
+  ingest answer or another plugin's delivery. Still, do not raise on purpose.
+* Nothing on the click path calls a plugin.
+"""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("affnet")
+
+
+@hookspec
+def register_routes(app):
+    """Add routes to the Flask ``app``: an ingest source of your own (a
+    payment provider's webhook) or pages. Register a Blueprint; turn what
+    arrives into ``affnet.core.ingest.record_event`` calls so it is deduplicated,
+    priced and booked like the ingest API."""
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``affnet`` command line; ``cli`` is its click group."""
+
+
+@hookspec
+def delivery_kinds():
+    """Return a list of ``DeliveryKind``: the outgoing messages you send
+    (postbacks, pixel events), with the settings an affiliate fills in for
+    each. The core stores every saved version of those settings, encrypts
+    their secret fields and applies the 24-hour rule."""
+
+
+@hookspec
+def deliveries_for_event(event, settings):
+    """Return a list of ``NewDelivery`` for this event, or an empty list.
+
+    ``event`` is an ``EventInfo``. ``settings`` maps each of your delivery
+    kinds to the values in force for this event's participation at the time
+    the event happened (secrets decrypted); a kind the affiliate has not set
+    is absent. Called inside the event's transaction: build payloads only,
+    send nothing. Put no secret into a payload: it is stored as it is."""
+
+
+@hookspec(firstresult=True)
+def send_deliveries(kind, deliveries, config):
+    """Send due deliveries of ``kind`` if it is yours; return None otherwise.
+
+    ``deliveries`` is a list of ``OutgoingDelivery``; ``config`` is your
+    plugin's ``[plugin.<name>]`` section merged with core settings such as
+    ``allow_private_targets``. Return one ``DeliveryResult`` per delivery
+    (in any order). Batch as your receiver allows and bound your parallelism.
+    Mask secrets in the ``url`` you report."""
+
+
+@hookspec
+def on_event_recorded(event):
+    """Hear of an event after its transaction committed (``EventInfo``).
+
+    For reactions that need no delivery guarantee (a metric, a cache). Work
+    that must not be lost belongs in ``deliveries_for_event``."""
+
+
+@hookspec
+def payout_methods():
+    """Return a list of ``PayoutMethod``: ways to pay affiliates."""
+
+
+@hookspec
+def register_jobs(scheduler, app):
+    """Add periodic jobs to the worker's ``schedule.Scheduler``.
+
+    Each job runs inside ``app.app_context()`` with a database connection;
+    it must be quick or do its work in bounded batches."""

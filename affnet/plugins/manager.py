@@ -1,0 +1,67 @@
+"""The plugin manager: the ``affnet`` entry points and the config's list.
+
+An installed plugin is an entry point in the group ``affnet``; it is
+registered only when its name is in ``plugins.enabled``. A plugin that is not
+enabled is never imported, so it has no effect at all.
+"""
+import logging
+from importlib.metadata import entry_points
+
+import pluggy
+
+from . import hookspecs
+
+log = logging.getLogger("affnet.plugins")
+
+GROUP = "affnet"
+
+
+class PluginError(Exception):
+    """An enabled plugin is not installed or cannot be loaded."""
+
+
+def installed_plugins() -> dict:
+    """Entry point name -> entry point, for every installed plugin."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def get_plugin_manager(enabled=(), load_entrypoints: bool = True, extra=()) -> pluggy.PluginManager:
+    """A plugin manager with the hook specs, the enabled entry points and
+    ``extra`` plugin objects (tests and embedders register plugins directly)."""
+    pm = pluggy.PluginManager("affnet")
+    pm.add_hookspecs(hookspecs)
+    if load_entrypoints:
+        available = installed_plugins()
+        for name in enabled:
+            if name not in available:
+                raise PluginError(
+                    f"plugin {name!r} is enabled in plugins.enabled but not installed "
+                    f"(installed: {', '.join(sorted(available)) or 'none'})")
+            try:
+                module = available[name].load()
+            except Exception as error:  # a broken plugin must name itself
+                raise PluginError(f"plugin {name!r} failed to load: {error}") from error
+            pm.register(module, name=name)
+    for plugin in extra:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm
+
+
+def hooks_of(pm: pluggy.PluginManager, plugin) -> list[str]:
+    return sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
+
+
+def call_isolated(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list:
+    """Call a hook one implementation at a time; one that raises is logged
+    and skipped. Returns the results of the others."""
+    results = []
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        try:
+            result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+        except Exception:
+            log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+            continue
+        if result is not None:
+            results.append(result)
+    return results

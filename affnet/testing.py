@@ -1,0 +1,232 @@
+"""Fixtures for testing affnet and its plugins (a pytest plugin, loaded
+automatically once affnet is installed).
+
+Every fixture is named ``affnet_*``. The app runs on a throwaway database:
+each test that uses ``affnet_app`` runs once on SQLite and once on
+PostgreSQL. PostgreSQL comes from ``AFFNET_TEST_POSTGRES`` (default
+``postgresql://postgres@127.0.0.1:5432/test``); each test session works in a
+schema of its own, dropped at the end. Without a reachable server the
+PostgreSQL runs are skipped with one line saying why, except under CI
+(``CI=true``), where they fail.
+
+A plugin's tests register the plugin explicitly instead of relying on what
+happens to be installed::
+
+    @pytest.fixture
+    def affnet_plugins():
+        return [my_plugin_module]
+
+    def test_something(affnet_app, affnet_client, affnet_network): ...
+"""
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+
+from .config import load_settings
+from .core import accounts, clock, tracking
+from .core.db import db, open_database
+from .core.models import ALL_MODELS
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+_pg_state: dict = {}
+
+
+def _postgres_url(base: str, schema: str) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}"
+
+
+def _postgres_unavailable(base: str) -> str | None:
+    import psycopg2
+    try:
+        psycopg2.connect(base.replace("postgresql://", "postgresql://", 1), connect_timeout=3).close()
+    except psycopg2.OperationalError as error:
+        return f"PostgreSQL at {base} is not reachable ({str(error).strip().splitlines()[0]})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def affnet_postgres_url():
+    """A PostgreSQL URL whose search_path is this session's own schema, with
+    the schema made; skips (fails under CI) when no server answers."""
+    base = os.environ.get("AFFNET_TEST_POSTGRES", DEFAULT_POSTGRES)
+    why = _postgres_unavailable(base)
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; CI must run the PostgreSQL tests")
+        pytest.skip(f"{why}: PostgreSQL tests skipped")
+    import psycopg2
+    schema = f"affnet_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    connection = psycopg2.connect(base)
+    connection.autocommit = True
+    connection.cursor().execute(f"CREATE SCHEMA {schema}")
+    url = _postgres_url(base, schema)
+    from .core import migrations
+    database = open_database(url)
+    with db.connection_context():
+        migrations.migrate(progress=lambda line: None)
+    database.close_all()
+    yield url
+    connection.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+    connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def affnet_database_url(request, tmp_path):
+    """The database of one test: a new SQLite file, or the session's
+    PostgreSQL schema emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/affnet.db"
+    url = request.getfixturevalue("affnet_postgres_url")
+    database = open_database(url)
+    tables = ", ".join(model._meta.table_name for model in ALL_MODELS if model.__name__ != "SchemaVersion")
+    with db.connection_context():
+        db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    database.close_all()
+    return url
+
+
+@pytest.fixture
+def affnet_plugins():
+    """Plugin objects to register on the app; override in your tests."""
+    return []
+
+
+@pytest.fixture
+def affnet_config():
+    """Config overrides for the app (keys of ``affnet.config.FIELDS``); override to change."""
+    return {}
+
+
+@pytest.fixture
+def affnet_settings(tmp_path, affnet_database_url, affnet_config):
+    from .instance import init_instance
+    instance = tmp_path / "instance"
+    init_instance(instance)
+    overrides = {"database_url": affnet_database_url, "instance_path": str(instance),
+                 "tracking.cache_seconds": 0, "ingest.rate_limit": "100000 per minute", **affnet_config}
+    return load_settings(None, overrides=overrides, environ={})
+
+
+@pytest.fixture
+def affnet_app(affnet_settings, affnet_plugins):
+    """The Flask app on the test database, with the schema made and only
+    ``affnet_plugins`` (and the config's ``plugins.enabled``) registered."""
+    from .app import create_app
+    from .core import migrations
+    tracking._routes.clear()
+    app = create_app(affnet_settings, extra_plugins=affnet_plugins,
+                     load_entrypoints=bool(affnet_settings["plugins.enabled"]))
+    app.config["TESTING"] = True
+    with db.connection_context():
+        migrations.migrate(progress=lambda line: None)
+    with app.app_context():
+        yield app
+    clock.freeze(None)
+    db.obj.close_all()
+
+
+@pytest.fixture
+def affnet_client(affnet_app):
+    return affnet_app.test_client()
+
+
+@pytest.fixture
+def affnet_services(affnet_app):
+    return affnet_app.extensions["affnet"]
+
+
+@dataclass
+class Network:
+    """A small network made for a test: one offer, one approved affiliate."""
+
+    advertiser: object
+    offer: object
+    offer_key: str
+    affiliate: object
+    participation: object
+
+    @property
+    def ref(self) -> str:
+        return self.participation.ref_code
+
+    def add_affiliate(self, email: str, status: str = "approved"):
+        user, _ = accounts.create_user(email, "affiliate")
+        participation = accounts.apply(user, self.offer)
+        accounts.set_participation_status(participation, status)
+        return participation
+
+
+@pytest.fixture
+def affnet_network(affnet_app) -> Network:
+    """Offer "Susurra" (USD, sale 30%, rebill 20%, trial 2.00, lead 0.50) and
+    an approved affiliate."""
+    advertiser, _ = accounts.create_user("owner@example.com", "advertiser")
+    offer, key = accounts.create_offer(
+        advertiser, "Susurra", "https://susurra.example/start?lang=en", currency="USD",
+        rules=[accounts.RuleSpec.parse(text) for text in ("sale=30%", "rebill=20%", "trial=2.00", "lead=0.50")])
+    affiliate, _ = accounts.create_user("aff@example.com", "affiliate")
+    participation = accounts.apply(affiliate, offer)
+    accounts.set_participation_status(participation, "approved")
+    return Network(advertiser, offer, key, affiliate, participation)
+
+
+class Clock:
+    """Freezes affnet's clock; ``advance`` moves it."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+        clock.freeze(start)
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
+        clock.freeze(moment)
+
+    def advance(self, **delta) -> datetime:
+        self.set(self.now + timedelta(**delta))
+        return self.now
+
+
+@pytest.fixture
+def affnet_clock():
+    frozen = Clock(clock.now().replace(microsecond=0))
+    yield frozen
+    clock.freeze(None)
+
+
+@pytest.fixture
+def affnet_worker(affnet_app):
+    """A Worker on the test app: ``affnet_worker.run_once()`` sends what is due."""
+    from .worker import Worker
+    return Worker(affnet_app.extensions["affnet"], app=affnet_app, worker_id="test-worker")
+
+
+def sale_body(click_id=None, payment="pi_123", amount=29.0, **extra) -> dict:
+    """The SPEC's conversion body, with the given click and payment (the
+    amount goes out as a JSON number, as product owners send it)."""
+    body = {"click_id": click_id, "user_ref": "cus_123", "event": "sale", "external_payment_id": payment,
+            "gross_amount": amount, "currency": "USD", "is_first_payment": True}
+    body.update(extra)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def ingest(client, network: Network, call: str, body, key: str | None = None):
+    """POST ``body`` to ``/api/ingest/<call>`` with the network's offer key."""
+    return client.post(f"/api/ingest/{call}", json=body,
+                       headers={"X-Offer-Key": network.offer_key if key is None else key})
+
+
+def click(client, ref: str, **params):
+    """Follow a tracking link; returns the response (a 302 for a live ref)."""
+    params.setdefault("ua", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148")
+    user_agent = params.pop("ua")
+    query = "&".join(f"{name}={value}" for name, value in {"ref": ref, **params}.items())
+    return client.get(f"/r?{query}", headers={"User-Agent": user_agent})
+
+
+def click_id_of(response) -> str:
+    from urllib.parse import parse_qs, urlsplit
+    return parse_qs(urlsplit(response.headers["Location"]).query)["click_id"][0]

@@ -1,0 +1,1 @@
+"""Blueprints: the tracking link, the APIs, and (later) the pages."""

@@ -1,0 +1,94 @@
+"""The ingest API (SPEC section 2): parse, call the core, answer JSON.
+
+Every failure is a JSON body ``{"error": ..., "fields": {...}}`` with a 4xx
+status; nothing is written unless the answer is 200, 201 or 202.
+"""
+import hashlib
+import json
+from decimal import Decimal
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_limiter import Limiter
+from werkzeug.exceptions import HTTPException
+
+from ..core import accounts
+from ..core.ingest import IngestError, parse_conversion, parse_reversal
+
+bp = Blueprint("ingest", __name__, url_prefix="/api/ingest")
+
+
+def error(status: int, message: str, fields: dict | None = None):
+    return jsonify({"error": message, "fields": fields or {}}), status
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a number")
+
+
+def _body():
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw or b"null", parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise IngestError("the body is not valid JSON") from None
+
+
+def _offer():
+    return accounts.offer_by_key(request.headers.get("X-Offer-Key"))
+
+
+def _answer(outcome):
+    g.txid = outcome.body["txid"]
+    return jsonify(outcome.body), outcome.http_status
+
+
+def _key_of_caller() -> str:
+    key = request.headers.get("X-Offer-Key") or request.remote_addr or "-"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@bp.post("/conversion")
+def conversion():
+    offer = _offer()
+    if offer is None:
+        return error(401, "missing or wrong X-Offer-Key")
+    recorder = current_app.extensions["affnet"].recorder
+    return _answer(recorder.conversion(offer, parse_conversion(_body(), offer)))
+
+
+def _reversal(kind):
+    offer = _offer()
+    if offer is None:
+        return error(401, "missing or wrong X-Offer-Key")
+    recorder = current_app.extensions["affnet"].recorder
+    return _answer(recorder.reversal(offer, parse_reversal(kind, _body())))
+
+
+@bp.post("/refund")
+def refund():
+    return _reversal("refund")
+
+
+@bp.post("/chargeback")
+def chargeback():
+    return _reversal("chargeback")
+
+
+@bp.errorhandler(IngestError)
+def _invalid(exc: IngestError):
+    return error(422, str(exc), exc.fields)
+
+
+@bp.errorhandler(HTTPException)
+def _http(exc: HTTPException):
+    messages = {413: "the body is too large", 429: "over the rate limit, slow down",
+                405: "use POST", 400: "bad request"}
+    return error(exc.code or 400, messages.get(exc.code, exc.description or "bad request"))
+
+
+def init_app(app, settings):
+    limiter = Limiter(key_func=_key_of_caller, app=app, storage_uri=settings["ingest.rate_limit_storage"],
+                      default_limits=[], headers_enabled=False)
+    limiter.limit(lambda: settings["ingest.rate_limit"])(bp)
+    app.register_blueprint(bp)
+    app.extensions["affnet_limiter"] = limiter

@@ -1,0 +1,80 @@
+"""The worker: periodic jobs run with ``schedule``.
+
+It sends due deliveries (claiming batches, so several workers on several
+machines share the work), and runs the jobs plugins add. On SIGTERM or
+SIGINT it finishes the batch in hand, gives back its unsent claims and exits.
+"""
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+import schedule
+
+from .core import outbox
+from .core.db import db
+
+log = logging.getLogger("affnet.worker")
+
+
+class Worker:
+    def __init__(self, services, app=None, worker_id: str | None = None):
+        self.services = services
+        self.settings = services.settings
+        self.app = app
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.policy = outbox.RetryPolicy.from_settings(self.settings)
+        self.stopping = threading.Event()
+        self.scheduler = schedule.Scheduler()
+        self.scheduler.every(self.settings["worker.poll_seconds"]).seconds.do(self._job, self.send_deliveries)
+        services.pm.hook.register_jobs(scheduler=self.scheduler, app=app)
+
+    def _job(self, function):
+        try:
+            with db.connection_context():
+                return function()
+        except Exception:  # one failed round must not stop the worker
+            log.exception("job %s failed", getattr(function, "__name__", function))
+
+    def send_deliveries(self) -> dict:
+        """Send due deliveries, batch after batch, until none is due or we stop."""
+        totals: dict[str, int] = {}
+        while not self.stopping.is_set():
+            counts = outbox.send_due(
+                self.services.pm, self.services.registry, self.worker_id, self.services.plugin_config,
+                self.policy, limit=self.settings["worker.batch_size"],
+                claim_seconds=self.settings["worker.claim_seconds"])
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+            if counts["claimed"] < self.settings["worker.batch_size"]:
+                break
+        if totals.get("claimed"):
+            log.info("deliveries %s", " ".join(f"{key}={value}" for key, value in sorted(totals.items())))
+        return totals
+
+    def run_once(self) -> dict:
+        """Every job once (for cron and scripts); returns the delivery counts."""
+        for job in list(self.scheduler.jobs):
+            if job.job_func.args and job.job_func.args[0] == self.send_deliveries:
+                continue
+            job.run()
+        return self._job(self.send_deliveries) or {}
+
+    def run(self) -> None:
+        def stop(signum, _frame):
+            log.info("signal %s: stopping after the batch in hand", signum)
+            self.stopping.set()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("worker %s started", self.worker_id)
+        try:
+            while not self.stopping.is_set():
+                self.scheduler.run_pending()
+                self.stopping.wait(min(0.2, max(self.scheduler.idle_seconds or 0.2, 0)))
+        finally:
+            with db.connection_context():
+                released = outbox.release_claims(self.worker_id)
+            log.info("worker %s stopped, released %d claims", self.worker_id, released)
+            time.sleep(0)

@@ -1,0 +1,1 @@
+"""Our own tests use the same fixtures as a plugin author (affnet.testing)."""
