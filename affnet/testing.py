@@ -107,7 +107,8 @@ def affnet_settings(tmp_path, affnet_database_url, affnet_config):
     instance = tmp_path / "instance"
     init_instance(instance)
     overrides = {"database_url": affnet_database_url, "instance_path": str(instance),
-                 "tracking.cache_seconds": 0, "ingest.rate_limit": "100000 per minute", **affnet_config}
+                 "tracking.cache_seconds": 0, "ingest.rate_limit": "100000 per minute", "plugins.enabled": [],
+                 **affnet_config}
     return load_settings(None, overrides=overrides, environ={})
 
 

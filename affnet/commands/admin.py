@@ -98,7 +98,7 @@ def keys():
 @click.pass_obj
 def keys_rotate(ctx, drop_old, as_json):
     """Add a new encryption key, re-encrypt every stored secret with it."""
-    from ..core import setting_versions
+    from ..core import offer_secrets, setting_versions
     from ..core.secrets import keyring, new_fernet_key, write_keys_file
     settings = ctx.settings
     open_database(settings.database_url)
@@ -108,7 +108,7 @@ def keys_rotate(ctx, drop_old, as_json):
     write_keys_file(settings.instance_path, [new_key] + old_keys)
     keyring.load(settings.instance_path)
     with db.connection_context(), db.atomic():
-        count = setting_versions.reencrypt_all()
+        count = setting_versions.reencrypt_all() + offer_secrets.reencrypt_offer_secrets()
     if drop_old:
         write_keys_file(settings.instance_path, [new_key])
     emit({"reencrypted": count, "keys": 1 if drop_old else len(old_keys) + 1}, as_json,

@@ -262,6 +262,20 @@ class DeliveryAttempt(BaseModel):
     error = TextField(default="")
 
 
+class OfferSecret(BaseModel):
+    """A secret a plugin keeps per offer (a payment provider's signing
+    secret), encrypted; see ``affnet.core.offer_secrets``."""
+
+    offer = ForeignKeyField(Offer, backref="secrets", on_delete="CASCADE")
+    name = CharField()
+    value = TextField()
+    hint = CharField(default="")
+    updated_at = DateTimeField(default=clock.now)
+
+    class Meta:
+        indexes = ((("offer", "name"), True),)
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField()
     applied_at = DateTimeField(default=clock.now)
@@ -269,5 +283,5 @@ class SchemaVersion(BaseModel):
 
 ALL_MODELS = (
     User, Offer, CommissionRule, Participation, Click, Event, Payout, LedgerEntry,
-    SettingVersion, Delivery, DeliveryAttempt, SchemaVersion,
+    SettingVersion, Delivery, DeliveryAttempt, OfferSecret, SchemaVersion,
 )

@@ -187,5 +187,29 @@ def send_due(pm, registry, worker_id: str, plugin_config, policy: RetryPolicy, l
     return counts
 
 
-__all__ = ["RetryPolicy", "KindRegistry", "enqueue_for_event", "claim_due", "release_claims", "send",
-           "send_due", "record_result", "resend", "call_isolated"]
+
+def send_test(pm, registry: KindRegistry, plugin_config, kind_name: str, event_info, values: dict,
+              setting_id: int | None = None) -> Delivery:
+    """Send one test delivery of ``kind_name`` at once with ``values`` (the
+    settings being edited, secrets in clear, kept in memory only); the
+    delivery and its attempt are logged, marked ``is_test``, never retried,
+    and touch no money. ``event_info`` should have ``is_test=True``."""
+    new = [delivery for batch in call_isolated(pm, "deliveries_for_event", event=event_info,
+                                               settings={kind_name: values})
+           for delivery in batch if delivery.kind == kind_name]
+    if not new:
+        raise ValueError(f"no enabled plugin makes a test delivery of {kind_name!r}")
+    now = clock.now()
+    delivery = Delivery.create(event=None, kind=kind_name, setting=setting_id, payload=new[0].payload,
+                               is_test=True, next_attempt_at=now, created_at=now, claimed_by="test-send",
+                               claimed_until=now + timedelta(minutes=5))
+    owner = registry.owners.get(kind_name)
+    outgoing_one = OutgoingDelivery(delivery.id, kind_name, delivery.payload, values, 0, True, now)
+    try:
+        results = pm.hook.send_deliveries(kind=kind_name, deliveries=[outgoing_one], config=plugin_config(owner))
+    except Exception as error:
+        log.exception("plugin %s failed a test send", owner)
+        results = [DeliveryResult(delivery.id, "failed", error=f"plugin error: {error.__class__.__name__}")]
+    result = (results or [DeliveryResult(delivery.id, "failed", error="the plugin gave no result")])[0]
+    record_result(delivery, result, RetryPolicy(max_attempts=1))
+    return Delivery.get_by_id(delivery.id)

@@ -1,0 +1,26 @@
+"""Secrets a plugin keeps per offer, encrypted at rest (for example the
+Stripe signing secret of an offer's webhook). Shown again only as a hint."""
+from . import clock
+from .models import Offer, OfferSecret
+from .secrets import hint, keyring
+
+
+def set_offer_secret(offer: Offer, name: str, value: str) -> None:
+    encrypted = keyring.encrypt(value)
+    updated = (OfferSecret.update(value=encrypted, hint=hint(value), updated_at=clock.now())
+               .where((OfferSecret.offer == offer.id) & (OfferSecret.name == name)).execute())
+    if not updated:
+        OfferSecret.create(offer=offer, name=name, value=encrypted, hint=hint(value))
+
+
+def get_offer_secret(offer: Offer, name: str) -> str | None:
+    row = OfferSecret.get_or_none((OfferSecret.offer == offer.id) & (OfferSecret.name == name))
+    return keyring.decrypt(row.value) if row else None
+
+
+def reencrypt_offer_secrets() -> int:
+    count = 0
+    for row in OfferSecret.select():
+        OfferSecret.update(value=keyring.rotate(row.value)).where(OfferSecret.id == row.id).execute()
+        count += 1
+    return count
