@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import Flask, g, request
+from peewee import DatabaseError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings, load_settings
@@ -75,6 +76,11 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
 
     tracking.init_app(app)
     api.init_app(app, settings)
+
+    @app.errorhandler(DatabaseError)
+    def _database_down(error):
+        logging.getLogger("affnet.db").error("database error: %s", error)
+        return {"error": "the database is unavailable; nothing was recorded, try again", "fields": {}}, 503
 
     @app.get("/healthz")
     def healthz():

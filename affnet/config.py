@@ -137,7 +137,7 @@ FIELDS: tuple[Field, ...] = (
     Field("worker.batch_size", _positive_int, 200, "Deliveries claimed at once by one worker."),
     Field("worker.claim_seconds", _positive_int, 300,
           "How long a claim holds; a worker that died releases its claims when this runs out."),
-    Field("worker.max_attempts", _positive_int, 10, "Attempts of one delivery before it fails for good."),
+    Field("worker.max_attempts", _positive_int, 12, "Attempts of one delivery before it fails for good."),
     Field("worker.retry_base_seconds", _positive_int, 60, "The first retry waits this long."),
     Field("worker.retry_factor", _positive_int, 3, "Each next retry waits this many times longer."),
     Field("worker.retry_max_seconds", _positive_int, 21600, "No retry waits longer than this."),

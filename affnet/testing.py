@@ -193,7 +193,7 @@ class Clock:
 
 @pytest.fixture
 def affnet_clock():
-    frozen = Clock(clock.now().replace(microsecond=0))
+    frozen = Clock(clock.now())
     yield frozen
     clock.freeze(None)
 

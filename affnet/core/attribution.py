@@ -27,7 +27,7 @@ NOBODY = Attribution(None, None)
 def attribute(offer: Offer, click_id: str | None, user_ref: str | None, at) -> Attribution:
     if click_id:
         click = Click.get_or_none((Click.click_id == click_id) & (Click.offer == offer.id))
-        if click is not None and click.created_at <= at <= click.created_at + timedelta(days=offer.cookie_days):
+        if click is not None and at <= click.created_at + timedelta(days=offer.cookie_days):
             return Attribution(click.participation, click)
     if user_ref:
         first = (Event.select()

@@ -19,7 +19,7 @@ from .attribution import NOBODY, attribute
 from .db import db
 from .events import ClickInfo, EventInfo, OfferInfo
 from .models import CONVERSION_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Event, Offer
-from .money import MoneyError, format_amount, parse_amount, parse_currency
+from .money import MoneyError, format_amount, parse_amount, parse_currency, round_money
 from ..plugins.manager import call_isolated
 
 log = logging.getLogger("affnet.ingest")
@@ -177,7 +177,9 @@ def event_info(event: Event, offer: Offer, is_test: bool = False) -> EventInfo:
         offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency),
         attributed=event.attributed, affiliate_id=event.affiliate_id, participation_id=event.participation_id,
         ref_code=event.participation.ref_code if event.participation_id else None,
-        payout=event.payout, payout_currency=event.payout_currency, gross_amount=event.gross_amount,
+        payout=round_money(event.payout, event.payout_currency), payout_currency=event.payout_currency,
+        gross_amount=round_money(event.gross_amount, event.currency or offer.currency)
+        if event.gross_amount is not None else None,
         currency=event.currency, user_ref=event.user_ref, external_payment_id=event.external_payment_id,
         is_first_payment=event.is_first_payment,
         click=ClickInfo(click.click_id, click.created_at, click.clickid, click.fbclid, click.ip, click.user_agent,

@@ -133,7 +133,12 @@ class Click(BaseModel):
     is_bot = BooleanField(default=False)
 
     class Meta:
-        indexes = ((("affiliate", "created_at"), False),)
+        indexes = (
+            (("affiliate", "created_at"), False),
+            # reports (affnet.core.reports): index-only counts per day for one affiliate or one offer
+            (("affiliate", "created_at", "offer", "is_unique", "is_bot"), False),
+            (("offer", "created_at", "is_unique", "is_bot"), False),
+        )
 
     def subs(self) -> dict:
         return {f"sub{n}": getattr(self, f"s{n}") for n in range(1, 11)}
@@ -175,6 +180,9 @@ class Event(BaseModel):
             (("offer", "dedup_key"), True),
             (("offer", "external_payment_id"), False),
             (("affiliate", "occurred_at"), False),
+            # the stats API's keyset order, and reports per offer
+            (("affiliate", "occurred_at", "txid"), False),
+            (("offer", "occurred_at"), False),
         )
 
 
@@ -281,7 +289,22 @@ class SchemaVersion(BaseModel):
     applied_at = DateTimeField(default=clock.now)
 
 
+class ApiToken(BaseModel):
+    """A token an affiliate's tracker uses to pull its stats
+    (``affnet.core.api_tokens``). Only the SHA-256 of the token is kept; the
+    token itself is shown once, when it is made."""
+
+    affiliate = ForeignKeyField(User, backref="api_tokens")
+    name = CharField()
+    token_hash = CharField(unique=True)
+    hint = CharField(default="")
+    created_at = DateTimeField(default=clock.now)
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+
 ALL_MODELS = (
     User, Offer, CommissionRule, Participation, Click, Event, Payout, LedgerEntry,
     SettingVersion, Delivery, DeliveryAttempt, OfferSecret, SchemaVersion,
+    ApiToken,
 )

@@ -7,6 +7,7 @@ that simply expire. Each attempt is logged; failures wait with exponential
 backoff, and a delivery that keeps failing fails for good after
 ``max_attempts``.
 """
+import json
 import logging
 import random
 import uuid
@@ -25,7 +26,7 @@ EXCERPT = 500
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 10
+    max_attempts: int = 12
     base_seconds: int = 60
     factor: int = 3
     max_seconds: int = 21600
@@ -76,10 +77,21 @@ def enqueue_for_event(pm, registry: KindRegistry, event_row, info) -> list[Deliv
     created = []
     for batch in call_isolated(pm, "deliveries_for_event", event=info, settings=settings):
         for new in batch:
+            if not _storable(new):
+                continue
             created.append(Delivery.create(
                 event=event_row.id, kind=new.kind, setting=versions.get(new.kind), payload=new.payload,
                 next_attempt_at=info.occurred_at, created_at=clock.now()))
     return created
+
+
+def _storable(new) -> bool:
+    try:
+        json.dumps(new.payload)
+    except (TypeError, ValueError):
+        log.error("a %r delivery was dropped: its payload is not JSON", getattr(new, "kind", "?"))
+        return False
+    return True
 
 
 def claim_due(worker_id: str, limit: int, claim_seconds: int, now=None) -> list[Delivery]:

@@ -1,0 +1,159 @@
+"""affnet.net: requests to affiliate-typed URLs never reach the operator's network."""
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from affnet.net import TargetRefused, outbound_session, refusal_reason, resolve_checked
+
+REAL_GETADDRINFO = socket.getaddrinfo
+
+
+class Receiver:
+    """A local HTTP server that records the requests it gets."""
+
+    def __init__(self, status=200, headers=None):
+        self.requests = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                receiver.requests.append({"path": self.path, "host": self.headers.get("Host")})
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def fake_dns(monkeypatch, names: dict):
+    """Make ``socket.getaddrinfo`` answer ``names`` (name -> list of IPs, or a
+    callable giving one); IP literals resolve as usual."""
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in names:
+            answer = names[host]
+            addresses = answer() if callable(answer) else answer
+            return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                     (ip, port) if ":" not in ip else (ip, port, 0, 0)) for ip in addresses]
+        return REAL_GETADDRINFO(host, port, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.parametrize("address, words", [
+    ("127.0.0.1", "loopback"), ("10.0.0.1", "private"), ("169.254.169.254", "link-local"),
+    ("192.168.1.10", "private"), ("172.16.0.5", "private"), ("::1", "loopback"), ("fe80::1", "link-local"),
+    ("fd00::1", "private"), ("::ffff:127.0.0.1", "loopback"), ("0.0.0.0", "unspecified"),
+    ("224.0.0.1", "multicast"), ("240.0.0.1", "reserved"), ("100.64.0.1", "not a public address"),
+])
+def test_non_public_addresses_are_refused_with_a_reason(address, words):
+    assert words in refusal_reason(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"])
+def test_public_addresses_are_allowed(address):
+    assert refusal_reason(address) is None
+
+
+def test_allow_private_lets_loopback_and_private_through_but_not_unspecified_or_multicast():
+    for address in ("127.0.0.1", "10.0.0.1", "169.254.169.254", "::1"):
+        assert refusal_reason(address, allow_private=True) is None
+    assert "unspecified" in refusal_reason("0.0.0.0", allow_private=True)
+    assert "multicast" in refusal_reason("224.0.0.1", allow_private=True)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "169.254.169.254"])
+def test_a_url_with_a_refused_ip_is_never_requested(receiver, address):
+    session = outbound_session(allow_private=False)
+    with pytest.raises(TargetRefused) as refused:
+        session.get(f"http://{address}:{receiver.port}/postback", timeout=(2, 2))
+    assert address in refused.value.reason and "not allowed" in refused.value.reason
+    assert receiver.requests == []
+
+
+def test_a_hostname_that_resolves_to_a_refused_address_is_refused(monkeypatch, receiver):
+    fake_dns(monkeypatch, {"tracker.example": ["169.254.169.254"], "keitaro.example": ["127.0.0.1"]})
+    session = outbound_session()
+    for host, address in (("tracker.example", "169.254.169.254"), ("keitaro.example", "127.0.0.1")):
+        with pytest.raises(TargetRefused) as refused:
+            session.get(f"http://{host}:{receiver.port}/", timeout=(2, 2))
+        assert f"{host} resolves to {address}" in refused.value.reason
+    assert receiver.requests == []
+
+
+def test_localhost_is_refused(receiver):
+    with pytest.raises(TargetRefused) as refused:
+        outbound_session().get(f"http://localhost:{receiver.port}/", timeout=(2, 2))
+    assert "loopback" in refused.value.reason
+    assert receiver.requests == []
+
+
+def test_a_name_with_one_public_and_one_private_address_is_refused(monkeypatch):
+    fake_dns(monkeypatch, {"mixed.example": ["93.184.215.14", "10.0.0.1"]})
+    with pytest.raises(TargetRefused) as refused:
+        resolve_checked("mixed.example", 80)
+    assert "10.0.0.1" in refused.value.reason
+
+
+def test_a_name_that_does_not_resolve_is_refused_with_a_reason():
+    with pytest.raises(TargetRefused) as refused:
+        resolve_checked("no-such-host.invalid", 80)
+    assert "does not resolve" in refused.value.reason
+
+
+def test_private_targets_are_reached_when_allowed(receiver):
+    response = outbound_session(allow_private=True).get(
+        f"http://127.0.0.1:{receiver.port}/postback?subid=1", timeout=(2, 2))
+    assert response.status_code == 200
+    assert receiver.requests == [{"path": "/postback?subid=1", "host": f"127.0.0.1:{receiver.port}"}]
+
+
+def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(monkeypatch, receiver):
+    answers = iter([["127.0.0.1"]])
+    fake_dns(monkeypatch, {"rebind.example": lambda: next(answers, ["10.255.255.1"])})
+    response = outbound_session(allow_private=True).get(
+        f"http://rebind.example:{receiver.port}/x", timeout=(2, 2))
+    assert response.status_code == 200
+    assert receiver.requests == [{"path": "/x", "host": f"rebind.example:{receiver.port}"}], \
+        "the name is kept for the Host header while the connection goes to the checked IP"
+
+
+def test_redirects_are_not_followed():
+    target = Receiver()
+    redirecting = Receiver(status=302, headers={"Location": f"http://127.0.0.1:{target.port}/inside"})
+    try:
+        response = outbound_session(allow_private=True).get(
+            f"http://127.0.0.1:{redirecting.port}/", timeout=(2, 2))
+        assert response.status_code == 302
+        assert target.requests == []
+    finally:
+        target.close()
+        redirecting.close()
+
+
+def test_environment_proxies_are_ignored(monkeypatch, receiver):
+    monkeypatch.setenv("HTTP_PROXY", "http://10.0.0.1:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    response = outbound_session(allow_private=True).get(
+        f"http://127.0.0.1:{receiver.port}/p", timeout=(2, 2))
+    assert response.status_code == 200 and receiver.requests[0]["path"] == "/p"
