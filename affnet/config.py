@@ -118,6 +118,9 @@ FIELDS: tuple[Field, ...] = (
           "Where an unknown, paused or unapproved ref is sent; empty shows a 404 page."),
     Field("tracking.cookie_secure", _str, "auto",
           "auto (Secure when the request came over HTTPS), always, or never."),
+    Field("tracking.cache_seconds", _positive_int, 5,
+          "How long a web process keeps a refCode's route in memory; changes made on "
+          "another server are seen after at most this long."),
     Field("ingest.max_body_bytes", _positive_int, 16384,
           "Largest accepted ingest body; a larger one answers 413."),
     Field("ingest.rate_limit", _str, "6000 per minute",
@@ -126,9 +129,6 @@ FIELDS: tuple[Field, ...] = (
           "Where rate-limit counters live: memory:// (one server) or redis://host:6379 (several)."),
     Field("settings.change_delay_hours", _positive_int, 24,
           "The 24-hour rule: how long a changed postback or pixel setting waits before it takes effect."),
-    Field("tracking.cache_seconds", _positive_int, 5,
-          "How long a web process keeps a refCode's route in memory; changes made on "
-          "another server are seen after at most this long."),
     Field("deliveries.allow_private_targets", _bool, False,
           "Let postbacks reach loopback and private addresses (a private deployment or tests only)."),
     Field("deliveries.timeout_seconds", _positive_int, 10, "Connect and read timeout of one delivery."),
@@ -238,3 +238,39 @@ def load_settings(path: str | os.PathLike | None = None, overrides: dict | None 
         if key not in FIELDS_BY_KEY:
             raise ConfigError(f"config key {key}: unknown key")
     return Settings(values, plugin_sections, source)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{item}"' for item in value) + "]"
+    return f'"{value}"'
+
+
+def example_toml() -> str:
+    """The commented example config: every key with its default and help."""
+    import textwrap
+    lines = [
+        "# affnet configuration: every key, with its default.",
+        "# Copy this file, change what you need, and point affnet at it with",
+        "# --config path/to/affnet.toml or AFFNET_CONFIG=path/to/affnet.toml.",
+        "# Every key can be overridden by an environment variable named after it:",
+        "# tracking.fallback_url -> AFFNET_TRACKING_FALLBACK_URL (lists: comma-separated).",
+        "# A wrong value stops start-up with one line naming the key.",
+        "# Secrets never go here: they live in the instance folder (see instance_path).",
+        "",
+    ]
+    section = None
+    for field in FIELDS:
+        prefix, _, name = field.key.rpartition(".")
+        if prefix != section:
+            lines += ["", f"[{prefix}]"] if prefix else []
+            section = prefix
+        lines += ["# " + line for line in textwrap.wrap(field.help, 76)]
+        lines += [f"# ({env_name(field.key)})", f"{name} = {_toml_value(field.default)}"]
+    lines += ["", "# Settings of one plugin go in a section named after it; each plugin's",
+              "# docs list its keys. For example:", "# [plugin.fb_capi]", '# graph_version = "v21.0"', ""]
+    return "\n".join(lines)

@@ -1,4 +1,6 @@
 """Installation commands: init, migrate, plugins, keys."""
+import os
+
 import click
 
 from ..cli import JSON_OPTION, emit, with_db
@@ -100,6 +102,12 @@ def keys_rotate(ctx, drop_old, as_json):
     """Add a new encryption key, re-encrypt every stored secret with it."""
     from ..core import offer_secrets, setting_versions
     from ..core.secrets import keyring, new_fernet_key, write_keys_file
+    if os.environ.get("AFFNET_ENCRYPTION_KEYS"):
+        # A new key written to the keys file would be ignored: nothing would rotate.
+        raise click.ClickException(
+            "the encryption keys come from AFFNET_ENCRYPTION_KEYS, which overrides instance/encryption.keys: "
+            "`affnet keys rotate` manages the keys file only. Put the same keys in the file, unset the "
+            "variable, and run it again.")
     settings = ctx.settings
     open_database(settings.database_url)
     keyring.load(settings.instance_path)
@@ -115,8 +123,30 @@ def keys_rotate(ctx, drop_old, as_json):
          f"re-encrypted {count} secrets under a new key; {'old keys dropped' if drop_old else 'old keys kept'}")
 
 
+@click.group("config")
+def config_group():
+    """The configuration: the example file, and what is in force."""
+
+
+@config_group.command("example")
+def config_example():
+    """Print the commented example config (every key with its default)."""
+    from ..config import example_toml
+    click.echo(example_toml(), nl=False)
+
+
+@config_group.command("show")
+@JSON_OPTION
+@click.pass_obj
+def config_show(ctx, as_json):
+    """Print the settings in force (file, environment and defaults merged)."""
+    values = ctx.settings.as_dict()
+    values["database_url"] = _safe_url(values["database_url"])
+    emit({"source": ctx.settings.source, **values}, as_json)
+
+
 def register(cli):
-    for command in (init, migrate, plugins_command, keys):
+    for command in (init, migrate, plugins_command, keys, config_group):
         cli.add_command(command)
 
 

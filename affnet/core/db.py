@@ -2,7 +2,9 @@
 
 ``db`` is bound to every model; ``open_database(url)`` initialises it (SQLite
 with WAL and a busy timeout, or PostgreSQL), both through peewee's connection
-pool, which the threaded web server needs.
+pool, which the threaded web server needs. SQLite transactions begin
+IMMEDIATE: a deferred one that reads and then writes fails at once with
+"database is locked" when another writer got in between, instead of waiting.
 """
 from urllib.parse import parse_qsl, urlsplit
 
@@ -36,7 +38,7 @@ def make_database(url: str):
         path = path[1:] if path.startswith("/") else path
         path = path.split("?", 1)[0] or ":memory:"
         return PooledSqliteDatabase(
-            path, pragmas=SQLITE_PRAGMAS, check_same_thread=False,
+            path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, lock_type="IMMEDIATE",
             max_connections=64, stale_timeout=300, timeout=10)
     if parts.scheme in ("postgres", "postgresql"):
         options = dict(parse_qsl(parts.query))

@@ -225,3 +225,30 @@ def send_test(pm, registry: KindRegistry, plugin_config, kind_name: str, event_i
     result = (results or [DeliveryResult(delivery.id, "failed", error="the plugin gave no result")])[0]
     record_result(delivery, result, RetryPolicy(max_attempts=1))
     return Delivery.get_by_id(delivery.id)
+
+
+def deliveries_for_affiliate(affiliate_id: int | None = None, status: str | None = None,
+                             limit: int = 50) -> list[Delivery]:
+    """Newest first: the deliveries of an affiliate's events and of their test
+    sends of saved settings (every delivery when ``affiliate_id`` is None)."""
+    from peewee import JOIN
+    from .models import Event, SettingVersion
+    query = (Delivery.select(Delivery)
+             .join(Event, JOIN.LEFT_OUTER, on=(Delivery.event == Event.id)).switch(Delivery)
+             .join(SettingVersion, JOIN.LEFT_OUTER, on=(Delivery.setting == SettingVersion.id)))
+    if affiliate_id is not None:
+        query = query.where((Event.affiliate == affiliate_id)
+                            | (Event.id.is_null() & (SettingVersion.affiliate == affiliate_id)))
+    if status:
+        query = query.where(Delivery.status == status)
+    return list(query.order_by(Delivery.id.desc()).limit(limit))
+
+
+def attempts_of(delivery_ids) -> dict[int, list[DeliveryAttempt]]:
+    """Each delivery's logged attempts, oldest first."""
+    found: dict[int, list[DeliveryAttempt]] = {delivery_id: [] for delivery_id in delivery_ids}
+    if found:
+        for attempt in (DeliveryAttempt.select().where(DeliveryAttempt.delivery.in_(list(found)))
+                        .order_by(DeliveryAttempt.id)):
+            found[attempt.delivery_id].append(attempt)
+    return found

@@ -1,0 +1,110 @@
+"""The plugin manager and one test per hook of affnet/plugins/hookspecs.py."""
+import pytest
+from click.testing import CliRunner
+
+from affnet.core import payouts
+from affnet.plugins import hookspecs
+from affnet.plugins.manager import PluginError, call_isolated, get_plugin_manager, installed_plugins
+from affnet.testing import click, click_id_of, ingest, sale_body
+from tests import sample_plugin
+
+
+@pytest.fixture
+def affnet_plugins():
+    sample_plugin.reset()
+    return [sample_plugin]
+
+
+def test_an_enabled_plugin_that_is_not_installed_stops_start_up_with_its_name():
+    with pytest.raises(PluginError, match="'nope' is enabled"):
+        get_plugin_manager(["nope"])
+
+
+def test_a_plugin_not_enabled_is_not_loaded():
+    pm = get_plugin_manager([])
+    assert [name for name, _ in pm.list_name_plugin()] == []
+
+
+def test_installed_bundled_plugins_are_found_by_their_entry_points():
+    for name in installed_plugins():
+        pm = get_plugin_manager([name])
+        assert pm.get_plugin(name) is not None
+
+
+def test_a_misspelled_hook_is_caught():
+    class Misspelled:
+        from affnet import hookimpl
+
+        @hookimpl
+        def deliveries_for_evnt(self, event):
+            return []
+    from pluggy import PluginValidationError
+    with pytest.raises(PluginValidationError):
+        get_plugin_manager([], extra=[Misspelled()])
+
+
+def test_call_isolated_skips_an_implementation_that_raises():
+    class Broken:
+        from affnet import hookimpl
+
+        @hookimpl
+        def delivery_kinds(self):
+            raise RuntimeError("boom")
+    pm = get_plugin_manager([], extra=[Broken(), sample_plugin])
+    assert call_isolated(pm, "delivery_kinds") == [[sample_plugin.KIND]]
+
+
+def test_hook_register_routes_adds_the_plugins_route(affnet_client):
+    assert affnet_client.get("/sample/ping").get_json() == {"pong": True}
+
+
+def test_hook_register_commands_adds_a_cli_command():
+    from affnet.cli import cli
+    pm = get_plugin_manager([], extra=[sample_plugin])
+    pm.hook.register_commands(cli=cli)
+    result = CliRunner().invoke(cli, ["sample-hello"])
+    assert result.output.strip() == "hello from sample"
+
+
+def test_hook_delivery_kinds_registers_the_kind_with_its_owner(affnet_services):
+    assert affnet_services.registry.kinds["sample"] is sample_plugin.KIND
+    assert affnet_services.registry.owners["sample"] == affnet_services.pm.get_name(sample_plugin)
+
+
+def test_hook_deliveries_for_event_gets_the_event_and_the_settings_in_force(affnet_client, affnet_network):
+    from affnet.core import setting_versions
+    from affnet.core.models import Delivery
+    setting_versions.save(sample_plugin.KIND, affnet_network.affiliate, {"url": "https://r.example/", "token": "x"})
+    click_id = click_id_of(click(affnet_client, affnet_network.ref))
+    txid = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id)).get_json()["txid"]
+    assert Delivery.get().payload["txid"] == txid
+
+
+def test_hook_send_deliveries_is_asked_for_its_kind_only(affnet_services):
+    assert affnet_services.pm.hook.send_deliveries(kind="other", deliveries=[], config={}) is None
+
+
+def test_hook_on_event_recorded_hears_each_event_after_commit(affnet_client, affnet_network):
+    click_id = click_id_of(click(affnet_client, affnet_network.ref))
+    txid = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id)).get_json()["txid"]
+    ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))  # a duplicate: not heard again
+    assert [event.txid for event in sample_plugin.recorded_events] == [txid]
+    assert sample_plugin.recorded_events[0].click.click_id == click_id
+
+
+def test_hook_payout_methods_lists_the_plugins_methods(affnet_services):
+    methods = payouts.available_methods(affnet_services.pm)
+    assert methods["sample_pay"].currencies == ("USD",)
+
+
+def test_hook_register_jobs_adds_a_worker_job(affnet_worker):
+    affnet_worker.run_once()
+    assert sample_plugin.jobs_run == ["hourly"]
+
+
+def test_every_hook_has_a_test_in_this_module():
+    import inspect
+    source = inspect.getsource(inspect.getmodule(test_every_hook_has_a_test_in_this_module))
+    for name in dir(hookspecs):
+        if hasattr(getattr(hookspecs, name), "affnet_spec"):
+            assert f"def test_hook_{name}_" in source, f"hook {name} has no test_hook_{name}_… test"

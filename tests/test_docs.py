@@ -1,0 +1,62 @@
+"""The docs keep up with the code: every hook in the plugin manual with its
+exact signature, every config key in the example config."""
+import inspect
+import re
+import tomllib
+from pathlib import Path
+
+from affnet.config import FIELDS
+from affnet.plugins import hookspecs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hook_specs():
+    return {name: function for name, function in vars(hookspecs).items()
+            if callable(function) and hasattr(function, "affnet_spec")}
+
+
+def documented_hooks():
+    manual = (ROOT / "docs" / "plugins.md").read_text()
+    return dict(re.findall(r"^### `(\w+)(\([^)]*\))`", manual, re.MULTILINE))
+
+
+def test_every_hook_is_in_the_plugin_manual_with_its_exact_signature():
+    documented = documented_hooks()
+    for name, function in hook_specs().items():
+        assert name in documented, f"docs/plugins.md has no '### `{name}(...)`' section"
+        assert documented[name] == str(inspect.signature(function)), f"{name} is documented with another signature"
+
+
+def test_the_manual_documents_no_hook_that_does_not_exist():
+    assert set(documented_hooks()) <= set(hook_specs())
+
+
+def test_every_hook_spec_has_a_docstring():
+    for name, function in hook_specs().items():
+        assert (function.__doc__ or "").strip(), f"hook {name} has no docstring"
+
+
+def test_the_example_config_is_current():
+    from affnet.config import example_toml
+    assert (ROOT / "config" / "affnet.example.toml").read_text() == example_toml(), (
+        "regenerate it: affnet config example > config/affnet.example.toml")
+
+
+def test_every_config_key_is_in_the_example_config():
+    with open(ROOT / "config" / "affnet.example.toml", "rb") as handle:
+        document = tomllib.load(handle)
+    document.pop("plugin", None)
+    flat = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{inner}": item for inner, item in value.items()})
+        else:
+            flat[key] = value
+    assert set(flat) == {field.key for field in FIELDS}
+
+
+def test_the_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    head = readme[:1500]
+    assert "make run" in head and "make test" in head
