@@ -16,9 +16,11 @@ from .core import outbox
 from .core.db import db, open_database
 from .core.ingest import Recorder
 from .core.secrets import keyring
+from .core.spool import ClickSpool
 from .instance import load_flask_secret
 from .plugins.manager import get_plugin_manager
 from .web import api, tracking
+from .web import stats_api
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Services:
     pm: object
     registry: outbox.KindRegistry
     recorder: Recorder
+    spool: ClickSpool
 
     def plugin_config(self, plugin_name: str) -> dict:
         """A plugin's ``[plugin.<name>]`` section with the core's delivery settings."""
@@ -45,7 +48,9 @@ def build_services(settings: Settings, extra_plugins=(), load_entrypoints=True) 
     keyring.load(settings.instance_path)
     pm = get_plugin_manager(settings["plugins.enabled"], load_entrypoints=load_entrypoints, extra=extra_plugins)
     registry = outbox.KindRegistry.from_plugins(pm)
-    return Services(settings, pm, registry, Recorder(pm, registry))
+    spool = ClickSpool(settings.instance_path / "spool", settings["tracking.spool_flush_ms"],
+                       settings["tracking.spool_fsync"])
+    return Services(settings, pm, registry, Recorder(pm, registry, spool), spool)
 
 
 def services() -> Services:
@@ -61,9 +66,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
     app.config["MAX_CONTENT_LENGTH"] = settings["ingest.max_body_bytes"]
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    if settings["behind_proxy"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-    app.extensions["affnet"] = build_services(settings, extra_plugins, load_entrypoints)
+    services = app.extensions["affnet"] = build_services(settings, extra_plugins, load_entrypoints)
 
     @app.before_request
     def _connect():
@@ -74,8 +77,9 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
         if not db.is_closed():
             db.close()
 
-    tracking.init_app(app)
+    tracking.init_app(app, settings, services.spool)
     api.init_app(app, settings)
+    stats_api.init_app(app)
 
     @app.errorhandler(DatabaseError)
     def _database_down(error):
@@ -90,8 +94,10 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
             return {"ok": False, "error": error.__class__.__name__}, 503
         return {"ok": True}
 
-    app.extensions["affnet"].pm.hook.register_routes(app=app)
+    services.pm.hook.register_routes(app=app)
     log_requests(app)
+    if settings["behind_proxy"]:  # outermost, so /r sees the client's address and scheme too
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     return app
 
 

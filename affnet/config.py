@@ -121,6 +121,10 @@ FIELDS: tuple[Field, ...] = (
     Field("tracking.cache_seconds", _positive_int, 5,
           "How long a web process keeps a refCode's route in memory; changes made on "
           "another server are seen after at most this long."),
+    Field("tracking.spool_flush_ms", _positive_int, 200,
+          "How often each web process loads its spooled clicks into the database (milliseconds)."),
+    Field("tracking.spool_fsync", _bool, False,
+          "fsync every spooled click: survives a power cut, at a cost per click."),
     Field("ingest.max_body_bytes", _positive_int, 16384,
           "Largest accepted ingest body; a larger one answers 413."),
     Field("ingest.rate_limit", _str, "6000 per minute",
@@ -145,6 +149,12 @@ FIELDS: tuple[Field, ...] = (
           "The smallest payable balance (in any currency) that a payout run pays."),
     Field("payouts.weekday", _str, "monday", "The day of the weekly payout run."),
     Field("payouts.time", _str, "10:00", "The hour of the weekly payout run (server time, HH:MM)."),
+    Field("retention.anonymize_after_days", _positive_int, 0,
+          "Clear clicks' IP, user agent and referer this many days after the click (0: never). "
+          "Clicks of commissions still on hold or unpaid keep them until paid; see docs/deploy.md."),
+    Field("retention.delete_clicks_after_days", _positive_int, 0,
+          "Delete clicks this many days old (0: never); never a click inside its offer's cookie "
+          "window or one an event points to."),
     Field("plugins.enabled", _list, [],
           "The plugins to enable, by entry point name; an installed plugin not named here has no effect."),
 )

@@ -126,6 +126,7 @@ def affnet_app(affnet_settings, affnet_plugins):
         migrations.migrate(progress=lambda line: None)
     with app.app_context():
         yield app
+    app.extensions["affnet"].spool.close()
     clock.freeze(None)
     db.obj.close_all()
 
@@ -225,7 +226,15 @@ def click(client, ref: str, **params):
     params.setdefault("ua", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148")
     user_agent = params.pop("ua")
     query = "&".join(f"{name}={value}" for name, value in {"ref": ref, **params}.items())
-    return client.get(f"/r?{query}", headers={"User-Agent": user_agent})
+    response = client.get(f"/r?{query}", headers={"User-Agent": user_agent})
+    load_clicks(client.application)
+    return response
+
+
+def load_clicks(app) -> int:
+    """Load the spooled clicks into the database now (the flusher does it
+    every ``tracking.spool_flush_ms`` in a running server)."""
+    return app.extensions["affnet"].spool.flush()
 
 
 def click_id_of(response) -> str:

@@ -45,11 +45,14 @@ def commission_for(offer: Offer, kind: str, gross: Decimal | None, currency: str
     return round_money((gross or Decimal(0)) * rule.amount / 100, currency), currency
 
 
-def reversal_share(original: Event, amount: Decimal | None, already_reversed: Decimal) -> Decimal:
-    """How much of the original commission a refund of ``amount`` reverses
-    (all that is left when no amount is given), never more than is left."""
+def reversal_share(original: Event, amount: Decimal | None, already_reversed: Decimal,
+                   already_refunded: Decimal = Decimal(0)) -> Decimal:
+    """How much of the original commission a refund of ``amount`` reverses:
+    its share, rounded; all that is left when no amount is given or when the
+    refunds now reach the whole gross amount (so rounding leaves no cent
+    behind); never more than is left."""
     left = original.payout - already_reversed
-    if amount is None or not original.gross_amount:
+    if amount is None or not original.gross_amount or already_refunded + amount >= original.gross_amount:
         share = left
     else:
         share = round_money(original.payout * min(amount, original.gross_amount) / original.gross_amount,

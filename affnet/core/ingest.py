@@ -19,7 +19,7 @@ from .attribution import NOBODY, attribute
 from .db import db
 from .events import ClickInfo, EventInfo, OfferInfo
 from .models import CONVERSION_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Event, Offer
-from .money import MoneyError, format_amount, parse_amount, parse_currency, round_money
+from .money import MoneyError, format_amount, from_units, parse_amount, parse_currency, round_money
 from ..plugins.manager import call_isolated
 
 log = logging.getLogger("affnet.ingest")
@@ -190,14 +190,17 @@ def event_info(event: Event, offer: Offer, is_test: bool = False) -> EventInfo:
 class Recorder:
     """Records events for one set of plugins; the web app keeps one."""
 
-    def __init__(self, pm, registry: outbox.KindRegistry | None = None):
+    def __init__(self, pm, registry: outbox.KindRegistry | None = None, spool=None):
         self.pm = pm
         self.registry = registry or outbox.KindRegistry.from_plugins(pm)
+        self.spool = spool
 
     def conversion(self, offer: Offer, conversion: Conversion, source: str = "api", now=None) -> Outcome:
         now = now or clock.now()
         key = conversion_key(conversion)
         notify = []
+        if conversion.click_id and self.spool is not None:
+            self.spool.ensure_loaded(conversion.click_id)
         try:
             with db.atomic():
                 found = attribute(offer, conversion.click_id, conversion.user_ref, now)
@@ -247,10 +250,11 @@ class Recorder:
 
     def _reverse(self, offer: Offer, original: Event, event: Event) -> EventInfo:
         """Turn a reversal row into the reversal of ``original`` (same transaction)."""
-        already = (Event.select(fn.COALESCE(fn.SUM(Event.payout), 0))
-                   .where((Event.reverses == original.id) & (Event.id != event.id)).scalar())
-        already_reversed = -Event.payout.python_value(already)
-        share = commissions.reversal_share(original, event.gross_amount, already_reversed)
+        reversed_units, refunded_units = (
+            Event.select(fn.COALESCE(fn.SUM(Event.payout), 0), fn.COALESCE(fn.SUM(Event.gross_amount), 0))
+            .where((Event.reverses == original.id) & (Event.id != event.id)).tuples().get())
+        share = commissions.reversal_share(original, event.gross_amount, -from_units(reversed_units),
+                                           from_units(refunded_units))
         event.reverses = original
         event.pending = False
         event.participation = original.participation_id

@@ -24,3 +24,9 @@ def reencrypt_offer_secrets() -> int:
         OfferSecret.update(value=keyring.rotate(row.value)).where(OfferSecret.id == row.id).execute()
         count += 1
     return count
+
+
+def offer_secret_hint(offer: Offer, name: str) -> str | None:
+    """What may be shown of a saved secret (its last four characters), or None."""
+    row = OfferSecret.get_or_none((OfferSecret.offer == offer.id) & (OfferSecret.name == name))
+    return row.hint if row else None

@@ -1,34 +1,70 @@
-"""``GET /r``: record a click and redirect to the landing page (SPEC section 1)."""
-from flask import Blueprint, current_app, g, redirect, render_template, request
+"""``GET /r``: record a click and redirect to the landing page (SPEC section 1).
+
+This is the hot path, so it is a plain WSGI handler placed in front of Flask:
+the route of a refCode comes from memory (``tracking.find_route``), the click
+goes to the spool with one ``write()``, and nothing waits for the database.
+Everything else goes on to the Flask app.
+"""
+import logging
+from pathlib import Path
+from urllib.parse import parse_qsl
 
 from ..core import tracking
 
-bp = Blueprint("tracking", __name__)
+access = logging.getLogger("affnet.access")
+_NOT_FOUND = (Path(__file__).parent / "templates" / "404.html").read_bytes()
 
 
-@bp.route("/r", methods=["GET", "HEAD"])
-def track():
-    services = current_app.extensions["affnet"]
-    settings = services.settings
-    route = tracking.find_route(request.args.get("ref", ""), settings["tracking.cache_seconds"])
-    if route is None:
-        fallback = settings["tracking.fallback_url"]
-        if fallback:
-            return redirect(fallback, 302)
-        return render_template("404.html"), 404
-    cookie = tracking.cookie_name(route)
-    click = tracking.record_click(
-        route, request.args, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"),
-        referer=request.headers.get("Referer"), method=request.method, has_cookie=cookie in request.cookies)
-    g.click_id = click["click_id"]
-    response = redirect(tracking.landing_url_with_click(route.landing_url, click["click_id"]), 302)
-    secure = {"always": True, "never": False}.get(settings["tracking.cookie_secure"], request.is_secure)
-    response.set_cookie(cookie, click["click_id"], max_age=route.cookie_days * 86400, path="/",
-                        httponly=True, samesite="Lax", secure=secure)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer-when-downgrade"
-    return response
+class TrackingLink:
+    """WSGI middleware: answers ``/r`` itself, hands every other path to ``app``."""
+
+    def __init__(self, app, settings, spool):
+        self.app = app
+        self.spool = spool
+        self.cache_seconds = settings["tracking.cache_seconds"]
+        self.fallback = settings["tracking.fallback_url"]
+        self.secure = settings["tracking.cookie_secure"]
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/r":
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+            return [b""]
+        args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        route = tracking.find_route(args.get("ref", ""), self.cache_seconds)
+        if route is None:
+            return self._not_found(environ, start_response, args.get("ref", "-"))
+        cookie = tracking.cookie_name(route)
+        row = tracking.click_row(
+            route, args, ip=environ.get("REMOTE_ADDR"), user_agent=environ.get("HTTP_USER_AGENT"),
+            referer=environ.get("HTTP_REFERER"), method=method,
+            has_cookie=(cookie + "=") in environ.get("HTTP_COOKIE", ""))
+        self.spool.append(row)
+        click_id = row["click_id"]
+        secure = self.secure == "always" or (self.secure == "auto" and environ.get("wsgi.url_scheme") == "https")
+        start_response("302 Found", [
+            ("Location", tracking.landing_url_with_click(route.landing_url, click_id)),
+            ("Set-Cookie", f"{cookie}={click_id}; Max-Age={route.cookie_days * 86400}; HttpOnly; Path=/; "
+                           f"SameSite=Lax{'; Secure' if secure else ''}"),
+            ("Cache-Control", "no-store"),
+            ("Content-Length", "0"),
+        ])
+        if access.isEnabledFor(logging.INFO):
+            access.info("method=%s path=/r status=302 ref=%s click_id=%s", method, route.ref_code, click_id)
+        return [b""]
+
+    def _not_found(self, environ, start_response, ref):
+        if access.isEnabledFor(logging.INFO):
+            access.info("method=%s path=/r status=404 ref=%s", environ.get("REQUEST_METHOD"), ref[:64])
+        if self.fallback:
+            start_response("302 Found", [("Location", self.fallback), ("Content-Length", "0")])
+            return [b""]
+        start_response("404 Not Found", [("Content-Type", "text/html; charset=utf-8"),
+                                         ("Content-Length", str(len(_NOT_FOUND)))])
+        return [_NOT_FOUND]
 
 
-def init_app(app):
-    app.register_blueprint(bp)
+def init_app(app, settings, spool):
+    app.wsgi_app = TrackingLink(app.wsgi_app, settings, spool)

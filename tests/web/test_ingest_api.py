@@ -348,3 +348,13 @@ def test_rebill_stops_earning_after_the_rule_months(affnet_client, affnet_networ
         body = {"event": "rebill", "user_ref": "cus_9", "external_payment_id": f"pi_m{month}", "gross_amount": 29}
         payouts.append(ingest(affnet_client, affnet_network, "conversion", body).get_json()["payout"])
     assert payouts == ["5.80", "0.00", "0.00"], "2 months after the first payment, rebills earn nothing"
+
+
+def test_partial_refunds_that_reach_the_whole_payment_reverse_the_whole_commission(
+        affnet_client, affnet_network, click_id):
+    ingest(affnet_client, affnet_network, "conversion", sale_body(click_id, amount=10))  # 3.00 commission
+    for n in range(3):  # 3.31 + 3.31 + 3.38: shares 0.99 + 0.99 + 1.01 would leave a cent behind
+        amount = 3.38 if n == 2 else 3.31
+        ingest(affnet_client, affnet_network, "refund",
+               {"external_payment_id": "pi_123", "amount": amount, "refund_id": f"re_{n}"})
+    assert balance(affnet_network) == 0

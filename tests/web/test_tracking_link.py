@@ -6,7 +6,7 @@ import pytest
 
 from affnet.core import accounts
 from affnet.core.models import Click
-from affnet.testing import click, click_id_of
+from affnet.testing import click, click_id_of, load_clicks
 
 
 def test_live_ref_redirects_302_to_the_landing_with_click_id(affnet_client, affnet_network):
@@ -60,6 +60,7 @@ def test_click_records_subs_fbclid_clickid_ip_user_agent_and_referer(affnet_clie
         "/r", query_string={"ref": affnet_network.ref, "fbclid": "IwAR123", "clickid": "kt-987", **params},
         headers={"User-Agent": "Mozilla/5.0 Test", "Referer": "https://facebook.com/ad"},
         environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    load_clicks(affnet_client.application)
     row = Click.get(Click.click_id == click_id_of(response))
     assert [getattr(row, f"s{n}") for n in range(1, 11)] == [f"v{n}" for n in range(1, 11)]
     assert (row.fbclid, row.clickid, row.ip) == ("IwAR123", "kt-987", "198.51.100.7")
@@ -93,6 +94,7 @@ def test_bot_and_preview_agents_are_recorded_and_flagged(affnet_client, affnet_n
 def test_head_request_is_recorded_as_a_bot(affnet_client, affnet_network):
     response = affnet_client.head(f"/r?ref={affnet_network.ref}", headers={"User-Agent": "Mozilla/5.0"})
     assert response.status_code == 302
+    load_clicks(affnet_client.application)
     assert Click.get().is_bot is True
 
 

@@ -1,0 +1,177 @@
+"""The click spool: clicks written durably without a database round trip.
+
+Each web process appends a click as one JSON line to its own file in
+``<instance>/spool/`` with a single ``write()`` before it answers the redirect.
+Once ``write()`` returns the line is in the operating system's page cache, so
+a process killed with SIGKILL loses nothing it answered (a power cut can lose
+the last moments unless ``tracking.spool_fsync`` is on).
+
+A flusher thread in the same process loads the file into the database every
+``tracking.spool_flush_ms`` milliseconds: it renames the file to ``*.ready``
+(new clicks go to a new file), inserts its rows in one batch that ignores
+click ids already present, and deletes it. Loading twice is therefore
+harmless, which makes recovery simple: files left by a process that died
+(its pid is gone) are claimed by renaming and loaded by whoever finds them
+first, a web process's flusher or ``affnet worker``.
+
+The ingest path asks ``ensure_loaded`` before it attributes an unknown
+``click_id``, so a conversion right after its click attributes on the server
+that took the click; other servers see the click after one flush interval.
+"""
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from .db import db
+from .models import Click
+
+log = logging.getLogger("affnet.spool")
+_BATCH = 2000
+
+
+class ClickSpool:
+    def __init__(self, directory: Path, flush_ms: int = 200, fsync: bool = False):
+        self.directory = Path(directory)
+        self.flush_seconds = flush_ms / 1000
+        self.fsync = fsync
+        self.host = socket.gethostname().replace("-", "_")
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._pid = None
+        self._fd = None
+        self._path = None
+        self._written = 0
+        self._sequence = 0
+        self._thread = None
+        self._stop = threading.Event()
+
+    # -- writing (the click path) ------------------------------------------
+    def append(self, row: dict) -> None:
+        """Write one click durably (against a killed process) and return."""
+        line = (json.dumps(row, default=_encode, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            if self._pid != os.getpid():
+                self._open()
+            os.write(self._fd, line)
+            if self.fsync:
+                os.fsync(self._fd)
+            self._written += 1
+
+    def _open(self) -> None:
+        """Open this process's file (again after a fork) and start its flusher."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._pid = os.getpid()
+        self._sequence += 1
+        self._path = self.directory / f"clicks-{self.host}-{self._pid}-{time.time_ns()}-{self._sequence}.jsonl"
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._written = 0
+        if self._thread is None or not self._thread.is_alive() or self._thread_pid != self._pid:
+            self._stop.clear()
+            self._thread_pid = self._pid
+            self._thread = threading.Thread(target=self._run, name="affnet-spool-flusher", daemon=True)
+            self._thread.start()
+
+    def _rotate(self) -> Path | None:
+        """Hand the current file over for loading; new clicks go to a new file."""
+        with self._lock:
+            if self._fd is None or self._written == 0 or self._pid != os.getpid():
+                return None
+            os.close(self._fd)
+            ready = self._path.with_suffix(".ready")
+            os.rename(self._path, ready)
+            self._fd = None
+            self._pid = None
+            return ready
+
+    # -- loading -------------------------------------------------------------
+    def flush(self) -> int:
+        """Load this process's clicks and any orphaned files; returns rows loaded."""
+        with self._flush_lock:
+            self._rotate()
+            loaded = 0
+            for path in self._claimable():
+                loaded += self._load(path)
+            return loaded
+
+    def _claimable(self) -> list[Path]:
+        """Ready files of this process, and every file of a dead process on this host."""
+        if not self.directory.exists():
+            return []
+        mine = f"-{os.getpid()}-"
+        found = []
+        for path in sorted(self.directory.iterdir()):
+            name = path.name
+            if not name.startswith(f"clicks-{self.host}-"):
+                continue
+            pid = int(name.split("-")[2])
+            if name.endswith(".ready") and mine in name:
+                found.append(path)
+            elif not _alive(pid) and (name.endswith(".jsonl") or name.endswith(".ready")):
+                claimed = path.with_name(path.name + f".claimed-{os.getpid()}")
+                try:
+                    os.rename(path, claimed)
+                except FileNotFoundError:
+                    continue  # another process claimed it first
+                found.append(claimed)
+            elif ".claimed-" in name and not _alive(int(name.rsplit("-", 1)[1])):
+                found.append(path)  # its claimer died while loading: load it again
+        return found
+
+    def _load(self, path: Path) -> int:
+        rows = []
+        with open(path, "rb") as handle:
+            for line in handle:
+                if line.endswith(b"\n"):  # a torn last line was never answered
+                    rows.append(_decode(json.loads(line)))
+        with db.connection_context():
+            for start in range(0, len(rows), _BATCH):
+                with db.atomic():
+                    Click.insert_many(rows[start:start + _BATCH]).on_conflict_ignore().execute()
+        path.unlink(missing_ok=True)
+        return len(rows)
+
+    def ensure_loaded(self, click_id: str) -> None:
+        """Flush when ``click_id`` is not in the database yet (a conversion
+        that arrived right behind its click)."""
+        if not Click.select().where(Click.click_id == click_id).exists():
+            self.flush()
+
+    # -- the flusher thread ----------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except Exception:  # the database may be down: the file waits for the next round
+                log.exception("loading spooled clicks failed; will try again")
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _encode(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot spool {type(value).__name__}")
+
+
+def _decode(row: dict) -> dict:
+    row["created_at"] = datetime.fromisoformat(row["created_at"])
+    return row

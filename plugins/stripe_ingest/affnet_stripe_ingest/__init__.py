@@ -1,0 +1,1 @@
+"""affnet plugin: Stripe webhooks reported as sales, rebills, refunds, chargebacks and trials."""

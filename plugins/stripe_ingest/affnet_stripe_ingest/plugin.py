@@ -1,0 +1,19 @@
+"""The ``stripe_ingest`` plugin: Stripe's webhook as an ingest source.
+
+Enable it with ``plugins.enabled = ["stripe_ingest"]``; each offer then has
+``POST /hooks/stripe/<offer_slug>``, verified with the signing secret saved by
+``affnet stripe set-secret <offer_slug>``.
+"""
+from affnet import hookimpl
+
+
+@hookimpl
+def register_routes(app):
+    from .webhook import bp
+    app.register_blueprint(bp)
+
+
+@hookimpl
+def register_commands(cli):
+    from .commands import stripe
+    cli.add_command(stripe)

@@ -1,0 +1,104 @@
+"""``POST /hooks/stripe/<offer_slug>``: Stripe's webhook, one endpoint per offer.
+
+The request is verified with the official library
+(``stripe.Webhook.construct_event``, Stripe's default tolerance of five
+minutes) against the offer's signing secret, then each ingest call that
+``events.translate`` plans is made through the app's recorder, exactly as
+``/api/ingest/*`` makes it: the same parsing, the same idempotency keys, the
+same pricing. Answers:
+
+* 400 for a missing, wrong or stale signature, or a body that is not an
+  event; 404 for an unknown offer or one without a signing secret; 413 for
+  a body over ``MAX_BODY_BYTES`` (512 KiB, not ``ingest.max_body_bytes``);
+  422 for a signed event that lacks what its type needs. Nothing is written.
+* 2xx otherwise, so Stripe stops retrying: the core's status for one call
+  (201 recorded, 200 a duplicate, 202 a refund kept until its payment
+  arrives), 200 for several calls or an ignored event.
+"""
+import json
+import logging
+
+import stripe
+from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from affnet.core.ingest import IngestError, parse_conversion, parse_reversal
+from affnet.core.models import Offer
+from affnet.core.offer_secrets import get_offer_secret
+
+from .events import PayloadError, translate
+
+SECRET_NAME = "stripe_webhook_secret"
+SOURCE = "stripe"
+# Stripe's events are larger than ingest bodies (an invoice lists its lines);
+# this limit replaces ingest.max_body_bytes for this route only.
+MAX_BODY_BYTES = 512 * 1024
+
+log = logging.getLogger("affnet.stripe_ingest")
+bp = Blueprint("stripe_ingest", __name__, url_prefix="/hooks/stripe")
+
+
+def error(status: int, message: str, fields: dict | None = None):
+    return jsonify({"error": message, "fields": fields or {}}), status
+
+
+def _verified_event(payload: bytes, secret: str) -> tuple[dict | None, str]:
+    """(the event, "") when Stripe signed ``payload`` with ``secret`` recently
+    enough; (None, why) otherwise."""
+    try:
+        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature", ""), secret)
+    except stripe.SignatureVerificationError:
+        return None, "the Stripe-Signature header is missing, wrong or too old"
+    except Exception:  # signed, yet not an event the library can read: a bad request, never a 500
+        return None, "the body is not a Stripe event"
+    event = json.loads(payload)
+    return (event, "") if isinstance(event, dict) else (None, "the body is not a Stripe event")
+
+
+def _parsed(offer: Offer, call):
+    """The checked value of one planned call (raises IngestError, writing nothing)."""
+    if call.kind == "conversion":
+        return parse_conversion(call.body, offer)
+    return parse_reversal(call.kind, call.body)
+
+
+def _record(offer: Offer, value):
+    recorder = current_app.extensions["affnet"].recorder
+    if value.kind in ("refund", "chargeback"):
+        return recorder.reversal(offer, value, source=SOURCE)
+    return recorder.conversion(offer, value, source=SOURCE)
+
+
+@bp.post("/<offer_slug>")
+def receive(offer_slug: str):
+    offer = Offer.get_or_none(Offer.slug == offer_slug)
+    if offer is None:
+        return error(404, f"no offer {offer_slug!r}")
+    secret = get_offer_secret(offer, SECRET_NAME)
+    if not secret:
+        return error(404, f"offer {offer_slug!r} has no Stripe signing secret: run `affnet stripe set-secret`")
+    request.max_content_length = MAX_BODY_BYTES
+    event, why = _verified_event(request.get_data(cache=False), secret)
+    if event is None:
+        return error(400, why)
+    summary = {"received": True, "stripe_event": event.get("id"), "type": event.get("type")}
+    plan = translate(event)
+    if plan.ignored:
+        log.info("stripe event %s (%s) ignored: %s", event.get("id"), event.get("type"), plan.ignored)
+        return jsonify({**summary, "ignored": plan.ignored, "results": []}), 200
+    values = [_parsed(offer, call) for call in plan.calls]
+    outcomes = [_record(offer, value) for value in values]
+    g.txid = outcomes[0].body["txid"]
+    status = outcomes[0].http_status if len(outcomes) == 1 else 200
+    return jsonify({**summary, "results": [outcome.body for outcome in outcomes]}), status
+
+
+@bp.errorhandler(PayloadError)
+@bp.errorhandler(IngestError)
+def _unusable(exc):
+    return error(422, str(exc), exc.fields)
+
+
+@bp.errorhandler(HTTPException)
+def _http(exc: HTTPException):
+    return error(exc.code or 400, exc.description or "bad request")
