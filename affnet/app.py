@@ -18,6 +18,7 @@ from .core.ingest import Recorder
 from .core.secrets import keyring
 from .core.spool import ClickSpool
 from .instance import load_flask_secret
+from .logs import configure_logging
 from .plugins.manager import get_plugin_manager
 from .web import api, tracking
 from .web import stats_api
@@ -43,7 +44,7 @@ class Services:
 
 def build_services(settings: Settings, extra_plugins=(), load_entrypoints=True) -> Services:
     """Open the database, load the keys and plugins: what the app and the worker share."""
-    logging.basicConfig(level=settings["log_level"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings["log_level"])
     open_database(settings.database_url)
     keyring.load(settings.instance_path)
     pm = get_plugin_manager(settings["plugins.enabled"], load_entrypoints=load_entrypoints, extra=extra_plugins)

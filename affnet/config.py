@@ -127,7 +127,7 @@ FIELDS: tuple[Field, ...] = (
           "fsync every spooled click: survives a power cut, at a cost per click."),
     Field("ingest.max_body_bytes", _positive_int, 16384,
           "Largest accepted ingest body; a larger one answers 413."),
-    Field("ingest.rate_limit", _str, "6000 per minute",
+    Field("ingest.rate_limit", _str, "120000 per minute",
           "Ingest calls allowed per offer key, in flask-limiter's notation."),
     Field("ingest.rate_limit_storage", _str, "memory://",
           "Where rate-limit counters live: memory:// (one server) or redis://host:6379 (several)."),

@@ -17,7 +17,8 @@ at ``169.254.169.254``. Use ``outbound_session()`` for every such request:
   answer): a redirect would be a second, unchecked target; a 3xx answer is
   handed back as it is;
 * proxies from the environment are ignored (``trust_env = False``), since a
-  proxy would do its own resolving.
+  proxy would do its own resolving; a CA bundle named by ``REQUESTS_CA_BUNDLE``
+  or ``CURL_CA_BUNDLE`` is still used to verify certificates.
 
 ``allow_private=True`` (the operator setting ``deliveries.allow_private_targets``,
 for a private deployment or tests) lets loopback and private addresses
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import ipaddress
+import os
 import socket
 import threading
 from urllib.parse import urlsplit
@@ -39,7 +41,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-__all__ = ["TargetRefused", "refusal_reason", "resolve_checked", "PinnedAddressAdapter", "outbound_session"]
+__all__ = ["TargetRefused", "UnresolvableHost", "refusal_reason", "resolve_checked", "PinnedAddressAdapter", "outbound_session"]
 
 
 class TargetRefused(requests.exceptions.RequestException):
@@ -50,46 +52,57 @@ class TargetRefused(requests.exceptions.RequestException):
         self.reason = reason
 
 
-def refusal_reason(address: str, allow_private: bool = False) -> str | None:
-    """Why ``address`` (an IP as text) may not be contacted, or None when it may."""
+class UnresolvableHost(requests.exceptions.ConnectionError):
+    """The name does not resolve (now): a network fault worth retrying, not a refusal."""
+
+
+def _refused_as(address: str, allow_private: bool) -> str | None:
+    """What makes ``address`` refused ("a loopback address"...), or None."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_unspecified:
-        return f"{address} is an unspecified address"
+        return "an unspecified address"
     if ip.is_multicast:
-        return f"{address} is a multicast address"
+        return "a multicast address"
     if allow_private:
         return None
     for label, flag in (("a loopback", ip.is_loopback), ("a link-local", ip.is_link_local),
                         ("a reserved", ip.is_reserved), ("a private", ip.is_private)):
         if flag:
-            return f"{address} is {label} address"
+            return f"{label} address"
     if not ip.is_global:
-        return f"{address} is not a public address"
+        return "not a public address"
     return None
+
+
+def refusal_reason(address: str, allow_private: bool = False) -> str | None:
+    """Why ``address`` (an IP as text) may not be contacted, or None when it may."""
+    category = _refused_as(address, allow_private)
+    return f"{address} is {category}" if category else None
 
 
 def resolve_checked(host: str, port: int, allow_private: bool = False) -> str:
     """Resolve ``host`` and check every address; returns the one to connect to.
 
-    Raises ``TargetRefused`` when the name does not resolve or any of its
-    addresses is refused (a name that resolves to both a public and a private
-    address is refused: that is how rebinding tricks look)."""
+    Raises ``TargetRefused`` when any of its addresses is refused (a name
+    that resolves to both a public and a private address is refused: that is
+    how rebinding tricks look), ``UnresolvableHost`` when it does not resolve."""
     if not host:
         raise TargetRefused("the URL has no host")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise TargetRefused(f"{host} does not resolve ({error})") from None
+        raise UnresolvableHost(f"{host} does not resolve ({error})") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
-        raise TargetRefused(f"{host} does not resolve")
+        raise UnresolvableHost(f"{host} does not resolve")
     for address in addresses:
-        why = refusal_reason(address, allow_private)
-        if why:
-            named = "" if host.strip("[]") == address else f"{host} resolves to "
-            raise TargetRefused(f"refused: {named}{why}; requests to it are not allowed"
+        category = _refused_as(address, allow_private)
+        if category:
+            what = (f"{address} is {category}" if host.strip("[]") == address
+                    else f"{host} resolves to {address}, which is {category}")
+            raise TargetRefused(f"refused: {what}; requests to it are not allowed"
                                 + ("" if allow_private else " (deliveries.allow_private_targets is off)"))
     return addresses[0]
 
@@ -150,6 +163,8 @@ def outbound_session(allow_private: bool = False, pool_size: int = 16, hosts: in
     Pass a ``(connect, read)`` timeout to every call."""
     session = _NoRedirectSession()
     session.trust_env = False
+    # trust_env off also drops the CA bundle variables; keep an operator's own CAs.
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     session.cookies.set_policy(_NoCookies())
     adapter = PinnedAddressAdapter(allow_private, pool_connections=hosts, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)

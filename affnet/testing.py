@@ -118,7 +118,7 @@ def affnet_app(affnet_settings, affnet_plugins):
     ``affnet_plugins`` (and the config's ``plugins.enabled``) registered."""
     from .app import create_app
     from .core import migrations
-    tracking._routes.clear()
+    tracking.routes.forget()
     app = create_app(affnet_settings, extra_plugins=affnet_plugins,
                      load_entrypoints=bool(affnet_settings["plugins.enabled"]))
     app.config["TESTING"] = True

@@ -1,7 +1,9 @@
 """The worker: periodic jobs run with ``schedule``.
 
-It sends due deliveries (claiming batches, so several workers on several
-machines share the work), and runs the jobs plugins add. On SIGTERM or
+It loads spooled clicks into the database (a thread, every
+``tracking.spool_flush_ms``), sends due deliveries (claiming batches, so
+several workers on several machines share the work), and runs the jobs
+plugins add. On SIGTERM or
 SIGINT it finishes the batch in hand, gives back its unsent claims and exits.
 """
 import logging
@@ -14,6 +16,7 @@ import time
 import schedule
 
 from .core import outbox
+from .core.retention import RetentionJob
 from .core.db import db
 
 log = logging.getLogger("affnet.worker")
@@ -29,6 +32,8 @@ class Worker:
         self.stopping = threading.Event()
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(self.settings["worker.poll_seconds"]).seconds.do(self._job, self.send_deliveries)
+        # retention: one pass a day, done in slices of at most 20 s so deliveries never wait long
+        self.scheduler.every(10).minutes.do(self._job, RetentionJob.from_settings(self.settings).run)
         services.pm.hook.register_jobs(scheduler=self.scheduler, app=app)
 
     def _job(self, function):
@@ -56,6 +61,7 @@ class Worker:
 
     def run_once(self) -> dict:
         """Every job once (for cron and scripts); returns the delivery counts."""
+        self._job(self.services.spool.load_ready)
         for job in list(self.scheduler.jobs):
             if job.job_func.args and job.job_func.args[0] == self.send_deliveries:
                 continue
@@ -69,6 +75,9 @@ class Worker:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         log.info("worker %s started", self.worker_id)
+        loader = threading.Thread(target=self.services.spool.run_loader, args=(self.stopping,),
+                                  name="affnet-spool-loader", daemon=True)
+        loader.start()
         try:
             while not self.stopping.is_set():
                 self.scheduler.run_pending()

@@ -2,6 +2,6 @@
 
 
 def register_all(cli):
-    from . import admin, network, server
-    for module in (admin, network, server):
+    from . import admin, network, server, settings, stats, backup
+    for module in (admin, network, server, settings, stats, backup):
         module.register(cli)

@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 from peewee import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock, tracking
+from . import clock, commissions, tracking
+from .cache import TTLCache
 from .db import db
 from .models import (
     CONVERSION_KINDS, PARTICIPATION_STATES, ROLES, CommissionRule, Offer,
@@ -117,6 +118,7 @@ def set_rule(offer: Offer, rule: RuleSpec) -> CommissionRule:
     recorded from now on."""
     with db.atomic():
         CommissionRule.delete().where((CommissionRule.offer == offer) & (CommissionRule.event == rule.event)).execute()
+        commissions.rules.forget(offer.id)
         return CommissionRule.create(offer=offer, event=rule.event, kind=rule.kind, amount=rule.amount,
                                      rebill_months=rule.rebill_months)
 
@@ -125,13 +127,20 @@ def rotate_offer_key(offer: Offer) -> str:
     """A new key for the offer; the old one stops working at once."""
     key = new_token("ok")
     Offer.update(key_hash=hash_token(key), key_hint=hint(key)).where(Offer.id == offer.id).execute()
+    offers_by_key.forget()
     return key
 
 
+offers_by_key = TTLCache(5)
+
+
 def offer_by_key(key: str | None) -> Offer | None:
+    """The offer whose key this is (kept in memory for 5 s; a rotated key
+    stops working at once on the server that rotated it, within 5 s on others)."""
     if not key:
         return None
-    return Offer.get_or_none(Offer.key_hash == hash_token(key.strip()))
+    key_hash = hash_token(key.strip())
+    return offers_by_key.get(key_hash, lambda: Offer.get_or_none(Offer.key_hash == key_hash))
 
 
 def _new_ref_code() -> str:
@@ -163,5 +172,6 @@ def set_participation_status(participation: Participation, status: str) -> Parti
 def set_offer_active(offer: Offer, active: bool) -> None:
     offer.is_active = active
     offer.save()
+    offers_by_key.forget()
     for participation in offer.participations:
         tracking.forget_route(participation.ref_code)

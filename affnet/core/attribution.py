@@ -24,9 +24,14 @@ class Attribution:
 NOBODY = Attribution(None, None)
 
 
+def _click(offer: Offer, click_id: str) -> Click | None:
+    return (Click.select(Click, Participation).join(Participation)
+            .where((Click.click_id == click_id) & (Click.offer == offer.id)).first())
+
+
 def attribute(offer: Offer, click_id: str | None, user_ref: str | None, at) -> Attribution:
     if click_id:
-        click = Click.get_or_none((Click.click_id == click_id) & (Click.offer == offer.id))
+        click = _click(offer, click_id)
         if click is not None and at <= click.created_at + timedelta(days=offer.cookie_days):
             return Attribution(click.participation, click)
     if user_ref:

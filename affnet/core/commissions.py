@@ -10,6 +10,7 @@ import calendar
 from datetime import datetime
 from decimal import Decimal
 
+from .cache import TTLCache
 from .models import CommissionRule, Event, Offer
 from .money import round_money
 
@@ -31,10 +32,19 @@ def _within_rebill_months(rule: CommissionRule, offer: Offer, user_ref: str | No
     return first is None or at < add_months(first.occurred_at, rule.rebill_months)
 
 
+rules = TTLCache(5)
+
+
+def rules_of(offer_id: int) -> dict[str, CommissionRule]:
+    """The offer's rules by event (kept in memory for 5 s)."""
+    return rules.get(offer_id, lambda: {rule.event: rule for rule in
+                                        CommissionRule.select().where(CommissionRule.offer == offer_id)})
+
+
 def commission_for(offer: Offer, kind: str, gross: Decimal | None, currency: str | None,
                    user_ref: str | None, at) -> tuple[Decimal, str]:
     """(amount, currency) earned by an attributed event of ``kind``."""
-    rule = CommissionRule.get_or_none((CommissionRule.offer == offer.id) & (CommissionRule.event == kind))
+    rule = rules_of(offer.id).get(kind)
     if rule is None:
         return Decimal(0), offer.currency
     if kind == "rebill" and not _within_rebill_months(rule, offer, user_ref, at):

@@ -199,7 +199,7 @@ class Recorder:
         now = now or clock.now()
         key = conversion_key(conversion)
         notify = []
-        if conversion.click_id and self.spool is not None:
+        if conversion.click_id and self.spool is not None:  # outside the transaction: loaded clicks stay
             self.spool.ensure_loaded(conversion.click_id)
         try:
             with db.atomic():
@@ -271,8 +271,8 @@ class Recorder:
 
     def _apply_waiting_reversals(self, offer: Offer, payment: Event, now) -> list[EventInfo]:
         waiting = (Event.select()
-                   .where((Event.offer == offer.id) & Event.pending
-                          & (Event.external_payment_id == payment.external_payment_id))
+                   .where((Event.offer == offer.id) & (Event.external_payment_id == payment.external_payment_id)
+                          & Event.pending)
                    .order_by(Event.id))
         infos = []
         for reversal in waiting:

@@ -69,11 +69,10 @@ def enqueue_for_event(pm, registry: KindRegistry, event_row, info) -> list[Deliv
     the event's transaction. A plugin that fails is logged and skipped."""
     if info.affiliate_id is None:
         return []
-    settings, versions = {}, {}
-    for name in registry.kinds:
-        current = setting_versions.in_force(name, info.affiliate_id, info.participation_id, info.occurred_at)
-        if current is not None:
-            settings[name], versions[name] = current.values, current.version_id
+    in_force = setting_versions.all_in_force(registry.kinds, info.affiliate_id, info.participation_id,
+                                             info.occurred_at)
+    settings = {name: current.values for name, current in in_force.items()}
+    versions = {name: current.version_id for name, current in in_force.items()}
     created = []
     for batch in call_isolated(pm, "deliveries_for_event", event=info, settings=settings):
         for new in batch:
@@ -126,6 +125,16 @@ def outgoing(delivery: Delivery) -> OutgoingDelivery:
                             delivery.is_test, delivery.created_at)
 
 
+def outgoing_batch(deliveries: list[Delivery]) -> list[OutgoingDelivery]:
+    """``outgoing`` for a batch, reading each setting version once."""
+    from .models import SettingVersion
+    ids = {delivery.setting_id for delivery in deliveries if delivery.setting_id is not None}
+    values = {version.id: setting_versions.decrypt_values(version.values)
+              for version in SettingVersion.select().where(SettingVersion.id.in_(list(ids)))} if ids else {}
+    return [OutgoingDelivery(delivery.id, delivery.kind, delivery.payload, values.get(delivery.setting_id, {}),
+                             delivery.attempts, delivery.is_test, delivery.created_at) for delivery in deliveries]
+
+
 def send(pm, registry: KindRegistry, deliveries: list[Delivery], plugin_config, policy: RetryPolicy) -> dict:
     """Hand each kind its batch and record what happened; returns counts by outcome."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "unowned": 0}
@@ -137,7 +146,7 @@ def send(pm, registry: KindRegistry, deliveries: list[Delivery], plugin_config, 
         results = None
         if owner is not None:
             try:
-                results = pm.hook.send_deliveries(kind=kind, deliveries=[outgoing(d) for d in batch],
+                results = pm.hook.send_deliveries(kind=kind, deliveries=outgoing_batch(batch),
                                                   config=plugin_config(owner))
             except Exception as error:
                 log.exception("plugin %s failed to send %s deliveries", owner, kind)
@@ -151,16 +160,17 @@ def send(pm, registry: KindRegistry, deliveries: list[Delivery], plugin_config, 
             counts["unowned"] += len(batch)
             continue
         answered = {result.delivery_id: result for result in results}
+        settled = []
         for delivery in batch:
             result = answered.get(delivery.id) or DeliveryResult(delivery.id, "retry", error="the plugin gave no result")
-            record_result(delivery, result, policy)
+            settled.append((delivery, result))
             counts[result.outcome if result.outcome in counts else "retry"] += 1
+        record_results(settled, policy)
     return counts
 
 
-def record_result(delivery: Delivery, result: DeliveryResult, policy: RetryPolicy) -> None:
-    """Log the attempt and move the delivery on: sent, retried later, or failed."""
-    now = clock.now()
+def _settle(delivery: Delivery, result: DeliveryResult, policy: RetryPolicy, now) -> tuple[str, dict, dict]:
+    """What one attempt does: (outcome, changes to the delivery, the attempt's row)."""
     attempts = delivery.attempts + 1
     outcome = result.outcome if result.outcome in ("sent", "retry", "failed") else "retry"
     if outcome == "retry" and (attempts >= policy.max_attempts or delivery.is_test):
@@ -174,12 +184,39 @@ def record_result(delivery: Delivery, result: DeliveryResult, policy: RetryPolic
     else:
         wait = result.retry_after if result.retry_after else policy.delay(attempts)
         changes["next_attempt_at"] = now + timedelta(seconds=wait)
+    attempt = {"delivery": delivery.id, "at": now, "outcome": outcome, "url": result.url[:2000],
+               "status_code": result.status_code, "response_excerpt": (result.response_excerpt or "")[:EXCERPT],
+               "error": (result.error or "")[:1000]}
+    return outcome, changes, attempt
+
+
+def record_result(delivery: Delivery, result: DeliveryResult, policy: RetryPolicy) -> None:
+    """Log the attempt and move the delivery on: sent, retried later, or failed."""
+    outcome, changes, attempt = _settle(delivery, result, policy, clock.now())
     with db.atomic():
-        DeliveryAttempt.create(delivery=delivery.id, at=now, outcome=outcome, url=result.url[:2000],
-                               status_code=result.status_code,
-                               response_excerpt=(result.response_excerpt or "")[:EXCERPT],
-                               error=(result.error or "")[:1000])
+        DeliveryAttempt.create(**attempt)
         Delivery.update(**changes).where(Delivery.id == delivery.id).execute()
+
+
+def record_results(settled: list, policy: RetryPolicy) -> None:
+    """``record_result`` for a whole batch of (delivery, result) in one
+    transaction: the attempts in one insert, the sent deliveries in one
+    update (per earlier attempt count), the others one by one. A per-delivery
+    commit made the database, not the receivers, the limit of the worker."""
+    now = clock.now()
+    rows = [(delivery, *_settle(delivery, result, policy, now)) for delivery, result in settled]
+    sent: dict[int, list[int]] = {}
+    with db.atomic():
+        for start in range(0, len(rows), 500):
+            DeliveryAttempt.insert_many([attempt for _, _, _, attempt in rows[start:start + 500]]).execute()
+        for delivery, outcome, changes, _ in rows:
+            if outcome == "sent":
+                sent.setdefault(changes["attempts"], []).append(delivery.id)
+            else:
+                Delivery.update(**changes).where(Delivery.id == delivery.id).execute()
+        for attempts, ids in sent.items():
+            Delivery.update(status="sent", sent_at=now, last_error="", attempts=attempts, claimed_by=None,
+                            claimed_until=None).where(Delivery.id.in_(ids)).execute()
 
 
 def resend(delivery: Delivery) -> None:

@@ -29,7 +29,6 @@ without a click counts under "no value"). Money sums run in SQL over whole
 """
 import base64
 import binascii
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal

@@ -6,17 +6,19 @@ Once ``write()`` returns the line is in the operating system's page cache, so
 a process killed with SIGKILL loses nothing it answered (a power cut can lose
 the last moments unless ``tracking.spool_fsync`` is on).
 
-A flusher thread in the same process loads the file into the database every
-``tracking.spool_flush_ms`` milliseconds: it renames the file to ``*.ready``
-(new clicks go to a new file), inserts its rows in one batch that ignores
-click ids already present, and deletes it. Loading twice is therefore
-harmless, which makes recovery simple: files left by a process that died
-(its pid is gone) are claimed by renaming and loaded by whoever finds them
-first, a web process's flusher or ``affnet worker``.
+Every ``tracking.spool_flush_ms`` a thread of the web process renames its
+file to ``*.ready`` (new clicks go to a new file): cheap, no database. The
+worker (``affnet worker``, which ``affnet serve`` starts) loads ready files
+into the database, each in batches that ignore click ids already present,
+then deletes it; the web processes themselves load only files that have
+waited ``LOAD_AFTER_SECONDS`` (no worker running), so the click path rarely
+shares its process with database work. Loading twice is harmless, which makes
+recovery simple: files left by a process that died (its pid is gone) are
+claimed by renaming and loaded by whoever finds them first.
 
 The ingest path asks ``ensure_loaded`` before it attributes an unknown
 ``click_id``, so a conversion right after its click attributes on the server
-that took the click; other servers see the click after one flush interval.
+that took the click; other servers see it once the worker has loaded it.
 """
 import json
 import logging
@@ -32,6 +34,7 @@ from .models import Click
 
 log = logging.getLogger("affnet.spool")
 _BATCH = 2000
+LOAD_AFTER_SECONDS = 2.0
 
 
 class ClickSpool:
@@ -90,36 +93,44 @@ class ClickSpool:
 
     # -- loading -------------------------------------------------------------
     def flush(self) -> int:
-        """Load this process's clicks and any orphaned files; returns rows loaded."""
-        with self._flush_lock:
-            self._rotate()
-            loaded = 0
-            for path in self._claimable():
-                loaded += self._load(path)
-            return loaded
+        """Hand over this process's clicks and load every ready or orphaned
+        file now; returns the rows loaded."""
+        self._rotate()
+        return self.load_ready()
 
-    def _claimable(self) -> list[Path]:
-        """Ready files of this process, and every file of a dead process on this host."""
+    def load_ready(self, min_age: float = 0.0) -> int:
+        """Load ready files (at least ``min_age`` seconds old) and files of
+        dead processes; returns the rows loaded."""
+        with self._flush_lock:
+            return sum(self._load(path) for path in self._claim(min_age))
+
+    def _claim(self, min_age: float) -> list[Path]:
+        """Claim loadable files of this host by renaming them to ``*.claimed-<pid>``."""
         if not self.directory.exists():
             return []
-        mine = f"-{os.getpid()}-"
+        now = time.time()
         found = []
         for path in sorted(self.directory.iterdir()):
             name = path.name
             if not name.startswith(f"clicks-{self.host}-"):
                 continue
-            pid = int(name.split("-")[2])
-            if name.endswith(".ready") and mine in name:
-                found.append(path)
-            elif not _alive(pid) and (name.endswith(".jsonl") or name.endswith(".ready")):
-                claimed = path.with_name(path.name + f".claimed-{os.getpid()}")
-                try:
-                    os.rename(path, claimed)
-                except FileNotFoundError:
-                    continue  # another process claimed it first
-                found.append(claimed)
-            elif ".claimed-" in name and not _alive(int(name.rsplit("-", 1)[1])):
-                found.append(path)  # its claimer died while loading: load it again
+            if ".claimed-" in name:
+                claimer = int(name.rsplit("-", 1)[1])
+                if claimer == os.getpid() or not _alive(claimer):
+                    found.append(path)  # a load that failed here, or whose claimer died: again
+                continue
+            ready = name.endswith(".ready")
+            orphan = not _alive(int(name.split("-")[2]))
+            if not (orphan or ready):
+                continue
+            try:
+                if ready and not orphan and now - path.stat().st_mtime < min_age:
+                    continue
+                claimed = path.with_name(name + f".claimed-{os.getpid()}")
+                os.rename(path, claimed)
+            except FileNotFoundError:
+                continue  # another process claimed it first
+            found.append(claimed)
         return found
 
     def _load(self, path: Path) -> int:
@@ -128,25 +139,41 @@ class ClickSpool:
             for line in handle:
                 if line.endswith(b"\n"):  # a torn last line was never answered
                     rows.append(_decode(json.loads(line)))
-        with db.connection_context():
+        opened = db.is_closed()  # a request thread has its connection open already: keep it
+        if opened:
+            db.connect()
+        try:
             for start in range(0, len(rows), _BATCH):
                 with db.atomic():
                     Click.insert_many(rows[start:start + _BATCH]).on_conflict_ignore().execute()
+        finally:
+            if opened:
+                db.close()
         path.unlink(missing_ok=True)
         return len(rows)
 
     def ensure_loaded(self, click_id: str) -> None:
         """Flush when ``click_id`` is not in the database yet (a conversion
-        that arrived right behind its click)."""
-        if not Click.select().where(Click.click_id == click_id).exists():
+        that arrived right behind its click). Call it outside a transaction:
+        a spool file is deleted once its rows are committed."""
+        if not Click.select(Click.id).where(Click.click_id == click_id).exists():
             self.flush()
 
     # -- the flusher thread ----------------------------------------------------
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
             try:
-                self.flush()
+                self._rotate()
+                self.load_ready(min_age=LOAD_AFTER_SECONDS)
             except Exception:  # the database may be down: the file waits for the next round
+                log.exception("loading spooled clicks failed; will try again")
+
+    def run_loader(self, stop: threading.Event) -> None:
+        """Load ready files every flush interval until ``stop`` (the worker's loop)."""
+        while not stop.wait(self.flush_seconds):
+            try:
+                self.load_ready()
+            except Exception:
                 log.exception("loading spooled clicks failed; will try again")
 
     def close(self) -> None:

@@ -59,7 +59,9 @@ def parse_moment(value: str, name: str, faults: dict, end: bool = False) -> date
             day = date.fromisoformat(value)
             moment = datetime.combine(day, datetime.min.time())
             return moment + timedelta(days=1 if end else 0)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+") if "T" in value else value)
+        if "T" in value:  # an unencoded "+02:00" reaches us as " 02:00"
+            value = value.replace(" ", "+")
+        moment = datetime.fromisoformat(value)
     except ValueError:
         faults[name] = "must be a date (2026-06-01) or an ISO 8601 time (2026-06-01T12:00:00Z)"
         return None

@@ -5,13 +5,12 @@ the route of a refCode comes from memory (``tracking.find_route``), the click
 goes to the spool with one ``write()``, and nothing waits for the database.
 Everything else goes on to the Flask app.
 """
-import logging
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 from ..core import tracking
+from ..logs import access_writer
 
-access = logging.getLogger("affnet.access")
 _NOT_FOUND = (Path(__file__).parent / "templates" / "404.html").read_bytes()
 
 
@@ -24,6 +23,7 @@ class TrackingLink:
         self.cache_seconds = settings["tracking.cache_seconds"]
         self.fallback = settings["tracking.fallback_url"]
         self.secure = settings["tracking.cookie_secure"]
+        self.log = access_writer() or (lambda message: None)
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != "/r":
@@ -45,19 +45,17 @@ class TrackingLink:
         click_id = row["click_id"]
         secure = self.secure == "always" or (self.secure == "auto" and environ.get("wsgi.url_scheme") == "https")
         start_response("302 Found", [
-            ("Location", tracking.landing_url_with_click(route.landing_url, click_id)),
+            ("Location", route.redirect_to(click_id)),
             ("Set-Cookie", f"{cookie}={click_id}; Max-Age={route.cookie_days * 86400}; HttpOnly; Path=/; "
                            f"SameSite=Lax{'; Secure' if secure else ''}"),
             ("Cache-Control", "no-store"),
             ("Content-Length", "0"),
         ])
-        if access.isEnabledFor(logging.INFO):
-            access.info("method=%s path=/r status=302 ref=%s click_id=%s", method, route.ref_code, click_id)
+        self.log(f"method={method} path=/r status=302 ref={route.ref_code} click_id={click_id}")
         return [b""]
 
     def _not_found(self, environ, start_response, ref):
-        if access.isEnabledFor(logging.INFO):
-            access.info("method=%s path=/r status=404 ref=%s", environ.get("REQUEST_METHOD"), ref[:64])
+        self.log(f"method={environ.get('REQUEST_METHOD')} path=/r status=404 ref={ref[:64]!r}")
         if self.fallback:
             start_response("302 Found", [("Location", self.fallback), ("Content-Length", "0")])
             return [b""]

@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from affnet.net import TargetRefused, outbound_session, refusal_reason, resolve_checked
+from affnet.net import TargetRefused, UnresolvableHost, outbound_session, refusal_reason, resolve_checked
 
 REAL_GETADDRINFO = socket.getaddrinfo
 
@@ -115,10 +115,11 @@ def test_a_name_with_one_public_and_one_private_address_is_refused(monkeypatch):
     assert "10.0.0.1" in refused.value.reason
 
 
-def test_a_name_that_does_not_resolve_is_refused_with_a_reason():
-    with pytest.raises(TargetRefused) as refused:
+def test_a_name_that_does_not_resolve_is_a_network_error_not_a_refusal():
+    with pytest.raises(UnresolvableHost) as error:
         resolve_checked("no-such-host.invalid", 80)
-    assert "does not resolve" in refused.value.reason
+    assert "does not resolve" in str(error.value)
+    assert not isinstance(error.value, TargetRefused)
 
 
 def test_private_targets_are_reached_when_allowed(receiver):
@@ -157,3 +158,12 @@ def test_environment_proxies_are_ignored(monkeypatch, receiver):
     response = outbound_session(allow_private=True).get(
         f"http://127.0.0.1:{receiver.port}/p", timeout=(2, 2))
     assert response.status_code == 200 and receiver.requests[0]["path"] == "/p"
+
+
+def test_an_operators_ca_bundle_is_still_used_for_certificates(monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert outbound_session().verify == str(bundle)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert outbound_session().verify is True

@@ -199,3 +199,17 @@ def test_test_send_goes_out_at_once_marked_as_a_test_and_touches_no_money(affnet
     assert sample_plugin.sent[0] == ({"txid": "test", "kind": "sale", "payout": "1.00", "test": True},
                                      {"url": "https://new.example/hit", "token": "t"})
     assert ledger.balances(configured.affiliate.id) == {}
+
+
+def test_a_participations_own_setting_wins_over_the_affiliate_wide_one(affnet_client, configured, affnet_clock):
+    setting_versions.save(sample_plugin.KIND, configured.affiliate, {"url": "https://own.example/hit"},
+                          participation=configured.participation)
+    sell(affnet_client, configured)
+    assert Delivery.get().setting.values["url"] == "https://own.example/hit"
+
+
+def test_a_setting_switched_off_sends_nothing(affnet_client, configured, affnet_clock):
+    setting_versions.save(sample_plugin.KIND, configured.affiliate, {}, enabled=False, delay_hours=0)
+    affnet_clock.advance(seconds=1)
+    sell(affnet_client, configured)
+    assert Delivery.select().count() == 0

@@ -243,3 +243,11 @@ def test_the_report_endpoint_answers_the_affiliates_own_report(affnet_client, wo
     lines = as_csv.get_data(as_text=True).splitlines()
     assert lines[0].startswith("day,clicks,unique_clicks") and lines[-1].startswith("total,")
     assert affnet_client.get("/api/affiliate/report").status_code == 401
+
+
+@pytest.mark.parametrize("query, field", [({"group_by": "week"}, "group_by"), ({"tz": "Mars/Olympus"}, "tz"),
+                                          ({"from": "yesterday"}, "from"), ({"format": "xml"}, "format")])
+def test_a_bad_report_query_answers_422(affnet_client, world, query, field):
+    response = affnet_client.get("/api/affiliate/report", query_string={"token": world["token"], **query})
+    assert response.status_code == 422
+    assert list(response.get_json()["fields"]) == [field]

@@ -1,0 +1,274 @@
+"""`make bench`: the click path and the ingest path under gunicorn, against
+the machine's own ceiling measured in the same run.
+
+For SQLite and (when reachable) PostgreSQL it starts affnet as `affnet serve`
+runs it (gunicorn gthread, 2 workers x 4 threads, plus the worker), drives
+`/r` and `/api/ingest/conversion` with wrk on loopback, then loads 1 million
+clicks and measures both paths again. The ceiling is a bare WSGI app that
+answers the same 302 with a cookie, under the same gunicorn settings.
+Everything is bounded: fixed durations, throwaway databases, every process
+stopped at the end.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GUNICORN = [PYTHON, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+            "--log-level", "warning"]
+POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
+
+INGEST_LUA = """
+local counter = 0
+local tid = 0
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) prefix = args[1] .. "-" .. tostring(tid) end
+function request()
+  counter = counter + 1
+  local body = '{"click_id":"%(click_id)s","user_ref":"cus_' .. prefix .. '-' .. counter ..
+    '","event":"sale","external_payment_id":"pi_' .. prefix .. '-' .. counter ..
+    '","gross_amount":29.0,"currency":"USD","is_first_payment":true}'
+  return wrk.format("POST", "/api/ingest/conversion",
+    {["Content-Type"] = "application/json", ["X-Offer-Key"] = "%(key)s"}, body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(port: int, path: str = "/", seconds: float = 30) -> None:
+    """Until the server on ``port`` answers anything (redirects are not followed)."""
+    import http.client
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        try:
+            connection.request("GET", path)
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            connection.close()
+    raise RuntimeError(f"port {port} did not answer within {seconds} s")
+
+
+def wrk(url: str, duration: int, connections: int, script: str | None = None, args=(), headers=()) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    for header in headers:
+        command += ["-H", header]
+    if script:
+        command += ["-s", script]
+    command.append(url)
+    if args:
+        command += ["--", *args]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 30).stdout
+
+    def latency(label):
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "p50": latency("50"), "p99": latency("99"),
+            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+            "errors": errors.group(1).strip() if errors else ""}
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """The affiliates' tracker: answers every postback 200."""
+    hits = 0
+
+    def do_GET(self):
+        Receiver.hits += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+class Deployment:
+    """affnet on one database: seeded, served by gunicorn, with its worker."""
+
+    def __init__(self, name: str, url: str, workdir: Path, receiver_url: str, plugins: list[str]):
+        self.name, self.url, self.workdir = name, url, workdir
+        self.port = free_port()
+        self.env = {**os.environ, "AFFNET_DATABASE_URL": url, "AFFNET_INSTANCE_PATH": str(workdir / "instance"),
+                    "AFFNET_LOG_LEVEL": "WARNING", "AFFNET_INGEST_RATE_LIMIT": "10000000 per minute",
+                    "AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS": "true", "AFFNET_PLUGINS_ENABLED": ",".join(plugins),
+                    "PYTHONPATH": str(ROOT)}
+        self.env.pop("AFFNET_CONFIG", None)
+        self.receiver_url = receiver_url
+        self.processes: list[subprocess.Popen] = []
+
+    def affnet(self, *args) -> str:
+        return subprocess.run([PYTHON, "-m", "affnet", *args], env=self.env, cwd=self.workdir, check=True,
+                              capture_output=True, text=True).stdout
+
+    def seed(self) -> None:
+        self.affnet("init", "--json")
+        seeded = subprocess.run([PYTHON, str(ROOT / "bench" / "seed.py"), self.receiver_url], env=self.env,
+                                cwd=self.workdir, check=True, capture_output=True, text=True).stdout
+        self.__dict__.update(json.loads(seeded))
+
+    def start(self) -> None:
+        self.processes.append(subprocess.Popen(
+            GUNICORN + ["--bind", f"127.0.0.1:{self.port}", "affnet.wsgi:app"], env=self.env, cwd=self.workdir,
+            start_new_session=True))
+        self.processes.append(subprocess.Popen([PYTHON, "-m", "affnet", "worker"], env=self.env, cwd=self.workdir,
+                                               start_new_session=True, stderr=subprocess.DEVNULL))
+        wait_for(self.port, "/healthz")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+
+    def load_clicks(self, count: int) -> float:
+        started = time.monotonic()
+        subprocess.run([PYTHON, str(ROOT / "bench" / "seed.py"), "--clicks", str(count), self.ref], env=self.env,
+                       cwd=self.workdir, check=True)
+        return time.monotonic() - started
+
+
+def measure(deployment: Deployment, duration: int, connections: int, lua: Path) -> dict:
+    base = f"http://127.0.0.1:{deployment.port}"
+    click = wrk(f"{base}/r?ref={deployment.ref}&s1=bench&fbclid=IwAR123", duration, connections,
+                headers=[f"User-Agent: {USER_AGENT}"])
+    ingest = wrk(base, duration, connections, script=str(lua), args=[uuid.uuid4().hex[:8]])
+    return {"click": click, "ingest": ingest}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--growth-clicks", type=int, default=1_000_000)
+    parser.add_argument("--no-postgres", action="store_true")
+    options = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is missing: `apt-get install wrk` (Debian's package) and run again", file=sys.stderr)
+        return 2
+    from importlib.metadata import entry_points
+    plugins = [ep.name for ep in entry_points(group="affnet") if ep.name == "keitaro"]
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver_url = f"http://127.0.0.1:{receiver.server_port}/postback"
+
+    work = Path(tempfile.mkdtemp(prefix="affnet-bench-"))
+    results, started = {}, time.monotonic()
+    ceiling_port = free_port()
+    ceiling = subprocess.Popen(GUNICORN + ["--bind", f"127.0.0.1:{ceiling_port}", "bench.bare_app:app"],
+                               cwd=ROOT, start_new_session=True)
+    databases = [("SQLite", f"sqlite:///{work}/sqlite/affnet.db")]
+    schema = None
+    if not options.no_postgres:
+        try:
+            import psycopg2
+            connection = psycopg2.connect(POSTGRES, connect_timeout=3)
+            connection.autocommit = True
+            schema = f"affnet_bench_{os.getpid()}"
+            connection.cursor().execute(f"CREATE SCHEMA {schema}")
+            databases.append(("PostgreSQL", f"{POSTGRES}?options=-csearch_path%3D{schema}"))
+        except Exception as error:  # noqa: BLE001
+            print(f"PostgreSQL skipped: {error}".strip(), file=sys.stderr)
+    try:
+        wait_for(ceiling_port)
+        print(f"measuring the ceiling (bare WSGI app, {options.connections} connections)...", flush=True)
+        results["ceiling"] = wrk(f"http://127.0.0.1:{ceiling_port}/r?ref=x", options.duration, options.connections,
+                                 headers=[f"User-Agent: {USER_AGENT}"])
+        for name, url in databases:
+            folder = work / name.lower()
+            folder.mkdir()
+            deployment = Deployment(name, url, folder, receiver_url, plugins)
+            deployment.seed()
+            lua = folder / "ingest.lua"
+            lua.write_text(INGEST_LUA % {"click_id": deployment.click_id, "key": deployment.offer_key})
+            deployment.start()
+            try:
+                print(f"{name}: click and ingest paths...", flush=True)
+                results[name] = measure(deployment, options.duration, options.connections, lua)
+            finally:
+                deployment.stop()
+            print(f"{name}: loading {options.growth_clicks:,} clicks...", flush=True)
+            load_seconds = deployment.load_clicks(options.growth_clicks)
+            deployment.start()
+            try:
+                print(f"{name}: again with {options.growth_clicks:,} clicks in the database...", flush=True)
+                results[f"{name}+growth"] = measure(deployment, options.duration, options.connections, lua)
+                results[f"{name}+growth"]["load_seconds"] = load_seconds
+            finally:
+                deployment.stop()
+    finally:
+        os.killpg(ceiling.pid, signal.SIGTERM)
+        ceiling.wait(timeout=20)
+        receiver.shutdown()
+        if schema:
+            connection.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, options, time.monotonic() - started, Receiver.hits)
+    return 0
+
+
+def report(results: dict, options, seconds: float, postbacks: int) -> None:
+    ceiling = results["ceiling"]
+    print()
+    print(f"| path | database | req/s | p50 ms | p99 ms | ratio to ceiling | errors |")
+    print(f"| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    print(f"| ceiling: bare WSGI 302 + cookie | none | {ceiling['rps']:,.0f} | {ceiling['p50']:.2f} | "
+          f"{ceiling['p99']:.2f} | 100% | {ceiling['errors'] or '-'} |")
+    for name, measured in results.items():
+        if name == "ceiling":
+            continue
+        for path in ("click", "ingest"):
+            row = measured[path]
+            label = "`GET /r`" if path == "click" else "`POST /api/ingest/conversion`"
+            problems = ", ".join(filter(None, [f"{row['non_2xx']} non-2xx/3xx" if row["non_2xx"] else "",
+                                               row["errors"]])) or "-"
+            print(f"| {label} | {name.replace('+growth', f' + {options.growth_clicks:,} clicks')} | "
+                  f"{row['rps']:,.0f} | {row['p50']:.2f} | {row['p99']:.2f} | {row['rps'] / ceiling['rps']:.0%} | "
+                  f"{problems} |")
+    for name in [key for key in results if key.endswith("+growth")]:
+        base = results[name.replace("+growth", "")]
+        grown = results[name]
+        print(f"{name.replace('+growth', '')}: with {options.growth_clicks:,} more clicks "
+              f"(loaded in {grown['load_seconds']:.0f} s) the click path keeps "
+              f"{grown['click']['rps'] / base['click']['rps']:.0%} and ingest "
+              f"{grown['ingest']['rps'] / base['ingest']['rps']:.0%} of its speed")
+    print(f"{postbacks:,} postbacks received; {options.connections} connections, {options.duration} s per "
+          f"measurement; the whole run took {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

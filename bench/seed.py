@@ -1,0 +1,80 @@
+"""Seeds a benchmark database (run by bench/run.py with its environment).
+
+``seed.py RECEIVER_URL`` makes an offer, an approved affiliate with a
+postback to the receiver (when a postback plugin is enabled) and one click,
+and prints them as JSON. ``seed.py --clicks N REF`` adds N clicks to that
+affiliate's participation by the fastest path each database has.
+"""
+import io
+import json
+import os
+import sys
+import time
+from datetime import timedelta
+
+from affnet.app import build_services
+from affnet.config import load_settings
+from affnet.core import accounts, clock, setting_versions, tracking
+from affnet.core.db import db, is_postgres
+from affnet.core.models import Click
+
+
+def seed(receiver_url: str, services) -> dict:
+    owner, _ = accounts.create_user("owner@bench.example", "advertiser")
+    offer, key = accounts.create_offer(owner, "Susurra", "https://susurra.example/start?lang=en",
+                                       rules=[accounts.RuleSpec.parse("sale=30%")])
+    affiliate, _ = accounts.create_user("aff@bench.example", "affiliate")
+    participation = accounts.apply(affiliate, offer)
+    accounts.set_participation_status(participation, "approved")
+    kind = services.registry.kinds.get("postback")
+    if kind is not None:
+        setting_versions.save(kind, affiliate, {"url": receiver_url + "?subid={clickid}&status={status}"
+                                                                      "&payout={payout}&currency={currency}"})
+    route = tracking.find_route(participation.ref_code, cache_seconds=0)
+    click = tracking.record_click(route, {"s1": "bench"}, ip="127.0.0.1", user_agent="Mozilla/5.0",
+                                  referer=None, method="GET", has_cookie=False)
+    return {"ref": participation.ref_code, "offer_key": key, "click_id": click["click_id"]}
+
+
+def load_clicks(count: int, ref: str) -> None:
+    route = tracking.find_route(ref, cache_seconds=0)
+    start = clock.now() - timedelta(days=30)
+    step = 30 * 86400 / count
+    columns = [field.column_name for field in Click._meta.sorted_fields if field.name != "id"]
+    chunk = 100_000
+    began = time.monotonic()
+    for offset in range(0, count, chunk):
+        rows = []
+        for n in range(offset, min(offset + chunk, count)):
+            row = tracking.click_row(route, {"s1": f"adset-{n % 50}", "s2": "feed"}, ip=f"10.0.{n % 250}.{n % 200}",
+                                     user_agent="Mozilla/5.0", referer=None, method="GET", has_cookie=n % 3 == 0,
+                                     now=start + timedelta(seconds=n * step))
+            rows.append([row.get(name if name in row else name.removesuffix("_id")) for name in columns])
+        with db.atomic():
+            if is_postgres():
+                buffer = io.StringIO()
+                for row in rows:
+                    buffer.write("\t".join("\\N" if value is None else str(value) for value in row) + "\n")
+                buffer.seek(0)
+                db.cursor().copy_expert(f"COPY click ({', '.join(columns)}) FROM STDIN", buffer)
+            else:
+                marks = ", ".join("?" * len(columns))
+                db.cursor().executemany(f"INSERT INTO click ({', '.join(columns)}) VALUES ({marks})", rows)
+        done = min(offset + chunk, count)
+        print(f"  {done:,} clicks ({done / (time.monotonic() - began):,.0f}/s)", file=sys.stderr, flush=True)
+    if is_postgres():
+        db.execute_sql("ANALYZE click")
+
+
+def main() -> None:
+    services = build_services(load_settings(None))
+    with db.connection_context():
+        if sys.argv[1] == "--clicks":
+            load_clicks(int(sys.argv[2]), sys.argv[3])
+        else:
+            print(json.dumps(seed(sys.argv[1], services)))
+    os._exit(0)  # the spool's and the log's daemon threads have nothing to finish
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The hooks of the Facebook Conversions API plugin (entry point ``fb_capi``).
+
+Config, ``[plugin.fb_capi]``: ``graph_base_url`` (default
+https://graph.facebook.com) and ``graph_version`` (default v26.0).
+"""
+import re
+
+from affnet import hookimpl
+from affnet.plugins.types import DeliveryKind, NewDelivery, SettingField
+
+from . import graph
+from .events import server_event
+
+KIND = "fb_capi"
+_PIXEL_ID = re.compile(r"^\d{5,20}$")
+
+
+def validate_settings(values: dict) -> dict:
+    faults, warnings = {}, []
+    pixel_id = (values.get("pixel_id") or "").strip()
+    if pixel_id and not _PIXEL_ID.match(pixel_id):
+        faults["pixel_id"] = "must be the number Events Manager shows for your pixel (digits only)"
+    token = values.get("access_token") or ""
+    if token and (token != token.strip() or " " in token):
+        faults["access_token"] = "must be pasted without spaces"
+    code = values.get("test_event_code") or ""
+    if code and (code != code.strip() or " " in code):
+        faults["test_event_code"] = "must be pasted without spaces"
+    elif code:
+        warnings.append("While a Test Event Code is set, every event is sent with it and shows in Events "
+                        "Manager under Test events; remove it once your setup is checked.")
+    if warnings:
+        faults["_warnings"] = warnings
+    return faults
+
+
+PIXEL = DeliveryKind(
+    name=KIND,
+    label="Facebook pixel (Conversions API)",
+    fields=(
+        SettingField("pixel_id", "Pixel ID", required=True,
+                     help="Events Manager, your pixel (data source), Settings: the Pixel ID."),
+        SettingField("access_token", "Conversions API access token", secret=True, required=True,
+                     help="Events Manager, Settings, Conversions API: Generate access token. "
+                          "Shown once by Meta; after saving, only its last four characters are shown here."),
+        SettingField("test_event_code", "Test Event Code",
+                     help="Events Manager, Test events (such as TEST12345). Needed for a test send; "
+                          "while set, every event goes out as a test event."),
+    ),
+    scope="participation",
+    description="Sends Lead, StartTrial and Purchase to your own Meta pixel, server to server.",
+    validate=validate_settings,
+)
+
+
+@hookimpl
+def delivery_kinds():
+    return [PIXEL]
+
+
+@hookimpl
+def deliveries_for_event(event, settings):
+    if KIND not in settings:
+        return []
+    payload = server_event(event)
+    return [NewDelivery(KIND, {"event": payload})] if payload else []
+
+
+@hookimpl
+def send_deliveries(kind, deliveries, config):
+    if kind != KIND:
+        return None
+    return graph.send(deliveries, config)

@@ -1,0 +1,86 @@
+"""`affnet report` and `affnet tokens`: the report in the terminal and as
+CSV, and stats API tokens from the command line."""
+import csv
+import io
+import json
+from datetime import datetime
+
+import pytest
+from click.testing import CliRunner
+
+from affnet.cli import cli
+from affnet.commands import register_all
+from affnet.core import api_tokens
+from affnet.core.models import ApiToken
+from affnet.core.reports import build_report
+from affnet.testing import click, click_id_of, ingest, sale_body
+
+register_all(cli)
+
+
+@pytest.fixture
+def run(affnet_app, affnet_settings, tmp_path):
+    """Run `affnet --config <the test database's config> ...`; returns (exit code, output)."""
+    config = tmp_path / "affnet.toml"
+    config.write_text(f"database_url = {json.dumps(affnet_settings['database_url'])}\n"
+                      f"instance_path = {json.dumps(str(affnet_settings['instance_path']))}\n"
+                      "[plugins]\nenabled = []\n")
+    runner = CliRunner()
+
+    def invoke(*args):
+        result = runner.invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+        return result.exit_code, result.output
+    return invoke
+
+
+@pytest.fixture
+def sales(affnet_app, affnet_client, affnet_network, affnet_clock):
+    for day, sub in ((1, "fb"), (2, "tt"), (2, "fb")):
+        affnet_clock.set(datetime(2026, 6, day, 9))
+        clicked = click_id_of(click(affnet_app.test_client(), affnet_network.ref, s1=sub))
+        affnet_clock.set(datetime(2026, 6, day, 10))
+        assert ingest(affnet_client, affnet_network, "conversion",
+                      sale_body(clicked, payment=f"pi_{day}_{sub}", user_ref=f"cus_{day}_{sub}")).status_code == 201
+    return affnet_network
+
+
+def test_affnet_report_prints_a_table_with_a_total_and_a_summary(run, sales):
+    code, output = run("report", "--group-by", "day", "--from", "2026-06-01", "--to", "2026-06-02")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0].split()[:4] == ["day", "clicks", "unique_clicks", "bot_clicks"]
+    assert lines[2].split()[:2] == ["2026-06-01", "1"] and lines[3].split()[:2] == ["2026-06-02", "2"]
+    assert lines[-2].split()[:2] == ["total", "3"]
+    assert lines[-1].startswith("2 rows by day, 2026-06-01 to 2026-06-02 (UTC), whole network: 3 clicks, 3 sales")
+
+
+def test_affnet_report_as_csv_is_the_report_function(run, sales):
+    code, output = run("report", "--group-by", "sub1", "--from", "2026-06-01", "--to", "2026-06-02",
+                       "--affiliate", "aff@example.com", "--offer", "susurra", "--csv")
+    assert code == 0, output
+    rows = list(csv.DictReader(io.StringIO(output)))
+    expected = build_report("sub1", datetime(2026, 6, 1).date(), datetime(2026, 6, 2).date(),
+                            affiliate=sales.affiliate, offer=sales.offer)
+    assert rows == [{key: str(value) for key, value in row.items()} for row in expected.flat_rows()]
+    assert [(row["sub1"], row["sales"], row["commission_USD"]) for row in rows] == [
+        ("fb", "2", "17.40"), ("tt", "1", "8.70"), ("total", "3", "26.10")]
+
+
+def test_affnet_report_refuses_an_unknown_zone_or_offer(run, sales):
+    assert run("report", "--tz", "Mars/Olympus")[0] == 2
+    code, output = run("report", "--offer", "nope")
+    assert code == 1 and "no offer 'nope'" in output
+
+
+def test_affnet_tokens_create_prints_the_token_once_and_list_never_shows_it(run, affnet_network):
+    code, output = run("tokens", "create", "--affiliate", "aff@example.com", "--name", "Keitaro")
+    assert code == 0, output
+    token = output.split(": ", 1)[1].split()[0]
+    assert api_tokens.authenticate(token).name == "Keitaro"
+    code, listed = run("tokens", "list", "--affiliate", "aff@example.com")
+    assert "Keitaro" in listed and token[-4:] in listed and token not in listed
+    row = ApiToken.get()
+    code, output = run("tokens", "revoke", str(row.id))
+    assert code == 0 and "revoked" in output
+    assert api_tokens.authenticate(token) is None
+    assert "REVOKED" in run("tokens", "list", "--affiliate", "aff@example.com")[1]

@@ -1,0 +1,1 @@
+"""A test-only affnet plugin that echoes every delivery to a receiver."""

@@ -1,0 +1,286 @@
+"""Several app servers and several workers on one PostgreSQL work together.
+
+Two gunicorn instances and two ``affnet worker`` processes run on a
+throwaway PostgreSQL schema, each with its own instance folder (the same
+keys, as on two machines). Clicks and events go through both servers over
+HTTP, every conversion and refund to both servers at once; every event is
+counted once and every delivery reaches the receiver exactly once.
+
+Needs the ``affnet-echo-test`` plugin installed (tests/plugins/affnet_echo_receiver).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import entry_points
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg2
+import pytest
+import requests
+from peewee import fn
+
+from affnet.core import accounts, migrations, setting_versions
+from affnet.core.db import db, open_database
+from affnet.core.models import Click, Delivery, DeliveryAttempt, Event, LedgerEntry
+from affnet.core.secrets import keyring
+from affnet.instance import init_instance
+from affnet.testing import DEFAULT_POSTGRES, _postgres_url
+
+pytestmark = pytest.mark.slow
+
+CLICKS = 200
+SALES = 80
+REFUNDS = 20
+DEADLINE_SECONDS = 60
+BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
+
+
+class Receiver:
+    """The affiliates' endpoint: counts every txid it is sent."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with receiver.lock:
+                    receiver.counts[body["txid"]] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hit"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self) -> Counter:
+        with self.lock:
+            return Counter(self.counts)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Processes:
+    """Starts processes in their own process groups and kills every one of them."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.running: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name, args, env):
+        with open(self.tmp_path / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(args, env=env, cwd=self.tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        self.running.append((name, process))
+        return process
+
+    def stop_all(self):
+        for _, process in self.running:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, process in self.running:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name} ---\n" + (self.tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+                         for name, _ in self.running)
+
+
+def own_control_socket(path) -> list[str]:
+    """gunicorn 24+ opens a control socket at one default path per user: two
+    instances on one host each need their own."""
+    import gunicorn
+    major = int(gunicorn.__version__.split(".")[0])
+    return ["--control-socket", str(path)] if major >= 24 else []
+
+
+def _signal_group(process, signum):
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture
+def schema_url(affnet_postgres_url):
+    """A PostgreSQL schema of this test alone, made and migrated, dropped at the end."""
+    base = os.environ.get("AFFNET_TEST_POSTGRES", DEFAULT_POSTGRES)
+    schema = f"affnet_two_servers_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(base)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    url = _postgres_url(base, schema)
+    previous = db.obj
+    database = open_database(url)
+    try:
+        with db.connection_context():
+            migrations.migrate(progress=lambda line: None)
+        yield url
+    finally:
+        database.close_all()
+        db.initialize(previous)
+        cursor = admin.cursor()
+        cursor.execute("SET lock_timeout = '20s'")
+        cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def make_network(instance, receiver_url):
+    """One offer, two approved affiliates, each with the echo delivery set."""
+    from affnet_echo_test.plugin import KIND
+    keyring.load(instance)
+    owner, _ = accounts.create_user("owner@example.com", "advertiser")
+    offer, key = accounts.create_offer(owner, "Susurra", "https://susurra.example/start", currency="USD",
+                                       rules=[accounts.RuleSpec.parse("sale=30%")])
+    refs = []
+    for n in range(2):
+        affiliate, _ = accounts.create_user(f"aff{n}@example.com", "affiliate")
+        participation = accounts.apply(affiliate, offer)
+        accounts.set_participation_status(participation, "approved")
+        setting_versions.save(KIND, affiliate, {"url": receiver_url})
+        refs.append(participation.ref_code)
+    return key, refs
+
+
+def wait_until(condition, deadline, what):
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_servers_and_two_workers_count_every_event_once_and_send_every_delivery_once(schema_url, tmp_path):
+    if "echo_test" not in {entry.name for entry in entry_points(group="affnet")}:
+        pytest.fail("the test plugin is not installed: "
+                    ".venv/bin/pip install --no-build-isolation -e tests/plugins/affnet_echo_receiver")
+    receiver = Receiver()
+    instances = [tmp_path / "instance-a", tmp_path / "instance-b"]
+    init_instance(instances[0])
+    shutil.copytree(instances[0], instances[1])  # a second machine: the same keys
+    with db.connection_context():
+        offer_key, refs = make_network(instances[0], receiver.url)
+    base_env = {name: value for name, value in os.environ.items() if not name.startswith("AFFNET_")}
+    base_env.update(AFFNET_DATABASE_URL=schema_url, AFFNET_PLUGINS_ENABLED="echo_test",
+                    AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS="true", AFFNET_INGEST_RATE_LIMIT="100000 per minute",
+                    AFFNET_WORKER_POLL_SECONDS="1", AFFNET_WORKER_BATCH_SIZE="10", AFFNET_LOG_LEVEL="WARNING")
+    processes = Processes(tmp_path)
+    servers = []
+    try:
+        for name, instance in zip("ab", instances):
+            env = dict(base_env, AFFNET_INSTANCE_PATH=str(instance))
+            port = free_port()
+            processes.start(f"web-{name}", [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4",
+                                            "-b", f"127.0.0.1:{port}", *own_control_socket(tmp_path / f"web-{name}.ctl"),
+                                            "affnet.wsgi:app"], env)
+            processes.start(f"worker-{name}", [sys.executable, "-m", "affnet", "worker"], env)
+            servers.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + DEADLINE_SECONDS + 30
+
+        def healthy(server):
+            try:
+                return requests.get(server + "/healthz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+        wait_until(lambda: all(healthy(server) for server in servers), time.monotonic() + 30, "both servers")
+
+        def visit(n):
+            response = requests.get(servers[n % 2] + "/r", params={"ref": refs[n // 2 % 2], "s1": f"n{n}"},
+                                    headers={"User-Agent": BROWSER}, allow_redirects=False, timeout=10)
+            assert response.status_code == 302
+            return parse_qs(urlsplit(response.headers["Location"]).query)["click_id"][0]
+
+        with ThreadPoolExecutor(8) as pool:
+            click_ids = list(pool.map(visit, range(CLICKS)))
+        assert len(set(click_ids)) == CLICKS
+
+        def all_clicks_loaded():
+            with db.connection_context():
+                return Click.select().count() == CLICKS
+        wait_until(all_clicks_loaded, deadline, "the spooled clicks to reach the database")
+
+        def to_both_at_once(call, bodies):
+            """POST each body to both servers at the same moment; returns the answer pairs."""
+            barriers = [threading.Barrier(2, timeout=20) for _ in bodies]
+
+            def post(job):
+                index, server = job
+                barriers[index].wait()
+                response = requests.post(f"{server}/api/ingest/{call}", json=bodies[index],
+                                         headers={"X-Offer-Key": offer_key}, timeout=20)
+                return index, response.status_code, response.json()
+            jobs = [(index, server) for index in range(len(bodies)) for server in servers]
+            pairs = [[] for _ in bodies]
+            with ThreadPoolExecutor(8) as pool:
+                for index, status, body in pool.map(post, jobs):
+                    pairs[index].append((status, body))
+            return pairs
+
+        sales = [{"click_id": click_ids[n], "user_ref": f"cus_{n}", "event": "sale", "external_payment_id": f"pi_{n}",
+                  "gross_amount": 29.0, "currency": "USD"} for n in range(SALES)]
+        refunds = [{"external_payment_id": f"pi_{n}"} for n in range(REFUNDS)]
+        answers = to_both_at_once("conversion", sales) + to_both_at_once("refund", refunds)
+        for pair in answers:
+            assert sorted(status for status, _ in pair) == [200, 201], pair
+            assert len({body["txid"] for _, body in pair}) == 1, "both servers answer the same event"
+            assert sorted(body["duplicate"] for _, body in pair) == [False, True]
+        assert all(body["attributed"] for pair in answers for _, body in pair)
+        txids = {pair[0][1]["txid"] for pair in answers}
+        assert len(txids) == SALES + REFUNDS
+
+        def all_sent():
+            with db.connection_context():
+                pending = Delivery.select().where(Delivery.status != "sent").count()
+            return pending == 0 and sum(receiver.snapshot().values()) >= SALES + REFUNDS
+        wait_until(all_sent, deadline, "every delivery to be sent")
+        time.sleep(2.5)  # two more worker rounds: nothing may arrive twice late
+
+        with db.connection_context():
+            assert Event.select().count() == SALES + REFUNDS
+            assert {event.txid for event in Event.select(Event.txid)} == txids
+            entries = Counter(kind for kind, in LedgerEntry.select(LedgerEntry.kind).tuples())
+            assert entries == {"commission": SALES, "reversal": REFUNDS}
+            assert LedgerEntry.select(LedgerEntry.event).group_by(LedgerEntry.event).having(
+                fn.COUNT(LedgerEntry.id) > 1).count() == 0, "no event booked twice"
+            assert Delivery.select().count() == SALES + REFUNDS
+            assert DeliveryAttempt.select().count() == SALES + REFUNDS, "one attempt per delivery"
+            assert Click.select().count() == CLICKS
+        received = receiver.snapshot()
+        assert set(received) == txids and set(received.values()) == {1}, "every txid exactly once"
+    except BaseException:
+        processes.stop_all()
+        print(processes.logs())
+        raise
+    finally:
+        processes.stop_all()
+        receiver.close()
