@@ -155,8 +155,9 @@ FIELDS: tuple[Field, ...] = (
     Field("retention.delete_clicks_after_days", _positive_int, 0,
           "Delete clicks this many days old (0: never); never a click inside its offer's cookie "
           "window or one an event points to."),
-    Field("plugins.enabled", _list, [],
-          "The plugins to enable, by entry point name; an installed plugin not named here has no effect."),
+    Field("plugins.enabled", _list, ["keitaro", "fb_capi", "stripe_ingest"],
+          "The plugins to enable, by entry point name; an installed plugin not named here has no effect. "
+          "The default names the bundled ones, which `make run` installs."),
 )
 
 FIELDS_BY_KEY = {field.key: field for field in FIELDS}
@@ -234,7 +235,10 @@ def load_settings(path: str | os.PathLike | None = None, overrides: dict | None 
     for field in FIELDS:
         if env_name(field.key) in environ:
             raw[field.key] = environ[env_name(field.key)]
-    raw.update(overrides or {})
+    overrides = dict(overrides or {})
+    for key in [key for key in overrides if key.startswith("plugin.")]:
+        plugin_sections[key.split(".", 1)[1]] = dict(overrides.pop(key))
+    raw.update(overrides)
     values = {}
     for field in FIELDS:
         value = raw.get(field.key, field.default)
@@ -244,7 +248,7 @@ def load_settings(path: str | os.PathLike | None = None, overrides: dict | None 
             raise ConfigError(f"config key {field.key} ({env_name(field.key)}): {error}, got {value!r}") from None
     if values["tracking.cookie_secure"] not in ("auto", "always", "never"):
         raise ConfigError("config key tracking.cookie_secure: expected auto, always or never")
-    for key, value in (overrides or {}).items():
+    for key in overrides:
         if key not in FIELDS_BY_KEY:
             raise ConfigError(f"config key {key}: unknown key")
     return Settings(values, plugin_sections, source)

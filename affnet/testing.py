@@ -91,13 +91,15 @@ def affnet_database_url(request, tmp_path):
 
 @pytest.fixture
 def affnet_plugins():
-    """Plugin objects to register on the app; override in your tests."""
+    """Plugins to register on the app; override in your tests. Give
+    ``(name, module)`` pairs for plugins that read their config section."""
     return []
 
 
 @pytest.fixture
 def affnet_config():
-    """Config overrides for the app (keys of ``affnet.config.FIELDS``); override to change."""
+    """Config overrides for the app: keys of ``affnet.config.FIELDS``, and
+    ``"plugin.<name>": {...}`` for a plugin's section; override to change."""
     return {}
 
 

@@ -27,7 +27,9 @@ def installed_plugins() -> dict:
 
 def get_plugin_manager(enabled=(), load_entrypoints: bool = True, extra=()) -> pluggy.PluginManager:
     """A plugin manager with the hook specs, the enabled entry points and
-    ``extra`` plugin objects (tests and embedders register plugins directly)."""
+    ``extra`` plugins (tests and embedders register plugins directly): plugin
+    objects, or ``(name, plugin)`` pairs so that the plugin gets its
+    ``[plugin.<name>]`` config section as an installed one would."""
     pm = pluggy.PluginManager("affnet")
     pm.add_hookspecs(hookspecs)
     if load_entrypoints:
@@ -43,7 +45,10 @@ def get_plugin_manager(enabled=(), load_entrypoints: bool = True, extra=()) -> p
                 raise PluginError(f"plugin {name!r} failed to load: {error}") from error
             pm.register(module, name=name)
     for plugin in extra:
-        pm.register(plugin)
+        if isinstance(plugin, tuple):
+            pm.register(plugin[1], name=plugin[0])
+        else:
+            pm.register(plugin)
     pm.check_pending()
     return pm
 

@@ -108,3 +108,10 @@ def test_every_hook_has_a_test_in_this_module():
     for name in dir(hookspecs):
         if hasattr(getattr(hookspecs, name), "affnet_spec"):
             assert f"def test_hook_{name}_" in source, f"hook {name} has no test_hook_{name}_… test"
+
+
+@pytest.mark.parametrize("affnet_config", [{"plugin.sample": {"endpoint": "https://sample.example/"}}])
+@pytest.mark.parametrize("affnet_plugins", [[("sample", sample_plugin)]])
+def test_a_plugin_registered_by_name_gets_its_config_section(affnet_services):
+    assert affnet_services.plugin_config("sample")["endpoint"] == "https://sample.example/"
+    assert affnet_services.registry.owners["sample"] == "sample"
