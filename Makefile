@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := $(wildcard plugins/*/setup.cfg)
+PLUGINS := $(wildcard plugins/*/setup.cfg) tests/plugins/affnet_echo_receiver/setup.cfg
 
 .PHONY: run test demo bench clean install
 
@@ -32,4 +32,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info
+	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info tests/plugins/*/*.egg-info

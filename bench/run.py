@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GUNICORN = [PYTHON, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--worker-class", "gthread",
-            "--log-level", "warning"]
+            "--log-level", "warning", "--no-control-socket"]
 POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
 

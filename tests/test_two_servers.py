@@ -117,11 +117,10 @@ class Processes:
 
 
 def own_control_socket(path) -> list[str]:
-    """gunicorn 24+ opens a control socket at one default path per user: two
-    instances on one host each need their own."""
+    """gunicorn 25.1+ opens a control socket at one default path per user:
+    two instances on one host each need their own."""
     import gunicorn
-    major = int(gunicorn.__version__.split(".")[0])
-    return ["--control-socket", str(path)] if major >= 24 else []
+    return ["--control-socket", str(path)] if tuple(gunicorn.version_info[:2]) >= (25, 1) else []
 
 
 def _signal_group(process, signum):

@@ -34,7 +34,7 @@ def serve(ctx, no_worker):
     bind = f"{settings['server.host']}:{settings['server.port']}"
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(settings["server.threads"]),
-         "--worker-class", "gthread", "--bind", bind, "--access-logfile", "-", "--graceful-timeout", "20",
+         "--worker-class", "gthread", "--bind", bind, "--graceful-timeout", "20", "--no-control-socket",
          "affnet.wsgi:app"], env=env)
     processes = [web]
     if not no_worker:

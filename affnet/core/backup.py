@@ -299,16 +299,15 @@ def _insert(model, fields, rows) -> int:
         for row in rows:
             for i, convert in custom:
                 row[i] = convert(row[i])
-    values = rows
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     table = model._meta.table_name
     with db.atomic():
         cursor = db.cursor()
         if is_postgres():
             from psycopg2.extras import execute_values
-            execute_values(cursor, f'INSERT INTO "{table}" ({columns}) VALUES %s', values, page_size=len(values))
+            execute_values(cursor, f'INSERT INTO "{table}" ({columns}) VALUES %s', rows, page_size=len(rows))
         else:
-            cursor.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(fields))})', values)
+            cursor.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(fields))})', rows)
     return len(rows)
 
 
