@@ -61,11 +61,12 @@ def test_a_new_user_walks_through_the_demo_over_http(served):
     click_id = hit.headers["Location"].rsplit("click_id=", 1)[1]
     assert f"affnet_{ref}={click_id}" in hit.headers["Set-Cookie"]
 
+    time.sleep(1)  # a conversion one second after its click, on whichever web process takes it
     key = {"X-Offer-Key": demo["offer_key"]}
     body = {"click_id": click_id, "user_ref": "cus_123", "event": "sale", "external_payment_id": "pi_new_123",
             "gross_amount": 29.0, "currency": "USD", "is_first_payment": True}
     first = requests.post(f"{base}/api/ingest/conversion", json=body, headers=key, timeout=5)
-    assert first.status_code == 201 and first.json()["payout"] == "8.70"
+    assert first.status_code == 201 and first.json()["payout"] == "8.70" and first.json()["attributed"]
     again = requests.post(f"{base}/api/ingest/conversion", json=body, headers=key, timeout=5)
     assert again.status_code == 200 and again.json() == {**first.json(), "duplicate": True}
     refund = requests.post(f"{base}/api/ingest/refund", json={"external_payment_id": "pi_new_123"}, headers=key,

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from peewee import IntegrityError, fn
 
-from . import clock, commissions, ledger, outbox
+from . import clock, commissions, ledger, outbox, rows
 from .attribution import NOBODY, attribute
 from .db import db
 from .events import ClickInfo, EventInfo, OfferInfo
@@ -199,18 +199,16 @@ class Recorder:
         now = now or clock.now()
         key = conversion_key(conversion)
         notify = []
-        if conversion.click_id and self.spool is not None:  # outside the transaction: loaded clicks stay
-            self.spool.ensure_loaded(conversion.click_id)
+        found = attribute(offer, conversion.click_id, conversion.user_ref, now,
+                          load_clicks=self.spool.flush if self.spool is not None else None)
+        payout, payout_currency = Decimal(0), offer.currency
+        if found.attributed:
+            payout, payout_currency = commissions.commission_for(
+                offer, conversion.kind, conversion.gross_amount, conversion.currency, conversion.user_ref, now)
         try:
             with db.atomic():
-                found = attribute(offer, conversion.click_id, conversion.user_ref, now)
-                payout, payout_currency = Decimal(0), offer.currency
-                if found.attributed:
-                    payout, payout_currency = commissions.commission_for(
-                        offer, conversion.kind, conversion.gross_amount, conversion.currency,
-                        conversion.user_ref, now)
-                event = Event.create(
-                    txid=_txid(), offer=offer, kind=conversion.kind, status=STATUS_OF_EVENT[conversion.kind],
+                event = rows.create(
+                    Event, txid=_txid(), offer=offer, kind=conversion.kind, status=STATUS_OF_EVENT[conversion.kind],
                     dedup_key=key, participation=found.participation, click=found.click,
                     affiliate=found.participation.affiliate_id if found.attributed else None,
                     attributed=found.attributed, user_ref=conversion.user_ref,
@@ -233,8 +231,8 @@ class Recorder:
         try:
             with db.atomic():
                 original = self._payment(offer, reversal.external_payment_id)
-                event = Event.create(
-                    txid=_txid(), offer=offer, kind=reversal.kind, status=STATUS_OF_EVENT[reversal.kind],
+                event = rows.create(
+                    Event, txid=_txid(), offer=offer, kind=reversal.kind, status=STATUS_OF_EVENT[reversal.kind],
                     dedup_key=key, external_payment_id=reversal.external_payment_id, refund_id=reversal.refund_id,
                     gross_amount=reversal.amount, currency=None, payout=Decimal(0), payout_currency=offer.currency,
                     pending=original is None, source=source, occurred_at=now)
@@ -270,12 +268,13 @@ class Recorder:
         return self._enqueue(event, offer)
 
     def _apply_waiting_reversals(self, offer: Offer, payment: Event, now) -> list[EventInfo]:
-        waiting = (Event.select()
+        waiting = (Event.select(Event.id)
                    .where((Event.offer == offer.id) & (Event.external_payment_id == payment.external_payment_id)
                           & Event.pending)
-                   .order_by(Event.id))
+                   .order_by(Event.id).tuples())
         infos = []
-        for reversal in waiting:
+        for (reversal_id,) in waiting:
+            reversal = Event.get_by_id(reversal_id)
             reversal.occurred_at = now
             infos.append(self._reverse(offer, payment, reversal))
         return infos

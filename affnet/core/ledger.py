@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from peewee import fn
 
-from . import clock
+from . import clock, rows
 from .models import Event, LedgerEntry, Offer
 from .money import from_units
 
@@ -18,8 +18,8 @@ from .money import from_units
 def book_commission(event: Event, offer: Offer) -> LedgerEntry | None:
     if not event.attributed or not event.payout:
         return None
-    return LedgerEntry.create(
-        affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
+    return rows.create(
+        LedgerEntry, affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
         kind="commission", event=event, memo=f"{event.kind} {event.txid}",
         available_at=event.occurred_at + timedelta(days=offer.hold_days), created_at=event.occurred_at)
 
@@ -27,8 +27,8 @@ def book_commission(event: Event, offer: Offer) -> LedgerEntry | None:
 def book_reversal(event: Event) -> LedgerEntry | None:
     if not event.attributed or not event.payout:
         return None
-    return LedgerEntry.create(
-        affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
+    return rows.create(
+        LedgerEntry, affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
         kind="reversal", event=event, memo=f"{event.kind} {event.txid}",
         available_at=event.occurred_at, created_at=event.occurred_at)
 

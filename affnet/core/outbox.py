@@ -14,9 +14,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from . import clock, setting_versions
+from . import clock, rows, setting_versions
 from .db import db, is_postgres
-from .models import Delivery, DeliveryAttempt
+from .models import Delivery, DeliveryAttempt, SettingVersion
 from ..plugins.manager import call_isolated
 from ..plugins.types import DeliveryResult, OutgoingDelivery
 
@@ -78,8 +78,8 @@ def enqueue_for_event(pm, registry: KindRegistry, event_row, info) -> list[Deliv
         for new in batch:
             if not _storable(new):
                 continue
-            created.append(Delivery.create(
-                event=event_row.id, kind=new.kind, setting=versions.get(new.kind), payload=new.payload,
+            created.append(rows.create(
+                Delivery, event=event_row.id, kind=new.kind, setting=versions.get(new.kind), payload=new.payload,
                 next_attempt_at=info.occurred_at, created_at=clock.now()))
     return created
 
@@ -117,17 +117,9 @@ def release_claims(worker_id: str) -> int:
             .execute())
 
 
-def outgoing(delivery: Delivery) -> OutgoingDelivery:
-    settings = {}
-    if delivery.setting_id is not None:
-        settings = setting_versions.decrypt_values(delivery.setting.values)
-    return OutgoingDelivery(delivery.id, delivery.kind, delivery.payload, settings, delivery.attempts,
-                            delivery.is_test, delivery.created_at)
-
-
 def outgoing_batch(deliveries: list[Delivery]) -> list[OutgoingDelivery]:
-    """``outgoing`` for a batch, reading each setting version once."""
-    from .models import SettingVersion
+    """What the plugin is handed for each delivery: its setting version's
+    values, secrets decrypted, each version read once per batch."""
     ids = {delivery.setting_id for delivery in deliveries if delivery.setting_id is not None}
     values = {version.id: setting_versions.decrypt_values(version.values)
               for version in SettingVersion.select().where(SettingVersion.id.in_(list(ids)))} if ids else {}
@@ -234,7 +226,6 @@ def send_due(pm, registry, worker_id: str, plugin_config, policy: RetryPolicy, l
     counts = send(pm, registry, batch, plugin_config, policy)
     counts["claimed"] = len(batch)
     return counts
-
 
 
 def send_test(pm, registry: KindRegistry, plugin_config, kind_name: str, event_info, values: dict,

@@ -16,9 +16,10 @@ shares its process with database work. Loading twice is harmless, which makes
 recovery simple: files left by a process that died (its pid is gone) are
 claimed by renaming and loaded by whoever finds them first.
 
-The ingest path asks ``ensure_loaded`` before it attributes an unknown
-``click_id``, so a conversion right after its click attributes on the server
-that took the click; other servers see it once the worker has loaded it.
+When the ingest path does not find a ``click_id``, it flushes the spool and
+looks again (before its transaction), so a conversion right after its click
+attributes on the server that took the click; other servers see the click
+once the worker has loaded it, within ``tracking.spool_flush_ms``.
 """
 import json
 import logging
@@ -29,7 +30,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .db import db
+from .db import db, is_postgres
 from .models import Click
 
 log = logging.getLogger("affnet.spool")
@@ -145,19 +146,12 @@ class ClickSpool:
         try:
             for start in range(0, len(rows), _BATCH):
                 with db.atomic():
-                    Click.insert_many(rows[start:start + _BATCH]).on_conflict_ignore().execute()
+                    insert_clicks(rows[start:start + _BATCH])
         finally:
             if opened:
                 db.close()
         path.unlink(missing_ok=True)
         return len(rows)
-
-    def ensure_loaded(self, click_id: str) -> None:
-        """Flush when ``click_id`` is not in the database yet (a conversion
-        that arrived right behind its click). Call it outside a transaction:
-        a spool file is deleted once its rows are committed."""
-        if not Click.select(Click.id).where(Click.click_id == click_id).exists():
-            self.flush()
 
     # -- the flusher thread ----------------------------------------------------
     def _run(self) -> None:
@@ -181,7 +175,25 @@ class ClickSpool:
         self.flush()
 
 
+def insert_clicks(rows: list[dict]) -> None:
+    """Insert click rows, skipping click ids already present, by each
+    database's fastest path (peewee's ``insert_many`` builds SQL per row)."""
+    fields = [field for field in Click._meta.sorted_fields if field.name != "id"]
+    columns = ", ".join(field.column_name for field in fields)
+    values = [tuple(field.db_value(row.get(field.name)) for field in fields) for row in rows]
+    cursor = db.cursor()
+    if is_postgres():
+        from psycopg2.extras import execute_values
+        execute_values(cursor, f"INSERT INTO click ({columns}) VALUES %s ON CONFLICT (click_id) DO NOTHING",
+                       values, page_size=len(values))
+    else:
+        marks = ", ".join("?" * len(fields))
+        cursor.executemany(f"INSERT OR IGNORE INTO click ({columns}) VALUES ({marks})", values)
+
+
 def _alive(pid: int) -> bool:
+    """Whether the process that owns a spool file still runs (a zombie, killed
+    but not yet reaped by its parent, does not)."""
     if pid == os.getpid():
         return True
     try:
@@ -190,7 +202,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (FileNotFoundError, IndexError):
+        return True
 
 
 def _encode(value):

@@ -37,9 +37,14 @@ def test_event_is_stored_with_its_deliveries(affnet_client, configured):
 
 
 def test_a_failed_delivery_write_records_no_event_either(affnet_client, configured, monkeypatch):
-    def broken(*args, **kwargs):
-        raise OperationalError("disk I/O error")
-    monkeypatch.setattr(Delivery, "create", broken)
+    from affnet.core import rows
+    real_create = rows.create
+
+    def broken(model, **values):
+        if model is Delivery:
+            raise OperationalError("disk I/O error")
+        return real_create(model, **values)
+    monkeypatch.setattr(rows, "create", broken)
     response = sell(affnet_client, configured)
     assert response.status_code == 503
     assert Event.select().count() == 0
