@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(wildcard plugins/*/setup.cfg) tests/plugins/affnet_echo_receiver/setup.cfg
 
-.PHONY: run test demo bench clean install
+.PHONY: run test demo bench bench-reports clean install
 
 $(BIN)/activate:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "affnet needs Python 3.11 or newer")'
@@ -29,7 +29,12 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
+	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 || true
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/deliveries.py
+
+bench-reports: install
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info tests/plugins/*/*.egg-info

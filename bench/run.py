@@ -27,8 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# --worker-connections 16: with 32 keep-alive connections opened at once, one gthread worker would
+# otherwise accept them all and leave the other idle (seen here for the ceiling and affnet alike).
 GUNICORN = [PYTHON, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--worker-class", "gthread",
-            "--log-level", "warning", "--no-control-socket"]
+            "--worker-connections", "16", "--log-level", "warning", "--no-control-socket"]
 POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
 

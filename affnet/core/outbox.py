@@ -17,7 +17,7 @@ from datetime import timedelta
 from . import clock, rows, setting_versions
 from .db import db, is_postgres
 from .models import Delivery, DeliveryAttempt, SettingVersion
-from ..plugins.manager import call_isolated
+from ..plugins.manager import call_isolated, declared_by_plugins
 from ..plugins.types import DeliveryResult, OutgoingDelivery
 
 log = logging.getLogger("affnet.outbox")
@@ -51,17 +51,8 @@ class KindRegistry:
 
     @classmethod
     def from_plugins(cls, pm) -> "KindRegistry":
-        kinds, owners = {}, {}
-        for impl in pm.hook.delivery_kinds.get_hookimpls():
-            try:
-                declared = impl.function() or []
-            except Exception:
-                log.exception("plugin %s failed in delivery_kinds", impl.plugin_name)
-                continue
-            for kind in declared:
-                kinds[kind.name] = kind
-                owners[kind.name] = impl.plugin_name
-        return cls(kinds, owners)
+        declared = declared_by_plugins(pm, "delivery_kinds")
+        return cls({kind.name: kind for _, kind in declared}, {kind.name: owner for owner, kind in declared})
 
 
 def enqueue_for_event(pm, registry: KindRegistry, event_row, info) -> list[Delivery]:

@@ -70,3 +70,17 @@ def call_isolated(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list:
         if result is not None:
             results.append(result)
     return results
+
+
+def declared_by_plugins(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, object]]:
+    """(plugin name, item) for every item that the implementations of a
+    "list what you offer" hook return; one that raises is logged and left out."""
+    declared = []
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        try:
+            items = impl.function() or []
+        except Exception:
+            log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+            continue
+        declared.extend((impl.plugin_name, item) for item in items)
+    return declared
