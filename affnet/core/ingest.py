@@ -200,7 +200,7 @@ class Recorder:
         key = conversion_key(conversion)
         notify = []
         found = attribute(offer, conversion.click_id, conversion.user_ref, now,
-                          load_clicks=self.spool.flush if self.spool is not None else None)
+                          load_clicks=self.spool.load_everything if self.spool is not None else None)
         payout, payout_currency = Decimal(0), offer.currency
         if found.attributed:
             payout, payout_currency = commissions.commission_for(

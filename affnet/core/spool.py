@@ -16,10 +16,11 @@ shares its process with database work. Loading twice is harmless, which makes
 recovery simple: files left by a process that died (its pid is gone) are
 claimed by renaming and loaded by whoever finds them first.
 
-When the ingest path does not find a ``click_id``, it flushes the spool and
-looks again (before its transaction), so a conversion right after its click
-attributes on the server that took the click; other servers see the click
-once the worker has loaded it, within ``tracking.spool_flush_ms``.
+When the ingest path does not find a ``click_id``, it loads every spool file
+of this machine, open ones included, and looks again (before its
+transaction), so a conversion right behind its click attributes on the
+machine that took the click; other machines see the click once their worker
+has loaded it, within about ``tracking.spool_flush_ms``.
 """
 import json
 import logging
@@ -99,6 +100,22 @@ class ClickSpool:
         self._rotate()
         return self.load_ready()
 
+    def load_everything(self) -> int:
+        """``flush``, then also the clicks in other processes' open files (read
+        and inserted, left in place: loading them again later is harmless).
+        For a conversion whose click is not in the database yet."""
+        loaded = self.flush()
+        if not self.directory.exists():
+            return loaded
+        with self._flush_lock:
+            for path in sorted(self.directory.glob(f"clicks-{self.host}-*.jsonl")):
+                try:
+                    rows = _read_rows(path)
+                except FileNotFoundError:
+                    continue  # handed over meanwhile: loaded by whoever claimed it
+                loaded += self._insert(rows)
+        return loaded
+
     def load_ready(self, min_age: float = 0.0) -> int:
         """Load ready files (at least ``min_age`` seconds old) and files of
         dead processes; returns the rows loaded."""
@@ -135,11 +152,13 @@ class ClickSpool:
         return found
 
     def _load(self, path: Path) -> int:
-        rows = []
-        with open(path, "rb") as handle:
-            for line in handle:
-                if line.endswith(b"\n"):  # a torn last line was never answered
-                    rows.append(_decode(json.loads(line)))
+        loaded = self._insert(_read_rows(path))
+        path.unlink(missing_ok=True)
+        return loaded
+
+    def _insert(self, rows: list[dict]) -> int:
+        if not rows:
+            return 0
         opened = db.is_closed()  # a request thread has its connection open already: keep it
         if opened:
             db.connect()
@@ -150,7 +169,6 @@ class ClickSpool:
         finally:
             if opened:
                 db.close()
-        path.unlink(missing_ok=True)
         return len(rows)
 
     # -- the flusher thread ----------------------------------------------------
@@ -173,6 +191,15 @@ class ClickSpool:
     def close(self) -> None:
         self._stop.set()
         self.flush()
+
+
+def _read_rows(path: Path) -> list[dict]:
+    rows = []
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.endswith(b"\n"):  # a torn last line was never answered
+                rows.append(_decode(json.loads(line)))
+    return rows
 
 
 def insert_clicks(rows: list[dict]) -> None:

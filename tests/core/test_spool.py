@@ -129,3 +129,17 @@ def test_no_click_answered_with_a_redirect_is_lost_when_the_web_process_is_kille
     stored = {row[0] for row in sqlite3.connect(tmp_path / "affnet.db").execute("SELECT click_id FROM click")}
     missing = [click_id for click_id in answered if click_id not in stored]
     assert not missing, f"{len(missing)} of {len(answered)} answered clicks were lost"
+
+
+def test_a_conversion_right_behind_its_click_on_another_web_process_attributes(affnet_app, affnet_network):
+    from affnet.testing import ingest, sale_body
+    client = affnet_app.test_client()
+    response = client.get(f"/r?ref={affnet_network.ref}", headers={"User-Agent": "Mozilla/5.0"})
+    spool = affnet_app.extensions["affnet"].spool
+    spool._rotate()
+    written = next(spool.directory.iterdir())
+    # as if another, still running, web process (pid 1) had the click in its open file
+    written.rename(written.with_name(f"clicks-{spool.host}-1-1-1.jsonl"))
+    answer = ingest(client, affnet_network, "conversion", sale_body(click_id_of(response))).get_json()
+    assert answer["attributed"] is True
+    assert (spool.directory / f"clicks-{spool.host}-1-1-1.jsonl").exists(), "its owner still hands it over"
