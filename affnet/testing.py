@@ -239,6 +239,14 @@ def load_clicks(app) -> int:
     return app.extensions["affnet"].spool.flush()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def click_id_of(response) -> str:
     from urllib.parse import parse_qs, urlsplit
     return parse_qs(urlsplit(response.headers["Location"]).query)["click_id"][0]

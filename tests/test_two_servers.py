@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ from affnet.core.db import db, open_database
 from affnet.core.models import Click, Delivery, DeliveryAttempt, Event, LedgerEntry
 from affnet.core.secrets import keyring
 from affnet.instance import init_instance
-from affnet.testing import DEFAULT_POSTGRES, _postgres_url
+from affnet.testing import DEFAULT_POSTGRES, _postgres_url, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -77,12 +76,6 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Processes:

@@ -2,7 +2,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,7 +12,7 @@ import pytest
 
 from affnet.core.models import Click
 from affnet.core.spool import ClickSpool
-from affnet.testing import click_id_of
+from affnet.testing import click_id_of, free_port
 
 
 def spool_files(app):
@@ -57,11 +56,6 @@ def test_files_of_a_dead_process_are_loaded_and_a_torn_last_line_is_skipped(affn
     assert other.load_ready() == 1
     assert Click.select().count() == 1 and list(spool.directory.iterdir()) == []
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
