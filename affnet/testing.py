@@ -34,7 +34,8 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 _pg_state: dict = {}
 
 
-def _postgres_url(base: str, schema: str) -> str:
+def postgres_schema_url(base: str, schema: str) -> str:
+    """``base`` with its search_path set to ``schema`` (a throwaway schema of a test)."""
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}options=-csearch_path%3D{schema}"
 
@@ -63,7 +64,7 @@ def affnet_postgres_url():
     connection = psycopg2.connect(base)
     connection.autocommit = True
     connection.cursor().execute(f"CREATE SCHEMA {schema}")
-    url = _postgres_url(base, schema)
+    url = postgres_schema_url(base, schema)
     from .core import migrations
     database = open_database(url)
     with db.connection_context():

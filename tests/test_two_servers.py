@@ -33,7 +33,7 @@ from affnet.core.db import db, open_database
 from affnet.core.models import Click, Delivery, DeliveryAttempt, Event, LedgerEntry
 from affnet.core.secrets import keyring
 from affnet.instance import init_instance
-from affnet.testing import DEFAULT_POSTGRES, _postgres_url, free_port
+from affnet.testing import DEFAULT_POSTGRES, postgres_schema_url, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +131,7 @@ def schema_url(affnet_postgres_url):
     admin = psycopg2.connect(base)
     admin.autocommit = True
     admin.cursor().execute(f"CREATE SCHEMA {schema}")
-    url = _postgres_url(base, schema)
+    url = postgres_schema_url(base, schema)
     previous = db.obj
     database = open_database(url)
     try:

@@ -18,7 +18,7 @@ from affnet.core import api_tokens, clock, offer_secrets, setting_versions
 from affnet.core.backup import BackupError, restore_backup, write_backup
 from affnet.core.db import db, open_database
 from affnet.core.models import ALL_MODELS, Click, Delivery, Event, LedgerEntry, Payout, SettingVersion, User
-from affnet.testing import DEFAULT_POSTGRES, _postgres_url, click, click_id_of, ingest, sale_body
+from affnet.testing import DEFAULT_POSTGRES, postgres_schema_url, click, click_id_of, ingest, sale_body
 from tests import sample_plugin
 
 register_all(cli)
@@ -87,7 +87,7 @@ def throwaway_postgres_schema():
     connection.autocommit = True
     connection.cursor().execute(f"CREATE SCHEMA {schema}")
     try:
-        yield _postgres_url(base, schema)
+        yield postgres_schema_url(base, schema)
     finally:
         connection.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
         connection.close()
