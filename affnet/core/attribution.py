@@ -8,6 +8,7 @@ else attributes.
 from dataclasses import dataclass
 from datetime import timedelta
 
+from . import rows
 from .models import Click, Event, Offer, Participation
 
 
@@ -24,9 +25,21 @@ class Attribution:
 NOBODY = Attribution(None, None)
 
 
+_CLICK_FIELDS = Click._meta.sorted_fields
+
+
 def _click(offer: Offer, click_id: str) -> Click | None:
-    return (Click.select(Click, Participation).join(Participation)
-            .where((Click.click_id == click_id) & (Click.offer == offer.id)).first())
+    """The offer's click with its participation (id, affiliate, refCode): the
+    first query of every attributed conversion, so its SQL is built once."""
+    found = rows.fetch("attribution.click", lambda: (
+        Click.select(*_CLICK_FIELDS, Participation.affiliate, Participation.ref_code).join(Participation)
+        .where((Click.click_id == click_id) & (Click.offer == offer.id)).limit(1)), [click_id, offer.id, 1])
+    if not found:
+        return None
+    *values, affiliate_id, ref_code = found[0]
+    click = Click(**{field.name: field.python_value(value) for field, value in zip(_CLICK_FIELDS, values)})
+    click.participation = Participation(id=click.participation_id, affiliate=affiliate_id, ref_code=ref_code)
+    return click
 
 
 def attribute(offer: Offer, click_id: str | None, user_ref: str | None, at, load_clicks=None) -> Attribution:

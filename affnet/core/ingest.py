@@ -268,10 +268,11 @@ class Recorder:
         return self._enqueue(event, offer)
 
     def _apply_waiting_reversals(self, offer: Offer, payment: Event, now) -> list[EventInfo]:
-        waiting = (Event.select(Event.id)
-                   .where((Event.offer == offer.id) & (Event.external_payment_id == payment.external_payment_id)
-                          & Event.pending)
-                   .order_by(Event.id).tuples())
+        waiting = rows.fetch("ingest.waiting_reversals", lambda: (
+            Event.select(Event.id)
+            .where((Event.offer == offer.id) & (Event.external_payment_id == payment.external_payment_id)
+                   & (Event.pending == True))  # noqa: E712 - a SQL comparison
+            .order_by(Event.id)), [offer.id, payment.external_payment_id, True])
         infos = []
         for (reversal_id,) in waiting:
             reversal = Event.get_by_id(reversal_id)

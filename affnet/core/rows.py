@@ -40,3 +40,18 @@ def create(model, **values):
     instance._pk = cursor.fetchone()[0] if postgres else cursor.lastrowid
     instance._dirty.clear()
     return instance
+
+
+def fetch(key: str, build, params: list) -> list[tuple]:
+    """The rows (tuples) of a query whose SQL peewee builds only the first
+    time: ``build()`` makes the query with these ``params`` as its values,
+    in the order peewee puts them (checked when the SQL is built)."""
+    postgres = is_postgres()
+    sql = _statements.get((key, postgres))
+    if sql is None:
+        sql, built_params = build().sql()
+        if list(built_params) != list(params):
+            raise ValueError(f"query {key!r}: params {params!r} are not in peewee's order {built_params!r}")
+        with _lock:
+            _statements[(key, postgres)] = sql
+    return db.execute_sql(sql, params).fetchall()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from . import clock
+from . import clock, rows
 from .models import Participation, SettingVersion, User
 from .secrets import hint, keyring
 
@@ -112,24 +112,27 @@ def in_force(kind_name: str, affiliate_id: int, participation_id: int | None, at
 
 
 def all_in_force(kind_names, affiliate_id: int, participation_id: int | None, at) -> dict[str, InForce]:
-    """``in_force`` for several kinds at once, in one query (the ingest path)."""
+    """``in_force`` for several kinds at once, in one query whose SQL is built
+    once (the ingest path asks it for every attributed event)."""
     if not kind_names:
         return {}
-    scope = SettingVersion.participation.is_null()
-    if participation_id is not None:
-        scope = scope | (SettingVersion.participation == participation_id)
-    versions = (SettingVersion.select()
-                .where((SettingVersion.affiliate == affiliate_id) & SettingVersion.kind.in_(list(kind_names))
-                       & scope & (SettingVersion.effective_at <= at))
-                .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc()))
-    newest: dict[tuple, SettingVersion] = {}
-    for version in versions:
-        newest.setdefault((version.kind, version.participation_id), version)
+    scope_id = participation_id if participation_id is not None else 0  # no participation has id 0
+    found_rows = rows.fetch("settings.in_force", lambda: (
+        SettingVersion.select(SettingVersion.id, SettingVersion.kind, SettingVersion.participation,
+                              SettingVersion.values, SettingVersion.enabled)
+        .where((SettingVersion.affiliate == affiliate_id)
+               & (SettingVersion.participation.is_null() | (SettingVersion.participation == scope_id))
+               & (SettingVersion.effective_at <= at))
+        .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())),
+        [affiliate_id, scope_id, SettingVersion.effective_at.db_value(at)])
+    newest: dict[tuple, tuple] = {}
+    for version_id, kind, scope, values, enabled in found_rows:
+        newest.setdefault((kind, scope), (version_id, values, enabled))
     found = {}
     for name in kind_names:
         version = newest.get((name, participation_id)) or newest.get((name, None))
-        if version is not None and version.enabled:
-            found[name] = InForce(version.id, decrypt_values(version.values))
+        if version is not None and version[2]:
+            found[name] = InForce(version[0], decrypt_values(SettingVersion.values.python_value(version[1])))
     return found
 
 
