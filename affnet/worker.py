@@ -32,6 +32,7 @@ class Worker:
         self.stopping = threading.Event()
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(self.settings["worker.poll_seconds"]).seconds.do(self._job, self.send_deliveries)
+        self.scheduler.every(1).minutes.do(self._job, services.recorder.apply_waiting_reversals)
         # retention: one pass a day, done in slices of at most 20 s so deliveries never wait long
         self.scheduler.every(10).minutes.do(self._job, RetentionJob.from_settings(self.settings).run)
         services.pm.hook.register_jobs(scheduler=self.scheduler, app=app)

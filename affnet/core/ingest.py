@@ -158,6 +158,12 @@ def reversal_key(reversal: Reversal) -> str:
     return f"{reversal.kind}:{reversal.external_payment_id}:{reversal.refund_id or ''}"
 
 
+def _claim_pending(reversal_id: int) -> bool:
+    """Take a pending reversal for applying; only one transaction ever wins it."""
+    return bool(Event.update(pending=False).where((Event.id == reversal_id) & (Event.pending == True))  # noqa: E712
+                .execute())
+
+
 def answer(event: Event, duplicate: bool) -> dict:
     body = {
         "txid": event.txid, "event": event.kind, "status": event.status, "attributed": event.attributed,
@@ -275,10 +281,37 @@ class Recorder:
             .order_by(Event.id)), [offer.id, payment.external_payment_id, True])
         infos = []
         for (reversal_id,) in waiting:
-            reversal = Event.get_by_id(reversal_id)
-            reversal.occurred_at = now
-            infos.append(self._reverse(offer, payment, reversal))
+            if _claim_pending(reversal_id):
+                reversal = Event.get_by_id(reversal_id)
+                reversal.occurred_at = now
+                infos.append(self._reverse(offer, payment, reversal))
         return infos
+
+    def apply_waiting_reversals(self, now=None) -> int:
+        """Apply every pending refund or chargeback whose payment is recorded.
+
+        The payment's own transaction applies them at once; this catches the
+        one case it cannot see: a payment and its refund recorded at the same
+        moment (on two servers), each transaction blind to the other's
+        uncommitted row. The worker runs it every minute."""
+        payment = Event.alias()
+        found = (Event.select(Event.id, payment.id)
+                 .join(payment, on=((payment.offer == Event.offer)
+                                    & (payment.external_payment_id == Event.external_payment_id)
+                                    & payment.dedup_key.startswith("pay:")))
+                 .where(Event.pending == True)  # noqa: E712 - a SQL comparison
+                 .tuples())
+        applied = []
+        for reversal_id, payment_id in list(found):
+            with db.atomic():
+                if not _claim_pending(reversal_id):
+                    continue
+                original = Event.get_by_id(payment_id)
+                reversal = Event.get_by_id(reversal_id)
+                reversal.occurred_at = now or clock.now()
+                applied.append(self._reverse(original.offer, original, reversal))
+        self._notify(applied)
+        return len(applied)
 
     def _enqueue(self, event: Event, offer: Offer) -> EventInfo:
         info = event_info(event, offer)

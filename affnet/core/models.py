@@ -186,6 +186,10 @@ class Event(BaseModel):
         )
 
 
+# Pending reversals are few and looked for often: a partial index holds only them.
+Event.add_index(Event.index(Event.pending, name="event_pending").where(Event.pending == True))  # noqa: E712
+
+
 class Payout(BaseModel):
     affiliate = ForeignKeyField(User, backref="payouts")
     currency = CharField(max_length=3)

@@ -358,3 +358,17 @@ def test_partial_refunds_that_reach_the_whole_payment_reverse_the_whole_commissi
         ingest(affnet_client, affnet_network, "refund",
                {"external_payment_id": "pi_123", "amount": amount, "refund_id": f"re_{n}"})
     assert balance(affnet_network) == 0
+
+
+def test_a_refund_recorded_blind_to_its_simultaneous_payment_is_applied_by_the_worker(
+        affnet_client, affnet_network, click_id, affnet_worker):
+    ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
+    # as if the refund's transaction had not seen the payment's: it waits, pending, beside it
+    from affnet.core.models import Event as EventRow
+    refund = ingest(affnet_client, affnet_network, "refund", {"external_payment_id": "pi_999"}).get_json()
+    EventRow.update(external_payment_id="pi_123").where(EventRow.txid == refund["txid"]).execute()
+    affnet_worker.run_once()
+    row = EventRow.get(EventRow.txid == refund["txid"])
+    assert row.pending is False and row.payout == Decimal("-8.70")
+    assert balance(affnet_network) == 0
+    assert affnet_worker.services.recorder.apply_waiting_reversals() == 0, "applied once only"
