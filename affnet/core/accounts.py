@@ -6,7 +6,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from peewee import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from . import clock, commissions, tracking
 from .cache import TTLCache
@@ -67,10 +67,6 @@ def create_user(email: str, role: str, name: str = "", password: str | None = No
     except IntegrityError:
         raise AccountError(f"a user with the email {email} exists already") from None
     return user, password
-
-
-def check_password(user: User, password: str) -> bool:
-    return user.is_active and check_password_hash(user.password_hash, password)
 
 
 def _slugify(name: str) -> str:

@@ -1,8 +1,8 @@
 """Payout methods offered by plugins (USDT, Wise, PayPal).
 
-The weekly run that books payouts and asks a method to send them builds on
-``available_methods``; the idempotency key of a payout is derived from its id
-so that a retried send never pays twice.
+The weekly run that books payouts and asks a method to send them (with an
+idempotency key derived from the payout's id, so a retried send never pays
+twice) builds on ``available_methods``.
 """
 from ..plugins.manager import declared_by_plugins
 
@@ -11,7 +11,3 @@ def available_methods(pm) -> dict:
     """Payout methods by name, from every enabled plugin; a plugin that fails
     to answer is logged and left out."""
     return {method.name: method for _, method in declared_by_plugins(pm, "payout_methods")}
-
-
-def idempotency_key(payout_id: int) -> str:
-    return f"affnet-payout-{payout_id}"

@@ -106,14 +106,10 @@ def version_in_force(kind_name: str, affiliate_id: int, participation_id: int | 
     return None
 
 
-def in_force(kind_name: str, affiliate_id: int, participation_id: int | None, at) -> InForce | None:
-    version = version_in_force(kind_name, affiliate_id, participation_id, at)
-    return InForce(version.id, decrypt_values(version.values)) if version else None
-
-
 def all_in_force(kind_names, affiliate_id: int, participation_id: int | None, at) -> dict[str, InForce]:
-    """``in_force`` for several kinds at once, in one query whose SQL is built
-    once (the ingest path asks it for every attributed event)."""
+    """The values in force (``version_in_force``, secrets decrypted) of several
+    kinds at once, in one query whose SQL is built once (the ingest path asks
+    it for every attributed event)."""
     if not kind_names:
         return {}
     scope_id = participation_id if participation_id is not None else 0  # no participation has id 0
