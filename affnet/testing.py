@@ -49,6 +49,22 @@ def _postgres_unavailable(base: str) -> str | None:
     return None
 
 
+_PG_SKIP = "PostgreSQL tests skipped"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per reason tests were skipped (every PostgreSQL test skips
+    for the same one), instead of one line per test."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in reasons.items():
+        terminalreporter.write_line(f"{count} skipped: {reason}", yellow=True)
+
+
 @pytest.fixture(scope="session")
 def affnet_postgres_url():
     """A PostgreSQL URL whose search_path is this session's own schema, with
@@ -58,7 +74,7 @@ def affnet_postgres_url():
     if why:
         if os.environ.get("CI"):
             pytest.fail(f"{why}; CI must run the PostgreSQL tests")
-        pytest.skip(f"{why}: PostgreSQL tests skipped")
+        pytest.skip(f"{_PG_SKIP}: {why}")
     import psycopg2
     schema = f"affnet_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     connection = psycopg2.connect(base)

@@ -1,1 +1,2 @@
 """Our own tests use the same fixtures as a plugin author (affnet.testing)."""
+pytest_plugins = ["pytester"]
