@@ -12,7 +12,7 @@ from peewee import DatabaseError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings, load_settings
-from .core import outbox
+from .core import cache, outbox
 from .core.db import db, open_database
 from .core.ingest import Recorder
 from .core.secrets import keyring
@@ -46,18 +46,13 @@ def build_services(settings: Settings, extra_plugins=(), load_entrypoints=True) 
     """Open the database, load the keys and plugins: what the app and the worker share."""
     configure_logging(settings["log_level"])
     open_database(settings.database_url)
+    cache.configure(settings["cache_seconds"])
     keyring.load(settings.instance_path)
     pm = get_plugin_manager(settings["plugins.enabled"], load_entrypoints=load_entrypoints, extra=extra_plugins)
     registry = outbox.KindRegistry.from_plugins(pm)
     spool = ClickSpool(settings.instance_path / "spool", settings["tracking.spool_flush_ms"],
                        settings["tracking.spool_fsync"])
     return Services(settings, pm, registry, Recorder(pm, registry, spool), spool)
-
-
-def services() -> Services:
-    """The running app's services (inside a request or app context)."""
-    from flask import current_app
-    return current_app.extensions["affnet"]
 
 
 def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoints=True) -> Flask:

@@ -110,6 +110,9 @@ FIELDS: tuple[Field, ...] = (
     Field("log_level", _log_level, "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Field("behind_proxy", _bool, False,
           "True when nginx (or another proxy) sets X-Forwarded-For and X-Forwarded-Proto."),
+    Field("cache_seconds", _positive_int, 5,
+          "How long a process keeps refCode routes, offer keys and commission rules in memory; "
+          "a change made on another server is seen after at most this long (0: no cache)."),
     Field("server.host", _str, "127.0.0.1", "The address `affnet serve` listens on."),
     Field("server.port", _positive_int, 8000, "The port `affnet serve` listens on."),
     Field("server.workers", _positive_int, 2, "gunicorn worker processes (0: one per core)."),
@@ -118,9 +121,6 @@ FIELDS: tuple[Field, ...] = (
           "Where an unknown, paused or unapproved ref is sent; empty shows a 404 page."),
     Field("tracking.cookie_secure", _str, "auto",
           "auto (Secure when the request came over HTTPS), always, or never."),
-    Field("tracking.cache_seconds", _positive_int, 5,
-          "How long a web process keeps a refCode's route in memory; changes made on "
-          "another server are seen after at most this long."),
     Field("tracking.spool_flush_ms", _positive_int, 200,
           "How often each web process loads its spooled clicks into the database (milliseconds)."),
     Field("tracking.spool_fsync", _bool, False,
@@ -194,7 +194,7 @@ class Settings:
 
     @property
     def database_url(self) -> str:
-        """The database URL with a relative SQLite path resolved from the working folder."""
+        """The database URL (a relative SQLite path is relative to the working folder)."""
         return self._values["database_url"]
 
 

@@ -15,15 +15,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from affnet.testing import FakeReceiver, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -49,12 +48,6 @@ function request()
     {["Content-Type"] = "application/json", ["X-Offer-Key"] = "%(key)s"}, body)
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(port: int, path: str = "/", seconds: float = 30) -> None:
@@ -96,21 +89,6 @@ def wrk(url: str, duration: int, connections: int, script: str | None = None, ar
             "p50": latency("50"), "p99": latency("99"),
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
             "errors": errors.group(1).strip() if errors else ""}
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """The affiliates' tracker: answers every postback 200."""
-    hits = 0
-
-    def do_GET(self):
-        Receiver.hits += 1
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
 
 
 class Deployment:
@@ -184,9 +162,8 @@ def main() -> int:
     from importlib.metadata import entry_points
     plugins = [ep.name for ep in entry_points(group="affnet") if ep.name == "keitaro"]
 
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    receiver_url = f"http://127.0.0.1:{receiver.server_port}/postback"
+    receiver = FakeReceiver()  # the affiliates' tracker: answers every postback 200
+    receiver_url = f"{receiver.base}/postback"
 
     work = Path(tempfile.mkdtemp(prefix="affnet-bench-"))
     results, started = {}, time.monotonic()
@@ -235,11 +212,11 @@ def main() -> int:
     finally:
         os.killpg(ceiling.pid, signal.SIGTERM)
         ceiling.wait(timeout=20)
-        receiver.shutdown()
+        receiver.close()
         if schema:
             connection.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
         shutil.rmtree(work, ignore_errors=True)
-    report(results, options, time.monotonic() - started, Receiver.hits)
+    report(results, options, time.monotonic() - started, len(receiver.requests))
     return 0
 
 

@@ -30,14 +30,14 @@ def seed(receiver_url: str, services) -> dict:
     if kind is not None:
         setting_versions.save(kind, affiliate, {"url": receiver_url + "?subid={clickid}&status={status}"
                                                                       "&payout={payout}&currency={currency}"})
-    route = tracking.find_route(participation.ref_code, cache_seconds=0)
+    route = tracking.find_route(participation.ref_code, cached=False)
     click = tracking.record_click(route, {"s1": "bench"}, ip="127.0.0.1", user_agent="Mozilla/5.0",
                                   referer=None, method="GET", has_cookie=False)
     return {"ref": participation.ref_code, "offer_key": key, "click_id": click["click_id"]}
 
 
 def load_clicks(count: int, ref: str) -> None:
-    route = tracking.find_route(ref, cache_seconds=0)
+    route = tracking.find_route(ref, cached=False)
     start = clock.now() - timedelta(days=30)
     step = 30 * 86400 / count
     columns = [field.column_name for field in Click._meta.sorted_fields if field.name != "id"]

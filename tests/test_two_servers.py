@@ -19,9 +19,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import entry_points
-from urllib.parse import parse_qs, urlsplit
 
 import psycopg2
 import pytest
@@ -33,7 +31,7 @@ from affnet.core.db import db, open_database
 from affnet.core.models import Click, Delivery, DeliveryAttempt, Event, LedgerEntry
 from affnet.core.secrets import keyring
 from affnet.instance import init_instance
-from affnet.testing import DEFAULT_POSTGRES, postgres_schema_url, free_port
+from affnet.testing import DEFAULT_POSTGRES, FakeReceiver, click_id_of, free_port, postgres_schema_url
 
 pytestmark = pytest.mark.slow
 
@@ -44,34 +42,10 @@ DEADLINE_SECONDS = 60
 BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
 
 
-class Receiver:
-    """The affiliates' endpoint: counts every txid it is sent."""
-
-    def __init__(self):
-        self.counts: Counter = Counter()
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver.lock:
-                    receiver.counts[body["txid"]] += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hit"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def snapshot(self) -> Counter:
-        with self.lock:
-            return Counter(self.counts)
+def txids_received(receiver: FakeReceiver) -> Counter:
+    """How often the affiliates' endpoint was sent each txid."""
+    with receiver.lock:
+        return Counter(json.loads(request["body"])["txid"] for request in receiver.requests)
 
     def close(self):
         self.server.shutdown()
@@ -176,12 +150,12 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
     if "echo_test" not in {entry.name for entry in entry_points(group="affnet")}:
         pytest.fail("the test plugin is not installed: "
                     ".venv/bin/pip install --no-build-isolation -e tests/plugins/affnet_echo_receiver")
-    receiver = Receiver()
+    receiver = FakeReceiver()
     instances = [tmp_path / "instance-a", tmp_path / "instance-b"]
     init_instance(instances[0])
     shutil.copytree(instances[0], instances[1])  # a second machine: the same keys
     with db.connection_context():
-        offer_key, refs = make_network(instances[0], receiver.url)
+        offer_key, refs = make_network(instances[0], receiver.base + "/hit")
     base_env = {name: value for name, value in os.environ.items() if not name.startswith("AFFNET_")}
     base_env.update(AFFNET_DATABASE_URL=schema_url, AFFNET_PLUGINS_ENABLED="echo_test",
                     AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS="true", AFFNET_INGEST_RATE_LIMIT="100000 per minute",
@@ -210,7 +184,7 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
             response = requests.get(servers[n % 2] + "/r", params={"ref": refs[n // 2 % 2], "s1": f"n{n}"},
                                     headers={"User-Agent": BROWSER}, allow_redirects=False, timeout=10)
             assert response.status_code == 302
-            return parse_qs(urlsplit(response.headers["Location"]).query)["click_id"][0]
+            return click_id_of(response)
 
         with ThreadPoolExecutor(8) as pool:
             click_ids = list(pool.map(visit, range(CLICKS)))
@@ -253,7 +227,7 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
         def all_sent():
             with db.connection_context():
                 pending = Delivery.select().where(Delivery.status != "sent").count()
-            return pending == 0 and sum(receiver.snapshot().values()) >= SALES + REFUNDS
+            return pending == 0 and sum(txids_received(receiver).values()) >= SALES + REFUNDS
         wait_until(all_sent, deadline, "every delivery to be sent")
         time.sleep(2.5)  # two more worker rounds: nothing may arrive twice late
 
@@ -267,7 +241,7 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
             assert Delivery.select().count() == SALES + REFUNDS
             assert DeliveryAttempt.select().count() == SALES + REFUNDS, "one attempt per delivery"
             assert Click.select().count() == CLICKS
-        received = receiver.snapshot()
+        received = txids_received(receiver)
         assert set(received) == txids and set(received.values()) == {1}, "every txid exactly once"
     except BaseException:
         processes.stop_all()

@@ -28,18 +28,33 @@ NOBODY = Attribution(None, None)
 _CLICK_FIELDS = Click._meta.sorted_fields
 
 
-def _click(offer: Offer, click_id: str) -> Click | None:
-    """The offer's click with its participation (id, affiliate, refCode): the
-    first query of every attributed conversion, so its SQL is built once."""
-    found = rows.fetch("attribution.click", lambda: (
+def _fetch_click(key: str, condition, params: list) -> Click | None:
+    """One click with its participation (id, affiliate, refCode), by a query
+    whose SQL is built once: attribution runs on every conversion."""
+    found = rows.fetch(key, lambda: (
         Click.select(*_CLICK_FIELDS, Participation.affiliate, Participation.ref_code).join(Participation)
-        .where((Click.click_id == click_id) & (Click.offer == offer.id)).limit(1)), [click_id, offer.id, 1])
+        .where(condition()).limit(1)), params + [1])
     if not found:
         return None
     *values, affiliate_id, ref_code = found[0]
     click = Click(**{field.name: field.python_value(value) for field, value in zip(_CLICK_FIELDS, values)})
     click.participation = Participation(id=click.participation_id, affiliate=affiliate_id, ref_code=ref_code)
     return click
+
+
+def _click(offer: Offer, click_id: str) -> Click | None:
+    return _fetch_click("attribution.click", lambda: (Click.click_id == click_id) & (Click.offer == offer.id),
+                        [click_id, offer.id])
+
+
+def _first_click_of(offer: Offer, user_ref: str) -> Click | None:
+    """The click of the customer's earliest attributed event on the offer."""
+    def condition():
+        first = (Event.select(Event.click)
+                 .where((Event.offer == offer.id) & (Event.user_ref == user_ref) & (Event.attributed == True))  # noqa: E712
+                 .order_by(Event.occurred_at, Event.id).limit(1))
+        return Click.id == first
+    return _fetch_click("attribution.first_click", condition, [offer.id, user_ref, True, 1])
 
 
 def attribute(offer: Offer, click_id: str | None, user_ref: str | None, at, load_clicks=None) -> Attribution:
@@ -54,10 +69,7 @@ def attribute(offer: Offer, click_id: str | None, user_ref: str | None, at, load
         if click is not None and at <= click.created_at + timedelta(days=offer.cookie_days):
             return Attribution(click.participation, click)
     if user_ref:
-        first = (Event.select()
-                 .where((Event.offer == offer.id) & (Event.user_ref == user_ref) & Event.attributed)
-                 .order_by(Event.occurred_at, Event.id)
-                 .first())
-        if first is not None:
-            return Attribution(first.participation, first.click)
+        click = _first_click_of(offer, user_ref)
+        if click is not None:
+            return Attribution(click.participation, click)
     return NOBODY

@@ -11,11 +11,22 @@ import time
 _MISSING = object()
 
 
+_caches: list["TTLCache"] = []
+
+
+def configure(seconds: float) -> None:
+    """Set the TTL of every cache (the ``cache_seconds`` setting) and empty them."""
+    for cache in _caches:
+        cache.seconds = seconds
+        cache.forget()
+
+
 class TTLCache:
     def __init__(self, seconds: float):
         self.seconds = seconds
         self._entries: dict = {}
         self._lock = threading.Lock()
+        _caches.append(self)
 
     def get(self, key, load):
         """The cached value of ``key``, or ``load()`` (cached, None included)."""

@@ -47,7 +47,7 @@ def make_demo(recorder, base_url: str = "http://127.0.0.1:8000", progress=None, 
     clicks = []
     for n in range(120):
         who = affiliates[n % 2]
-        route = tracking.find_route(who["ref_code"], cache_seconds=0)
+        route = tracking.find_route(who["ref_code"], cached=False)
         at = start + timedelta(minutes=rng.randint(0, 20 * 24 * 60))
         args = {"s1": f"campaign-{n % 3}", "s2": rng.choice(["feed", "stories", "reels"]),
                 "fbclid": f"IwAR{rng.getrandbits(64):x}", "clickid": f"kt{n:05d}"}

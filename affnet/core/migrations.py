@@ -6,7 +6,7 @@ is a function of the ``SchemaMigrator`` (``playhouse.migrate``) and the
 database; append one to ``STEPS`` whenever a model changes, and never edit a
 step that has shipped.
 """
-from playhouse.migrate import SchemaMigrator, migrate as run_operations  # noqa: F401
+from playhouse.migrate import SchemaMigrator
 
 from .db import db
 from .models import ALL_MODELS, SchemaVersion

@@ -1,8 +1,9 @@
 """A click: find where a refCode leads, record the visit, build the redirect.
 
 This is the hot path. It makes no outbound call and calls no plugin; the
-route of a refCode is kept in memory for ``tracking.cache_seconds`` so the
-redirect needs one insert and nothing else.
+route of a refCode is kept in memory for ``cache_seconds`` and the web layer
+spools the click row (``affnet.core.spool``), so the redirect waits for no
+database.
 """
 import base64
 import os
@@ -50,15 +51,13 @@ class Route:
 routes = TTLCache(5)
 
 
-def find_route(ref: str, cache_seconds: float = 5) -> Route | None:
+def find_route(ref: str, cached: bool = True) -> Route | None:
     """Where ``ref`` leads, or None when it is unknown, unapproved or paused
-    (or its offer is paused). Answers from memory for ``cache_seconds``
-    (0: always from the database)."""
+    (or its offer is paused). ``cached``: from memory when it is there."""
     if not ref or len(ref) > 64:
         return None
-    if not cache_seconds:
+    if not cached:
         return _load_route(ref)
-    routes.seconds = cache_seconds
     return routes.get(ref, lambda: _load_route(ref))
 
 
@@ -131,7 +130,8 @@ def click_row(route: Route, args, *, ip, user_agent, referer, method, has_cookie
 
 
 def record_click(route: Route, args, **request_facts) -> dict:
-    """Insert one click; returns its row (with ``click_id``)."""
+    """Insert one click straight into the database (demo data and
+    benchmarks; the web path spools it); returns its row."""
     row = click_row(route, args, **request_facts)
     Click.insert(row).execute()
     return row

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from ..core import api_tokens, clock
+from .api import error
 from ..core.reports import (
     EXPORT_COLUMNS, Cursor, ExportFilter, ReportError, build_report, export_page,
 )
@@ -33,8 +34,7 @@ class BadQuery(ValueError):
 
 
 def _error(status: int, message: str, fields: dict | None = None):
-    response = jsonify({"error": message, "fields": fields or {}})
-    response.status_code = status
+    response, response.status_code = error(status, message, fields)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="affnet stats"'
     return response

@@ -20,7 +20,6 @@ class TrackingLink:
     def __init__(self, app, settings, spool):
         self.app = app
         self.spool = spool
-        self.cache_seconds = settings["tracking.cache_seconds"]
         self.fallback = settings["tracking.fallback_url"]
         self.secure = settings["tracking.cookie_secure"]
         self.log = access_writer() or (lambda message: None)
@@ -33,7 +32,7 @@ class TrackingLink:
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return [b""]
         args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-        route = tracking.find_route(args.get("ref", ""), self.cache_seconds)
+        route = tracking.find_route(args.get("ref", ""))
         if route is None:
             return self._not_found(environ, start_response, args.get("ref", "-"))
         cookie = tracking.cookie_name(route)

@@ -1,48 +1,17 @@
 """affnet.net: requests to affiliate-typed URLs never reach the operator's network."""
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from affnet.net import TargetRefused, UnresolvableHost, outbound_session, refusal_reason, resolve_checked
+from affnet.testing import FakeReceiver
 
 REAL_GETADDRINFO = socket.getaddrinfo
 
 
-class Receiver:
-    """A local HTTP server that records the requests it gets."""
-
-    def __init__(self, status=200, headers=None):
-        self.requests = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                receiver.requests.append({"path": self.path, "host": self.headers.get("Host")})
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver():
-    server = Receiver()
+    server = FakeReceiver()
     yield server
     server.close()
 
@@ -126,7 +95,8 @@ def test_private_targets_are_reached_when_allowed(receiver):
     response = outbound_session(allow_private=True).get(
         f"http://127.0.0.1:{receiver.port}/postback?subid=1", timeout=(2, 2))
     assert response.status_code == 200
-    assert receiver.requests == [{"path": "/postback?subid=1", "host": f"127.0.0.1:{receiver.port}"}]
+    assert [(r["path"], r["raw_query"], r["headers"]["Host"]) for r in receiver.requests] == [
+        ("/postback", "subid=1", f"127.0.0.1:{receiver.port}")]
 
 
 def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(monkeypatch, receiver):
@@ -135,13 +105,14 @@ def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(monkeypa
     response = outbound_session(allow_private=True).get(
         f"http://rebind.example:{receiver.port}/x", timeout=(2, 2))
     assert response.status_code == 200
-    assert receiver.requests == [{"path": "/x", "host": f"rebind.example:{receiver.port}"}], \
+    assert [(r["path"], r["headers"]["Host"]) for r in receiver.requests] == [
+        ("/x", f"rebind.example:{receiver.port}")], \
         "the name is kept for the Host header while the connection goes to the checked IP"
 
 
 def test_redirects_are_not_followed():
-    target = Receiver()
-    redirecting = Receiver(status=302, headers={"Location": f"http://127.0.0.1:{target.port}/inside"})
+    target = FakeReceiver()
+    redirecting = FakeReceiver([(302, {"Location": f"http://127.0.0.1:{target.port}/inside"}, "")])
     try:
         response = outbound_session(allow_private=True).get(
             f"http://127.0.0.1:{redirecting.port}/", timeout=(2, 2))

@@ -1,10 +1,7 @@
 """`affnet settings` and `affnet deliveries`: affiliates' postback settings
 from the command line, with the 24-hour rule, test sends and the delivery log."""
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +12,7 @@ from affnet.commands.settings import describe_versions, with_preset
 from affnet.core import clock, setting_versions
 from affnet.core.models import LedgerEntry
 from affnet.plugins import DeliveryKind, SettingField
-from affnet.testing import click, click_id_of, ingest, sale_body
+from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body
 
 register_all(cli)
 KEITARO = "/postback?subid={clickid}&status={status}&payout={payout}&currency={currency}"
@@ -29,29 +26,16 @@ def affnet_config():
 
 @pytest.fixture
 def tracker():
-    received = []
+    """Answers 404 on /missing (an unknown key), 200 elsewhere; ``received``
+    lists each request as its path and query parameters."""
+    def route(request):
+        return (404, {}, "Unknown key") if request["path"] == "/missing" else (200, {}, "Success")
+    with FakeReceiver(route=route) as server:
+        yield server
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            parts = urlsplit(self.path)
-            received.append({"path": parts.path, **{k: v[0] for k, v in parse_qs(parts.query).items()}})
-            status = 404 if parts.path == "/missing" else 200
-            body = b"Unknown key" if status == 404 else b"Success"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.received = received
-    server.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
+def received(tracker) -> list[dict]:
+    return [{"path": request["path"], **request["query"]} for request in tracker.requests]
 
 
 @pytest.fixture
@@ -158,7 +142,7 @@ def test_test_send_goes_out_at_once_marked_as_a_test_and_touches_no_money(run, a
     result = run_json(run, "settings", "test", "postback", "--affiliate", "aff@example.com", "--ref",
                       affnet_network.ref, f"url={tracker.base}{KEITARO}")
     assert result["status"] == "sent" and result["is_test"] is True
-    (request,) = tracker.received
+    (request,) = received(tracker)
     assert request == {"path": "/postback", "subid": "affnet-test", "status": "sale", "payout": "1.00",
                        "currency": "USD", "test": "1"}
     assert result["log"][0]["status_code"] == 200 and result["log"][0]["excerpt"] == "Success"
@@ -172,7 +156,7 @@ def test_test_send_uses_the_pending_version_being_edited(run, affnet_network, af
     code, text = run("settings", "test", "postback", "--affiliate", "aff@example.com", "--event", "refund",
                      "--clickid", "kt-42")
     assert code == 0, text
-    assert tracker.received == [{"path": "/new", "s": "kt-42", "test": "1"}]
+    assert received(tracker) == [{"path": "/new", "s": "kt-42", "test": "1"}]
     assert "sent 200" in text
 
 
@@ -182,7 +166,7 @@ def test_a_failed_test_send_is_not_retried_and_exits_non_zero(run, affnet_networ
     assert code == 1 and "failed 404" in text and "Unknown key" in text
     affnet_clock.advance(days=1)
     affnet_worker.run_once()
-    assert len(tracker.received) == 1
+    assert len(received(tracker)) == 1
 
 
 def test_deliveries_list_shows_each_attempt_and_resend_sends_again(run, affnet_client, affnet_network, affnet_worker,
@@ -205,7 +189,7 @@ def test_deliveries_list_shows_each_attempt_and_resend_sends_again(run, affnet_c
     code, text = run("deliveries", "resend", str(row["id"]))
     assert code == 0 and "sent again" in text
     affnet_worker.run_once()
-    assert len(tracker.received) == 2
+    assert len(received(tracker)) == 2
     assert len(run_json(run, "deliveries", "list")[0]["log"]) == 2
 
 
@@ -243,4 +227,4 @@ def test_an_offer_without_its_own_url_uses_the_affiliate_wide_one(run, affnet_cl
     click_id = click_id_of(click(affnet_client, affnet_network.ref, clickid="kt-7"))
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
     affnet_worker.run_once()
-    assert tracker.received == [{"path": "/all", "subid": "kt-7"}]
+    assert received(tracker) == [{"path": "/all", "subid": "kt-7"}]

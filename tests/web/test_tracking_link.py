@@ -137,3 +137,18 @@ def test_landing_click_id_already_present_is_replaced(affnet_client, affnet_netw
     affnet_network.offer.save()
     query = parse_qs(urlsplit(click(affnet_client, affnet_network.ref).headers["Location"]).query)
     assert query["x"] == ["1"] and query["click_id"] != ["old"] and len(query["click_id"]) == 1
+
+
+@pytest.mark.parametrize("affnet_config", [{"cache_seconds": 5}])
+def test_a_cached_route_is_dropped_at_once_when_its_participation_is_paused(affnet_client, affnet_network):
+    assert click(affnet_client, affnet_network.ref).status_code == 302  # now cached
+    accounts.set_participation_status(affnet_network.participation, "paused")
+    assert click(affnet_client, affnet_network.ref).status_code == 404
+
+
+@pytest.mark.parametrize("affnet_config", [{"cache_seconds": 5}])
+def test_a_cached_route_answers_without_the_database(affnet_client, affnet_network):
+    from affnet.core.models import Participation
+    assert click(affnet_client, affnet_network.ref).status_code == 302
+    Participation.update(status="paused").where(Participation.id == affnet_network.participation.id).execute()
+    assert click(affnet_client, affnet_network.ref).status_code == 302, "another server's change waits for the TTL"

@@ -4,7 +4,7 @@ import socket
 from datetime import timedelta
 
 import pytest
-from keitaro_receiver import FakeTracker
+from affnet.testing import FakeReceiver
 
 import affnet_keitaro.plugin as keitaro
 from affnet.core import outbox, setting_versions
@@ -27,7 +27,7 @@ def affnet_config():
 
 @pytest.fixture
 def tracker():
-    fake = FakeTracker()
+    fake = FakeReceiver()
     yield fake
     fake.close()
 

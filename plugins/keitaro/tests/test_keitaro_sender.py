@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 import requests
-from keitaro_receiver import FakeTracker
+from affnet.testing import FakeReceiver
 
 import affnet_keitaro.plugin as keitaro
 from affnet.plugins import OutgoingDelivery
@@ -15,7 +15,7 @@ LOCAL = {"allow_private_targets": True, "timeout_seconds": 5, "parallelism": 4}
 
 @pytest.fixture
 def tracker():
-    fake = FakeTracker()
+    fake = FakeReceiver()
     yield fake
     fake.close()
 
