@@ -70,6 +70,16 @@ def _str(value: Any) -> str:
     return value
 
 
+def _rate(value: Any) -> str:
+    from limits import parse_many
+    text = _str(value)
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ValueError("expected a rate such as '120000 per minute' or '2000/second'") from None
+    return text
+
+
 def _url(value: Any) -> str:
     text = _str(value)
     if text and not (text.startswith("http://") or text.startswith("https://")):
@@ -127,8 +137,8 @@ FIELDS: tuple[Field, ...] = (
           "fsync every spooled click: survives a power cut, at a cost per click."),
     Field("ingest.max_body_bytes", _positive_int, 16384,
           "Largest accepted ingest body; a larger one answers 413."),
-    Field("ingest.rate_limit", _str, "120000 per minute",
-          "Ingest calls allowed per offer key, in flask-limiter's notation."),
+    Field("ingest.rate_limit", _rate, "120000 per minute",
+          "Ingest calls allowed per offer key, in the notation of the limits library ('2000/second')."),
     Field("ingest.rate_limit_storage", _str, "memory://",
           "Where rate-limit counters live: memory:// (one server) or redis://host:6379 (several)."),
     Field("settings.change_delay_hours", _positive_int, 24,

@@ -34,8 +34,9 @@ POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0
 USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
 
 INGEST_LUA = """
+-- each wrk thread has its own Lua state: setup() gives it a number (the global tid), so that every
+-- request of the run is a new payment (a repeat would be answered as a duplicate and cost less)
 local counter = 0
-local tid = 0
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function init(args) prefix = args[1] .. "-" .. tostring(tid) end
@@ -86,6 +87,7 @@ def wrk(url: str, duration: int, connections: int, script: str | None = None, ar
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", output).group(1)),
             "p50": latency("50"), "p99": latency("99"),
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
             "errors": errors.group(1).strip() if errors else ""}
@@ -134,6 +136,10 @@ class Deployment:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
 
+    def count_events(self) -> int:
+        return int(subprocess.run([PYTHON, str(ROOT / "bench" / "seed.py"), "--count-events"], env=self.env,
+                                  cwd=self.workdir, check=True, capture_output=True, text=True).stdout)
+
     def load_clicks(self, count: int) -> float:
         started = time.monotonic()
         subprocess.run([PYTHON, str(ROOT / "bench" / "seed.py"), "--clicks", str(count), self.ref], env=self.env,
@@ -141,21 +147,33 @@ class Deployment:
         return time.monotonic() - started
 
 
-def measure(deployment: Deployment, duration: int, connections: int, lua: Path) -> dict:
+def measure(deployment: Deployment, options, lua: Path) -> dict:
     base = f"http://127.0.0.1:{deployment.port}"
-    click = wrk(f"{base}/r?ref={deployment.ref}&s1=bench&fbclid=IwAR123", duration, connections,
-                headers=[f"User-Agent: {USER_AGENT}"])
-    ingest = wrk(base, duration, connections, script=str(lua), args=[uuid.uuid4().hex[:8]])
-    return {"click": click, "ingest": ingest}
+    results = {}
+    if "click" in options.paths:
+        results["click"] = wrk(f"{base}/r?ref={deployment.ref}&s1=bench&fbclid=IwAR123", options.duration,
+                               options.connections, headers=[f"User-Agent: {USER_AGENT}"])
+    if "ingest" in options.paths:
+        before = deployment.count_events()
+        results["ingest"] = wrk(base, options.duration, options.connections, script=str(lua),
+                                args=[uuid.uuid4().hex[:8]])
+        recorded = deployment.count_events() - before
+        # every request is a new event; requests still in flight when wrk stops may add a few more
+        if not results["ingest"]["requests"] <= recorded <= results["ingest"]["requests"] + options.connections:
+            results["ingest"]["errors"] += f" {recorded:,} events recorded for {results['ingest']['requests']:,} requests"
+    return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=8, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--growth-clicks", type=int, default=1_000_000)
+    parser.add_argument("--growth-clicks", type=int, default=1_000_000, help="0: no growth measurement")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--paths", default="click,ingest", help="which paths to measure (click, ingest)")
     options = parser.parse_args()
+    options.paths = options.paths.split(",")
     if not shutil.which("wrk"):
         print("wrk is missing: `apt-get install wrk` (Debian's package) and run again", file=sys.stderr)
         return 2
@@ -170,7 +188,7 @@ def main() -> int:
     ceiling_port = free_port()
     ceiling = subprocess.Popen(GUNICORN + ["--bind", f"127.0.0.1:{ceiling_port}", "bench.bare_app:app"],
                                cwd=ROOT, start_new_session=True)
-    databases = [("SQLite", f"sqlite:///{work}/sqlite/affnet.db")]
+    databases = [] if options.no_sqlite else [("SQLite", f"sqlite:///{work}/sqlite/affnet.db")]
     schema = None
     if not options.no_postgres:
         try:
@@ -197,15 +215,17 @@ def main() -> int:
             deployment.start()
             try:
                 print(f"{name}: click and ingest paths...", flush=True)
-                results[name] = measure(deployment, options.duration, options.connections, lua)
+                results[name] = measure(deployment, options, lua)
             finally:
                 deployment.stop()
+            if not options.growth_clicks:
+                continue
             print(f"{name}: loading {options.growth_clicks:,} clicks...", flush=True)
             load_seconds = deployment.load_clicks(options.growth_clicks)
             deployment.start()
             try:
                 print(f"{name}: again with {options.growth_clicks:,} clicks in the database...", flush=True)
-                results[f"{name}+growth"] = measure(deployment, options.duration, options.connections, lua)
+                results[f"{name}+growth"] = measure(deployment, options, lua)
                 results[f"{name}+growth"]["load_seconds"] = load_seconds
             finally:
                 deployment.stop()
@@ -230,7 +250,7 @@ def report(results: dict, options, seconds: float, postbacks: int) -> None:
     for name, measured in results.items():
         if name == "ceiling":
             continue
-        for path in ("click", "ingest"):
+        for path in [path for path in ("click", "ingest") if path in measured]:
             row = measured[path]
             label = "`GET /r`" if path == "click" else "`POST /api/ingest/conversion`"
             problems = ", ".join(filter(None, [f"{row['non_2xx']} non-2xx/3xx" if row["non_2xx"] else "",
@@ -241,10 +261,10 @@ def report(results: dict, options, seconds: float, postbacks: int) -> None:
     for name in [key for key in results if key.endswith("+growth")]:
         base = results[name.replace("+growth", "")]
         grown = results[name]
+        kept = " and ".join(f"{'the click path' if path == 'click' else 'ingest'} keeps "
+                            f"{grown[path]['rps'] / base[path]['rps']:.0%}" for path in options.paths)
         print(f"{name.replace('+growth', '')}: with {options.growth_clicks:,} more clicks "
-              f"(loaded in {grown['load_seconds']:.0f} s) the click path keeps "
-              f"{grown['click']['rps'] / base['click']['rps']:.0%} and ingest "
-              f"{grown['ingest']['rps'] / base['ingest']['rps']:.0%} of its speed")
+              f"(loaded in {grown['load_seconds']:.0f} s) {kept} of its speed")
     print(f"{postbacks:,} postbacks received; {options.connections} connections, {options.duration} s per "
           f"measurement; the whole run took {seconds:.0f} s")
 

@@ -5,7 +5,14 @@ with WAL and a busy timeout, or PostgreSQL), both through peewee's connection
 pool, which the threaded web server needs. SQLite transactions begin
 IMMEDIATE: a deferred one that reads and then writes fails at once with
 "database is locked" when another writer got in between, instead of waiting.
+
+peewee's PostgreSQL pool checks a connection with a ``SELECT 1`` round trip
+every time it hands one out, which is once per request; ``_PostgresPool``
+checks only a connection that has been idle for ``PING_AFTER_SECONDS``. A
+connection the server dropped within that window fails its first query,
+and that request answers 503 (nothing recorded) instead of being served.
 """
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 from peewee import DatabaseProxy
@@ -20,6 +27,30 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 10000,
     "cache_size": -32000,
 }
+
+
+PING_AFTER_SECONDS = 10
+
+
+class _PostgresPool(PooledPostgresqlDatabase):
+    def __init__(self, *args, **kwargs):
+        self._returned_at: dict = {}
+        super().__init__(*args, **kwargs)
+
+    def _close(self, conn, close_conn=False):
+        if close_conn:
+            self._returned_at.pop(self.conn_key(conn), None)
+        else:
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+    def _is_closed(self, conn):
+        returned = self._returned_at.pop(self.conn_key(conn), None)
+        if conn.closed:
+            return True
+        if returned is not None and time.monotonic() - returned < PING_AFTER_SECONDS:
+            return False
+        return super()._is_closed(conn)
 
 
 def is_postgres() -> bool:
@@ -42,7 +73,7 @@ def make_database(url: str):
             max_connections=64, stale_timeout=300, timeout=10)
     if parts.scheme in ("postgres", "postgresql"):
         options = dict(parse_qsl(parts.query))
-        return PooledPostgresqlDatabase(
+        return _PostgresPool(
             parts.path.lstrip("/"), user=parts.username, password=parts.password,
             host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
             max_connections=int(options.pop("max_connections", 32)),

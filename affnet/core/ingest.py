@@ -202,31 +202,35 @@ class Recorder:
         self.spool = spool
 
     def conversion(self, offer: Offer, conversion: Conversion, source: str = "api", now=None) -> Outcome:
+        """Record a conversion. Everything is worked out first (attribution
+        and prices read only); then the event, its ledger entry and its
+        deliveries are inserted at once (``rows.insert_event``)."""
         now = now or clock.now()
         key = conversion_key(conversion)
-        notify = []
         found = attribute(offer, conversion.click_id, conversion.user_ref, now,
                           load_clicks=self.spool.load_everything if self.spool is not None else None)
         payout, payout_currency = Decimal(0), offer.currency
         if found.attributed:
             payout, payout_currency = commissions.commission_for(
                 offer, conversion.kind, conversion.gross_amount, conversion.currency, conversion.user_ref, now)
-        try:
-            with db.atomic():
-                event = rows.create(
-                    Event, txid=_txid(), offer=offer, kind=conversion.kind, status=STATUS_OF_EVENT[conversion.kind],
-                    dedup_key=key, participation=found.participation, click=found.click,
-                    affiliate=found.participation.affiliate_id if found.attributed else None,
-                    attributed=found.attributed, user_ref=conversion.user_ref,
-                    external_payment_id=conversion.external_payment_id, gross_amount=conversion.gross_amount,
-                    currency=conversion.currency, payout=payout, payout_currency=payout_currency,
-                    is_first_payment=conversion.is_first_payment, source=source, occurred_at=now)
-                ledger.book_commission(event, offer)
-                notify.append(self._enqueue(event, offer))
-                if conversion.external_payment_id:
-                    notify.extend(self._apply_waiting_reversals(offer, event, now))
-        except IntegrityError:
+        event = Event(
+            txid=_txid(), offer=offer, kind=conversion.kind, status=STATUS_OF_EVENT[conversion.kind],
+            dedup_key=key, participation=found.participation, click=found.click,
+            affiliate=found.participation.affiliate_id if found.attributed else None,
+            attributed=found.attributed, user_ref=conversion.user_ref,
+            external_payment_id=conversion.external_payment_id, gross_amount=conversion.gross_amount,
+            currency=conversion.currency, payout=payout, payout_currency=payout_currency,
+            is_first_payment=conversion.is_first_payment, source=source, occurred_at=now)
+        info = event_info(event, offer)
+        entry = ledger.commission_entry(event, offer)
+        deliveries = outbox.deliveries_for(self.pm, self.registry, info)
+        inserted, reversals_waiting = rows.insert_event(event, ([entry] if entry else []) + deliveries)
+        if not inserted:
             return self._duplicate(offer, key)
+        notify = [info]
+        if reversals_waiting:
+            with db.atomic():
+                notify.extend(self._apply_waiting_reversals(offer, event, now))
         self._notify(notify)
         return Outcome(201, answer(event, False), event)
 

@@ -15,12 +15,14 @@ from .models import Event, LedgerEntry, Offer
 from .money import from_units
 
 
-def book_commission(event: Event, offer: Offer) -> LedgerEntry | None:
+def commission_entry(event: Event, offer: Offer) -> LedgerEntry | None:
+    """The (unsaved) entry that books an event's commission; the ingest path
+    inserts it with the event (``rows.insert_event``)."""
     if not event.attributed or not event.payout:
         return None
-    return rows.create(
-        LedgerEntry, affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
-        kind="commission", event=event, memo=f"{event.kind} {event.txid}",
+    return LedgerEntry(
+        affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
+        kind="commission", memo=f"{event.kind} {event.txid}",
         available_at=event.occurred_at + timedelta(days=offer.hold_days), created_at=event.occurred_at)
 
 

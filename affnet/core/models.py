@@ -112,8 +112,8 @@ class Click(BaseModel):
     click_id = CharField(unique=True)
     created_at = DateTimeField(index=True)
     participation = ForeignKeyField(Participation, backref="clicks")
-    offer = ForeignKeyField(Offer)
-    affiliate = ForeignKeyField(User)
+    offer = ForeignKeyField(Offer, index=False)  # indexed first in (offer, created_at, ...)
+    affiliate = ForeignKeyField(User, index=False)  # indexed first in (affiliate, created_at, ...)
     s1 = CharField(null=True)
     s2 = CharField(null=True)
     s3 = CharField(null=True)
@@ -134,7 +134,6 @@ class Click(BaseModel):
 
     class Meta:
         indexes = (
-            (("affiliate", "created_at"), False),
             # reports (affnet.core.reports): index-only counts per day for one affiliate or one offer
             (("affiliate", "created_at", "offer", "is_unique", "is_bot"), False),
             (("offer", "created_at", "is_unique", "is_bot"), False),
@@ -154,12 +153,12 @@ class Event(BaseModel):
 
     id = BigAutoField()
     txid = CharField(unique=True)
-    offer = ForeignKeyField(Offer, backref="events")
+    offer = ForeignKeyField(Offer, backref="events", index=False)  # indexed first in (offer, dedup_key)
     kind = CharField(choices=[(kind, kind) for kind in EVENT_KINDS])
     status = CharField()
     dedup_key = CharField()
     participation = ForeignKeyField(Participation, null=True, backref="events")
-    affiliate = ForeignKeyField(User, null=True)
+    affiliate = ForeignKeyField(User, null=True, index=False)  # indexed first in (affiliate, occurred_at, txid)
     click = ForeignKeyField(Click, null=True)
     attributed = BooleanField(default=False)
     user_ref = CharField(null=True, index=True)
@@ -179,15 +178,17 @@ class Event(BaseModel):
         indexes = (
             (("offer", "dedup_key"), True),
             (("offer", "external_payment_id"), False),
-            (("affiliate", "occurred_at"), False),
             # the stats API's keyset order, and reports per offer
             (("affiliate", "occurred_at", "txid"), False),
             (("offer", "occurred_at"), False),
         )
 
 
-# Pending reversals are few and looked for often: a partial index holds only them.
-Event.add_index(Event.index(Event.pending, name="event_pending").where(Event.pending == True))  # noqa: E712
+# Pending reversals are few and looked for on every payment: a partial index holds only them, and
+# being tiny it is the one the planner takes even before the table has statistics.
+EVENT_PENDING = Event.index(Event.offer, Event.external_payment_id, name="event_pending_payment").where(
+    Event.pending == True)  # noqa: E712
+Event.add_index(EVENT_PENDING)
 
 
 class Payout(BaseModel):
@@ -211,7 +212,7 @@ class LedgerEntry(BaseModel):
     """
 
     id = BigAutoField()
-    affiliate = ForeignKeyField(User, backref="ledger")
+    affiliate = ForeignKeyField(User, backref="ledger", index=False)  # indexed first in (affiliate, currency, ...)
     currency = CharField(max_length=3)
     amount = MoneyField()
     kind = CharField()  # commission, reversal, payout, adjustment
@@ -252,15 +253,21 @@ class Delivery(BaseModel):
     kind = CharField()
     setting = ForeignKeyField(SettingVersion, null=True)
     payload = JSONField()
-    status = CharField(default="pending", index=True)  # pending, sent, failed
+    status = CharField(default="pending")  # pending, sent, failed
     is_test = BooleanField(default=False)
     attempts = IntegerField(default=0)
-    next_attempt_at = DateTimeField(index=True)
+    next_attempt_at = DateTimeField()
     claimed_by = CharField(null=True)
     claimed_until = DateTimeField(null=True)
     last_error = TextField(default="")
     created_at = DateTimeField(default=clock.now)
     sent_at = DateTimeField(null=True)
+
+
+# The worker's claim walks due deliveries in order; sent and failed ones never need an index.
+DELIVERY_DUE = Delivery.index(Delivery.next_attempt_at, Delivery.id, name="delivery_due").where(
+    Delivery.status == "pending")
+Delivery.add_index(DELIVERY_DUE)
 
 
 class DeliveryAttempt(BaseModel):

@@ -55,23 +55,31 @@ class KindRegistry:
         return cls({kind.name: kind for _, kind in declared}, {kind.name: owner for owner, kind in declared})
 
 
-def enqueue_for_event(pm, registry: KindRegistry, event_row, info) -> list[Delivery]:
-    """Ask the plugins for the event's deliveries and store them; called in
-    the event's transaction. A plugin that fails is logged and skipped."""
+def deliveries_for(pm, registry: KindRegistry, info) -> list[Delivery]:
+    """The event's deliveries as the plugins ask for them, unsaved (they are
+    inserted with the event). A plugin that fails is logged and skipped."""
     if info.affiliate_id is None:
         return []
     in_force = setting_versions.all_in_force(registry.kinds, info.affiliate_id, info.participation_id,
                                              info.occurred_at)
     settings = {name: current.values for name, current in in_force.items()}
     versions = {name: current.version_id for name, current in in_force.items()}
-    created = []
+    created, now = [], clock.now()
     for batch in call_isolated(pm, "deliveries_for_event", event=info, settings=settings):
         for new in batch:
-            if not _storable(new):
-                continue
-            created.append(rows.create(
-                Delivery, event=event_row.id, kind=new.kind, setting=versions.get(new.kind), payload=new.payload,
-                next_attempt_at=info.occurred_at, created_at=clock.now()))
+            if _storable(new):
+                created.append(Delivery(kind=new.kind, setting=versions.get(new.kind), payload=new.payload,
+                                        next_attempt_at=info.occurred_at, created_at=now))
+    return created
+
+
+def enqueue_for_event(pm, registry: KindRegistry, event_row, info) -> list[Delivery]:
+    """Ask the plugins for the event's deliveries and store them, in the
+    caller's transaction."""
+    created = deliveries_for(pm, registry, info)
+    for delivery in created:
+        delivery.event = event_row.id
+        rows.insert(delivery)
     return created
 
 

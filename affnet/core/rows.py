@@ -8,7 +8,10 @@ only the values change.
 """
 import threading
 
+from peewee import IntegrityError
+
 from .db import db, is_postgres
+from .models import Event
 
 _statements: dict = {}
 _lock = threading.Lock()
@@ -32,7 +35,12 @@ def _statement(model, names: tuple, postgres: bool):
 
 def create(model, **values):
     """Insert one row and return the model instance, as ``model.create`` does."""
-    instance = model(**values)
+    return insert(model(**values))
+
+
+def insert(instance):
+    """Insert an unsaved instance (its defaults applied); returns it with its id."""
+    model = type(instance)
     data = {name: value for name, value in instance.__data__.items() if name != model._meta.primary_key.name}
     postgres = is_postgres()
     sql, fields = _statement(model, tuple(data), postgres)
@@ -55,3 +63,89 @@ def fetch(key: str, build, params: list) -> list[tuple]:
         with _lock:
             _statements[(key, postgres)] = sql
     return db.execute_sql(sql, params).fetchall()
+
+
+def _names(instance) -> tuple:
+    """The fields of an unsaved instance that have a value (defaults applied), but its id and event."""
+    skip = (instance._meta.primary_key.name, "event")
+    return tuple(name for name in instance.__data__ if name not in skip)
+
+
+def _values(instance, names: tuple) -> list:
+    fields = instance._meta.fields
+    return [fields[name].db_value(instance.__data__[name]) for name in names]
+
+
+def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) -> str:
+    """The one PostgreSQL statement that inserts an event and its rows: the
+    event (nothing at all when its (offer, dedup_key) exists), then each
+    child with the new event's id, then answers the id and whether a
+    refund or chargeback of the same payment waits for it."""
+    key = ("bundle", event_names, shapes, check_waiting)
+    sql = _statements.get(key)
+    if sql is not None:
+        return sql
+    database = db.obj
+    quote = lambda name: name.join(database.quote)  # noqa: E731
+    meta = Event._meta
+    columns = lambda model, names: ", ".join(quote(model._meta.fields[n].column_name) for n in names)  # noqa: E731
+    marks = lambda count: ", ".join([database.param] * count)  # noqa: E731
+    parts = [f"e AS (INSERT INTO {quote(meta.table_name)} ({columns(Event, event_names)}) "
+             f"VALUES ({marks(len(event_names))}) ON CONFLICT ({quote('offer_id')}, {quote('dedup_key')}) "
+             f"DO NOTHING RETURNING {quote(meta.primary_key.column_name)} AS id)"]
+    for number, (model, names) in enumerate(shapes):
+        parts.append(f"c{number} AS (INSERT INTO {quote(model._meta.table_name)} "
+                     f"({columns(model, names)}, {quote('event_id')}) SELECT {marks(len(names))}, e.id FROM e)")
+    waiting = "FALSE"
+    if check_waiting:
+        waiting = (f"EXISTS (SELECT 1 FROM {quote(meta.table_name)} w WHERE w.{quote('offer_id')} = {database.param} "
+                   f"AND w.{quote('external_payment_id')} = {database.param} AND w.{quote('pending')})")
+    sql = f"WITH {', '.join(parts)} SELECT e.id, {waiting} FROM e"
+    with _lock:
+        _statements[key] = sql
+    return sql
+
+
+def insert_event(event, children: list) -> tuple[bool, bool]:
+    """Insert ``event`` and its ``children`` (unsaved rows that point to it
+    through ``event``: its ledger entry, its deliveries) all or nothing, and
+    return (inserted, a refund or chargeback of its payment is waiting).
+
+    Nothing is written when the offer already has an event with the same
+    ``dedup_key``: the unique index decides, so two servers racing with the
+    same event write it once. On PostgreSQL this is ONE statement (one round
+    trip, no BEGIN/COMMIT); on SQLite, one transaction.
+    """
+    payment_id = event.external_payment_id
+    if is_postgres():
+        event_names = _names(event)
+        params = _values(event, event_names)
+        shapes = []
+        for child in children:
+            names = _names(child)
+            shapes.append((type(child), names))
+            params += _values(child, names)
+        if payment_id:
+            params += [event.offer_id, payment_id]
+        found = db.execute_sql(_bundle_statement(event_names, tuple(shapes), bool(payment_id)), params).fetchone()
+        if found is None:
+            return False, False
+        event.id = found[0]
+        event._dirty.clear()
+        for child in children:
+            child.event = event.id
+        return True, bool(found[1])
+    try:
+        with db.atomic():
+            insert(event)
+            for child in children:
+                child.event = event.id
+                insert(child)
+            waiting = bool(payment_id) and (Event.select(Event.id).where(
+                (Event.offer == event.offer_id) & (Event.external_payment_id == payment_id)
+                & (Event.pending == True)).exists())  # noqa: E712 - a SQL comparison
+    except IntegrityError:
+        if not Event.select().where((Event.offer == event.offer_id) & (Event.dedup_key == event.dedup_key)).exists():
+            raise  # not a repeat of an event: some other row was refused
+        return False, False
+    return True, waiting

@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from . import clock, rows
+from .cache import TTLCache
 from .models import Participation, SettingVersion, User
 from .secrets import hint, keyring
 
@@ -76,6 +77,7 @@ def save(kind, affiliate: User, values: dict, *, participation: Participation | 
               for name, value in values.items()}
     version = SettingVersion.create(kind=kind.name, affiliate=affiliate, participation=participation_id,
                                     values=stored, enabled=enabled, effective_at=effective_at, created_at=now)
+    _versions.forget(affiliate.id)
     return version, warnings
 
 
@@ -106,24 +108,36 @@ def version_in_force(kind_name: str, affiliate_id: int, participation_id: int | 
     return None
 
 
+_versions = TTLCache(5)
+
+
+def _versions_of(affiliate_id: int) -> list[tuple]:
+    """Every version of the affiliate, newest first, as (id, kind,
+    participation id, stored values, enabled, effective_at); kept in memory
+    for ``cache_seconds`` (a save in this process drops it at once)."""
+    def load():
+        found = rows.fetch("settings.versions_of", lambda: (
+            SettingVersion.select(SettingVersion.id, SettingVersion.kind, SettingVersion.participation,
+                                  SettingVersion.values, SettingVersion.enabled, SettingVersion.effective_at)
+            .where(SettingVersion.affiliate == affiliate_id)
+            .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())), [affiliate_id])
+        return [(version_id, kind, scope, values, enabled, SettingVersion.effective_at.python_value(effective_at))
+                for version_id, kind, scope, values, enabled, effective_at in found]
+    return _versions.get(affiliate_id, load)
+
+
 def all_in_force(kind_names, affiliate_id: int, participation_id: int | None, at) -> dict[str, InForce]:
     """The values in force (``version_in_force``, secrets decrypted) of several
-    kinds at once, in one query whose SQL is built once (the ingest path asks
-    it for every attributed event)."""
+    kinds at once. The ingest path asks it for every attributed event, so the
+    versions come from memory: a version saved on another server is seen
+    within ``cache_seconds``, long before the 24-hour rule lets it act (only
+    an affiliate's very first version acts at once)."""
     if not kind_names:
         return {}
-    scope_id = participation_id if participation_id is not None else 0  # no participation has id 0
-    found_rows = rows.fetch("settings.in_force", lambda: (
-        SettingVersion.select(SettingVersion.id, SettingVersion.kind, SettingVersion.participation,
-                              SettingVersion.values, SettingVersion.enabled)
-        .where((SettingVersion.affiliate == affiliate_id)
-               & (SettingVersion.participation.is_null() | (SettingVersion.participation == scope_id))
-               & (SettingVersion.effective_at <= at))
-        .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())),
-        [affiliate_id, scope_id, SettingVersion.effective_at.db_value(at)])
     newest: dict[tuple, tuple] = {}
-    for version_id, kind, scope, values, enabled in found_rows:
-        newest.setdefault((kind, scope), (version_id, values, enabled))
+    for version_id, kind, scope, values, enabled, effective_at in _versions_of(affiliate_id):
+        if effective_at <= at and (scope is None or scope == participation_id):
+            newest.setdefault((kind, scope), (version_id, values, enabled))
     found = {}
     for name in kind_names:
         version = newest.get((name, participation_id)) or newest.get((name, None))

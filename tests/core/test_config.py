@@ -48,6 +48,7 @@ def test_config_file_comes_from_affnet_config(tmp_path):
     ('[payouts]\nminimum = "-1"\n', "payouts.minimum"),
     ('[tracking]\ncookie_secure = "sometimes"\n', "tracking.cookie_secure"),
     ('[trackin]\nfallback_url = ""\n', "trackin.fallback_url"),
+    ('[ingest]\nrate_limit = "lots"\n', "ingest.rate_limit"),
 ])
 def test_a_wrong_value_stops_start_up_with_one_line_naming_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as error:

@@ -34,3 +34,29 @@ def test_an_older_database_gets_each_newer_step_in_order(affnet_app, monkeypatch
         if "terms" in [column.name for column in db.get_columns("offer")]:
             run(migrations.SchemaMigrator.from_database(db.obj).drop_column("offer", "terms"))
         SchemaVersion.delete().where(SchemaVersion.version > latest).execute()
+
+
+_VERSION_1_INDEXES = {
+    "click_offer_id": "click (offer_id)", "click_affiliate_id": "click (affiliate_id)",
+    "click_affiliate_id_created_at": "click (affiliate_id, created_at)", "event_offer_id": "event (offer_id)",
+    "event_affiliate_id": "event (affiliate_id)", "event_affiliate_id_occurred_at": "event (affiliate_id, occurred_at)",
+    "ledger_entry_affiliate_id": "ledger_entry (affiliate_id)", "event_pending": "event (pending) WHERE pending",
+    "delivery_status": "delivery (status)", "delivery_next_attempt_at": "delivery (next_attempt_at)",
+}
+
+
+def _indexes():
+    return {table: sorted(index.name for index in db.get_indexes(table))
+            for table in ("click", "event", "ledger_entry", "delivery")}
+
+
+def test_a_version_1_database_migrated_has_the_indexes_of_a_new_one(affnet_app):
+    new = _indexes()
+    for name in ("event_pending_payment", "delivery_due"):
+        db.execute_sql(f'DROP INDEX "{name}"')
+    for name, definition in _VERSION_1_INDEXES.items():
+        db.execute_sql(f'CREATE INDEX "{name}" ON {definition}')
+    SchemaVersion.update(version=1).execute()
+    assert migrations.migrate(progress=lambda line: None) == (1, migrations.LATEST)
+    assert _indexes() == new
+    assert not set(_VERSION_1_INDEXES) & {name for names in new.values() for name in names}

@@ -3,10 +3,9 @@ import threading
 from datetime import timedelta
 
 import pytest
-from peewee import OperationalError
 
 from affnet.core import outbox, setting_versions
-from affnet.core.models import Delivery, DeliveryAttempt, Event
+from affnet.core.models import Delivery, DeliveryAttempt, Event, LedgerEntry
 from affnet.testing import click, click_id_of, ingest, sale_body
 from tests import sample_plugin
 
@@ -37,17 +36,17 @@ def test_event_is_stored_with_its_deliveries(affnet_client, configured):
 
 
 def test_a_failed_delivery_write_records_no_event_either(affnet_client, configured, monkeypatch):
-    from affnet.core import rows
-    real_create = rows.create
+    real = outbox.deliveries_for
 
-    def broken(model, **values):
-        if model is Delivery:
-            raise OperationalError("disk I/O error")
-        return real_create(model, **values)
-    monkeypatch.setattr(rows, "create", broken)
+    def refused_by_the_database(*args):
+        deliveries = real(*args)
+        for delivery in deliveries:
+            delivery.setting = 10 ** 9  # no such setting version: the foreign key refuses the row
+        return deliveries
+    monkeypatch.setattr(outbox, "deliveries_for", refused_by_the_database)
     response = sell(affnet_client, configured)
     assert response.status_code == 503
-    assert Event.select().count() == 0
+    assert Event.select().count() == 0 and LedgerEntry.select().count() == 0
 
 
 def test_no_setting_means_no_delivery(affnet_client, affnet_network):

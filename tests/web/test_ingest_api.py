@@ -1,4 +1,6 @@
 """SPEC sections 2 and 3: the ingest API, attribution, idempotency, reversals."""
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -7,6 +9,7 @@ import pytest
 from affnet.core import ledger
 from affnet.core.models import Event, LedgerEntry, Payout
 from affnet.testing import click, click_id_of, ingest, sale_body
+from affnet.web.api import SweptMemoryStorage
 
 
 @pytest.fixture
@@ -106,6 +109,27 @@ def test_over_the_rate_limit_answers_429(affnet_client, affnet_network):
              for n in range(5)]
     assert codes == [201, 201, 201, 429, 429]
     assert Event.select().count() == 3
+
+
+@pytest.mark.parametrize("affnet_config", [{"ingest.rate_limit": "1000 per minute"}])
+def test_the_rate_limit_starts_no_thread_per_request(affnet_client, affnet_network, monkeypatch):
+    started = []
+    original = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: (started.append(thread), original(thread)))
+    for n in range(30):
+        assert ingest(affnet_client, affnet_network, "conversion", sale_body(payment=f"pi_{n}")).status_code == 201
+    assert started == []
+
+
+def test_the_rate_limit_memory_sweeps_expired_counters_once_a_second():
+    storage = SweptMemoryStorage()
+    storage.incr("old", expiry=0.01)
+    time.sleep(0.02)
+    storage.incr("kept", expiry=60)
+    assert "old" in storage.expirations, "no sweep within a second of the last one"
+    storage._swept_at -= 1  # a second has passed since the last sweep
+    storage.incr("kept", expiry=60)
+    assert "old" not in storage.expirations and storage.get("kept") == 2
 
 
 def test_amounts_are_exact_decimals_never_floats(affnet_client, affnet_network, click_id):
