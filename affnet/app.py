@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
 from peewee import DatabaseError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -22,6 +23,16 @@ from .logs import configure_logging
 from .plugins.manager import get_plugin_manager
 from .web import api, tracking
 from .web import stats_api
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """Sessions are for the pages: an API call (authenticated by its key or
+    token on every request) never reads or sets a session cookie."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 @dataclass
@@ -62,6 +73,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
     app.config["MAX_CONTENT_LENGTH"] = settings["ingest.max_body_bytes"]
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = PageSessions()
     services = app.extensions["affnet"] = build_services(settings, extra_plugins, load_entrypoints)
 
     @app.before_request

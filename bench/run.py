@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 # --worker-connections 16: with 32 keep-alive connections opened at once, one gthread worker would
 # otherwise accept them all and leave the other idle (seen here for the ceiling and affnet alike).
-GUNICORN = [PYTHON, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+GUNICORN = [PYTHON, "-m", "gunicorn", "--workers", os.environ.get("BW", "2"), "--threads", os.environ.get("BT", "4"), "--worker-class", "gthread",
             "--worker-connections", "16", "--log-level", "warning", "--no-control-socket"]
 POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"

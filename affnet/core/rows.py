@@ -10,7 +10,7 @@ import threading
 
 from peewee import IntegrityError
 
-from .db import db, is_postgres
+from .db import db, execute, is_postgres
 from .models import Event
 
 _statements: dict = {}
@@ -44,7 +44,7 @@ def insert(instance):
     data = {name: value for name, value in instance.__data__.items() if name != model._meta.primary_key.name}
     postgres = is_postgres()
     sql, fields = _statement(model, tuple(data), postgres)
-    cursor = db.execute_sql(sql, [field.db_value(data[field.name]) for field in fields])
+    cursor = execute(sql, [field.db_value(data[field.name]) for field in fields])
     instance._pk = cursor.fetchone()[0] if postgres else cursor.lastrowid
     instance._dirty.clear()
     return instance
@@ -62,7 +62,7 @@ def fetch(key: str, build, params: list) -> list[tuple]:
             raise ValueError(f"query {key!r}: params {params!r} are not in peewee's order {built_params!r}")
         with _lock:
             _statements[(key, postgres)] = sql
-    return db.execute_sql(sql, params).fetchall()
+    return execute(sql, params).fetchall()
 
 
 def _names(instance) -> tuple:
@@ -74,6 +74,11 @@ def _names(instance) -> tuple:
 def _values(instance, names: tuple) -> list:
     fields = instance._meta.fields
     return [fields[name].db_value(instance.__data__[name]) for name in names]
+
+
+def _sql_type(field) -> str:
+    context = db.obj.get_sql_context()
+    return context.sql(field.ddl_datatype(context)).query()[0]
 
 
 def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) -> str:
@@ -94,8 +99,10 @@ def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) ->
              f"VALUES ({marks(len(event_names))}) ON CONFLICT ({quote('offer_id')}, {quote('dedup_key')}) "
              f"DO NOTHING RETURNING {quote(meta.primary_key.column_name)} AS id)"]
     for number, (model, names) in enumerate(shapes):
+        # a value in a SELECT list has no type of its own: each is cast to its column's
+        typed = ", ".join(f"CAST({database.param} AS {_sql_type(model._meta.fields[name])})" for name in names)
         parts.append(f"c{number} AS (INSERT INTO {quote(model._meta.table_name)} "
-                     f"({columns(model, names)}, {quote('event_id')}) SELECT {marks(len(names))}, e.id FROM e)")
+                     f"({columns(model, names)}, {quote('event_id')}) SELECT {typed}, e.id FROM e)")
     waiting = "FALSE"
     if check_waiting:
         waiting = (f"EXISTS (SELECT 1 FROM {quote(meta.table_name)} w WHERE w.{quote('offer_id')} = {database.param} "
@@ -127,7 +134,7 @@ def insert_event(event, children: list) -> tuple[bool, bool]:
             params += _values(child, names)
         if payment_id:
             params += [event.offer_id, payment_id]
-        found = db.execute_sql(_bundle_statement(event_names, tuple(shapes), bool(payment_id)), params).fetchone()
+        found = execute(_bundle_statement(event_names, tuple(shapes), bool(payment_id)), params).fetchone()
         if found is None:
             return False, False
         event.id = found[0]

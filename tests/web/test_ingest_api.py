@@ -396,3 +396,12 @@ def test_a_refund_recorded_blind_to_its_simultaneous_payment_is_applied_by_the_w
     assert row.pending is False and row.payout == Decimal("-8.70")
     assert balance(affnet_network) == 0
     assert affnet_worker.services.recorder.apply_waiting_reversals() == 0, "applied once only"
+
+
+def test_an_api_call_opens_no_session_and_a_page_does(affnet_app):
+    from flask import session
+    from flask.sessions import NullSession
+    with affnet_app.test_request_context("/api/ingest/conversion", method="POST"):
+        assert isinstance(session._get_current_object(), NullSession)
+    with affnet_app.test_request_context("/"):
+        assert not isinstance(session._get_current_object(), NullSession)
