@@ -19,7 +19,7 @@ from .core.ingest import Recorder
 from .core.secrets import keyring
 from .core.spool import ClickSpool
 from .instance import load_flask_secret
-from .logs import configure_logging
+from .logs import access_writer, configure_logging
 from .plugins.manager import get_plugin_manager
 from .web import api, tracking
 from .web import stats_api
@@ -111,12 +111,12 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
 
 def log_requests(app: Flask) -> None:
     """One structured log line per request, with the click or event id."""
-    access = logging.getLogger("affnet.access")
+    write = access_writer()
+    if write is None:
+        return
 
     @app.after_request
     def _log(response):
-        if access.isEnabledFor(logging.INFO):
-            access.info("method=%s path=%s status=%s ref=%s click_id=%s txid=%s", request.method, request.path,
-                        response.status_code, request.args.get("ref", "-"), g.get("click_id", "-"),
-                        g.get("txid", "-"))
+        write(f"method={request.method} path={request.path} status={response.status_code} "
+              f"ref={request.args.get('ref', '-')} click_id={g.get('click_id', '-')} txid={g.get('txid', '-')}")
         return response

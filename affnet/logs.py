@@ -83,6 +83,7 @@ def access_writer():
 def configure_logging(level: str) -> None:
     """Root logging at ``level``; ``affnet.access`` batched."""
     logging.basicConfig(level=level, format=FORMAT, stream=sys.stderr)
+    logging.getLogger("affnet").setLevel(level)  # even when the root logger was set up before us
     access = logging.getLogger("affnet.access")
     if any(isinstance(handler, BatchedLineHandler) for handler in access.handlers):
         return

@@ -127,7 +127,7 @@ def affnet_settings(tmp_path, affnet_database_url, affnet_config):
     init_instance(instance)
     overrides = {"database_url": affnet_database_url, "instance_path": str(instance),
                  "cache_seconds": 0, "ingest.rate_limit": "100000 per minute", "plugins.enabled": [],
-                 **affnet_config}
+                 "log_level": "WARNING", **affnet_config}
     return load_settings(None, overrides=overrides, environ={})
 
 

@@ -100,7 +100,7 @@ class Deployment:
         self.name, self.url, self.workdir = name, url, workdir
         self.port = free_port()
         self.env = {**os.environ, "AFFNET_DATABASE_URL": url, "AFFNET_INSTANCE_PATH": str(workdir / "instance"),
-                    "AFFNET_LOG_LEVEL": "WARNING", "AFFNET_INGEST_RATE_LIMIT": "10000000 per minute",
+                    "AFFNET_LOG_LEVEL": "INFO", "AFFNET_INGEST_RATE_LIMIT": "10000000 per minute",
                     "AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS": "true", "AFFNET_PLUGINS_ENABLED": ",".join(plugins),
                     "PYTHONPATH": str(ROOT)}
         self.env.pop("AFFNET_CONFIG", None)
@@ -118,9 +118,12 @@ class Deployment:
         self.__dict__.update(json.loads(seeded))
 
     def start(self) -> None:
+        # the access log (one line per request, as an operator runs it) goes to a file, as journald would take it
+        log = open(self.workdir / "affnet.log", "ab")
         self.processes.append(subprocess.Popen(
             GUNICORN + ["--bind", f"127.0.0.1:{self.port}", "affnet.wsgi:app"], env=self.env, cwd=self.workdir,
-            start_new_session=True))
+            start_new_session=True, stderr=log))
+        log.close()
         self.processes.append(subprocess.Popen([PYTHON, "-m", "affnet", "worker"], env=self.env, cwd=self.workdir,
                                                start_new_session=True, stderr=subprocess.DEVNULL))
         wait_for(self.port, "/healthz")

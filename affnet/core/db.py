@@ -14,7 +14,9 @@ and that request answers 503 (nothing recorded) instead of being served.
 
 ``execute`` runs the statements of the click and ingest paths. On
 PostgreSQL each is prepared once per connection (``PREPARE``) and then only
-executed: planning cost the server more than running them.
+executed: planning cost the server more than running them. A pooler that
+hands each transaction another server connection (PgBouncer in transaction
+mode) cannot keep them: ``?prepared_statements=false`` in the URL turns them off.
 """
 import itertools
 import re
@@ -48,6 +50,8 @@ class _Connection(psycopg2.extensions.connection):
 
 
 class _PostgresPool(PooledPostgresqlDatabase):
+    prepare_statements = True
+
     def __init__(self, *args, **kwargs):
         self._returned_at: dict = {}
         super().__init__(*args, **kwargs)
@@ -76,7 +80,7 @@ def execute(sql: str, params: list):
     """Run ``sql`` (``%s`` placeholders) and return the cursor. On PostgreSQL
     the server parses and plans it once per connection: the first call
     prepares it, every call executes the prepared statement."""
-    if not is_postgres():
+    if not is_postgres() or not db.obj.prepare_statements:
         return db.execute_sql(sql, params)
     connection = db.connection()
     name = connection.prepared.get(sql)
@@ -105,11 +109,14 @@ def make_database(url: str):
             max_connections=64, stale_timeout=300, timeout=10)
     if parts.scheme in ("postgres", "postgresql"):
         options = dict(parse_qsl(parts.query))
-        return _PostgresPool(
+        prepare = options.pop("prepared_statements", "true").lower() not in ("false", "0", "no", "off")
+        database = _PostgresPool(
             parts.path.lstrip("/"), user=parts.username, password=parts.password,
             host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
             max_connections=int(options.pop("max_connections", 32)),
             stale_timeout=300, timeout=10, connection_factory=_Connection, **options)
+        database.prepare_statements = prepare
+        return database
     raise ValueError(f"unsupported database URL scheme: {parts.scheme}")
 
 

@@ -46,8 +46,10 @@ def deliveries_for_event(event, settings):
     ``event`` is an ``EventInfo``. ``settings`` maps each of your delivery
     kinds to the values in force for this event's participation at the time
     the event happened (secrets decrypted); a kind the affiliate has not set
-    is absent. Called inside the event's transaction: build payloads only,
-    send nothing. Put no secret into a payload: it is stored as it is."""
+    is absent. Called before the event is stored; what it returns is stored
+    with the event, all or nothing (a repeated event stores nothing). Build
+    payloads only: send nothing, touch no database. Put no secret into a
+    payload: it is stored as it is."""
 
 
 @hookspec(firstresult=True)

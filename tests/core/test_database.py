@@ -10,7 +10,7 @@ from affnet.testing import click, click_id_of, ingest, sale_body
 @pytest.fixture
 def postgres_only(affnet_app):
     if not is_postgres():
-        pytest.skip("PostgreSQL's pool and prepared statements")
+        pytest.skip("only PostgreSQL pings pooled connections and prepares statements")
 
 
 @pytest.fixture
@@ -65,3 +65,14 @@ def test_a_prepared_statement_runs_with_each_call_s_values(postgres_only):
         assert database_module.execute(sql, [40, 2]).fetchone()[0] == 42
         assert [statement.split(" AS ", 1)[1] for statement in _prepared_statements()
                 if "$1::int" in statement] == ["SELECT $1::int + $2::int"]
+
+
+def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(postgres_only, affnet_postgres_url,
+                                                                        monkeypatch):
+    separator = "&" if "?" in affnet_postgres_url else "?"
+    database = database_module.make_database(affnet_postgres_url + separator + "prepared_statements=false")
+    monkeypatch.setattr(db, "obj", database)
+    with database.connection_context():
+        assert database_module.execute("SELECT %s::int * 6", [7]).fetchone()[0] == 42
+        assert _prepared_statements() == []
+    database.close_all()

@@ -1,0 +1,25 @@
+"""Logs are structured: one access line per request, with the click id or the event's txid."""
+import logging
+
+import pytest
+
+from affnet.logs import BatchedLineHandler
+from affnet.testing import click, click_id_of, ingest, sale_body
+
+
+def access_lines(capfd) -> list[str]:
+    for handler in logging.getLogger("affnet.access").handlers:
+        if isinstance(handler, BatchedLineHandler):
+            handler.flush()
+    return [line for line in capfd.readouterr().err.splitlines() if " affnet.access " in line]
+
+
+@pytest.mark.parametrize("affnet_config", [{"log_level": "INFO"}])
+def test_each_request_logs_one_line_with_its_click_id_or_txid(affnet_client, affnet_network, capfd):
+    access_lines(capfd)  # what came before
+    click_id = click_id_of(click(affnet_client, affnet_network.ref))
+    txid = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id)).get_json()["txid"]
+    lines = access_lines(capfd)
+    assert len(lines) == 2
+    assert "method=GET path=/r status=302" in lines[0] and f"click_id={click_id}" in lines[0]
+    assert "method=POST path=/api/ingest/conversion status=201" in lines[1] and f"txid={txid}" in lines[1]
