@@ -117,6 +117,8 @@ def log_requests(app: Flask) -> None:
 
     @app.after_request
     def _log(response):
-        write(f"method={request.method} path={request.path} status={response.status_code} "
-              f"ref={request.args.get('ref', '-')} click_id={g.get('click_id', '-')} txid={g.get('txid', '-')}")
+        environ = request.environ
+        ref = request.args.get("ref", "-") if "ref=" in environ.get("QUERY_STRING", "") else "-"
+        write(f"method={environ['REQUEST_METHOD']} path={environ['PATH_INFO']} status={response.status_code} "
+              f"ref={ref} click_id={g.get('click_id', '-')} txid={g.get('txid', '-')}")
         return response

@@ -58,7 +58,7 @@ class ClickSpool:
     # -- writing (the click path) ------------------------------------------
     def append(self, row: dict) -> None:
         """Write one click durably (against a killed process) and return."""
-        line = (json.dumps(row, default=_encode, separators=(",", ":")) + "\n").encode()
+        line = (_ENCODER.encode(row) + "\n").encode()
         with self._lock:
             if self._pid != os.getpid():
                 self._open()
@@ -240,6 +240,9 @@ def _encode(value):
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot spool {type(value).__name__}")
+
+
+_ENCODER = json.JSONEncoder(default=_encode, separators=(",", ":"))
 
 
 def _decode(row: dict) -> dict:

@@ -29,10 +29,15 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not a number")
 
 
+# Made once: json.loads with arguments builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def _body():
     raw = request.get_data(cache=False)
     try:
-        return json.loads(raw or b"null", parse_float=Decimal, parse_constant=_reject_constant)
+        return _DECODER.decode((raw or b"null").decode())
     except (ValueError, UnicodeDecodeError):
         raise IngestError("the body is not valid JSON") from None
 
@@ -43,7 +48,8 @@ def _offer():
 
 def _answer(outcome):
     g.txid = outcome.body["txid"]
-    return jsonify(outcome.body), outcome.http_status
+    return current_app.response_class(_ENCODER.encode(outcome.body) + "\n", outcome.http_status,
+                                      mimetype="application/json")
 
 
 def _key_of_caller() -> str:
