@@ -22,6 +22,8 @@ transaction), so a conversion right behind its click attributes on the
 machine that took the click; other machines see the click once their worker
 has loaded it, within about ``tracking.spool_flush_ms``.
 """
+import csv
+import io
 import json
 import logging
 import os
@@ -204,15 +206,24 @@ def _read_rows(path: Path) -> list[dict]:
 
 def insert_clicks(rows: list[dict]) -> None:
     """Insert click rows, skipping click ids already present, by each
-    database's fastest path (peewee's ``insert_many`` builds SQL per row)."""
+    database's fastest path (peewee's ``insert_many`` builds SQL per row).
+
+    On PostgreSQL the rows are copied (``COPY``, CSV) into a temporary table
+    and moved from there with one ``INSERT ... ON CONFLICT DO NOTHING``: the
+    server parses no SQL per row. Call it inside a transaction."""
     fields = [field for field in Click._meta.sorted_fields if field.name != "id"]
     columns = ", ".join(field.column_name for field in fields)
     values = [tuple(field.db_value(row.get(field.name)) for field in fields) for row in rows]
     cursor = db.cursor()
     if is_postgres():
-        from psycopg2.extras import execute_values
-        execute_values(cursor, f"INSERT INTO click ({columns}) VALUES %s ON CONFLICT (click_id) DO NOTHING",
-                       values, page_size=len(values))
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(values)  # None becomes an empty field: NULL (no click has an empty text)
+        buffer.seek(0)
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS click_load ON COMMIT DELETE ROWS "
+                       f"AS SELECT {columns} FROM click WITH NO DATA")
+        cursor.copy_expert(f"COPY click_load ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+        cursor.execute(f"INSERT INTO click ({columns}) SELECT {columns} FROM click_load "
+                       f"ON CONFLICT (click_id) DO NOTHING")
     else:
         marks = ", ".join("?" * len(fields))
         cursor.executemany(f"INSERT OR IGNORE INTO click ({columns}) VALUES ({marks})", values)

@@ -42,6 +42,19 @@ def test_loading_the_same_clicks_twice_counts_them_once(affnet_app, affnet_netwo
     assert Click.select().count() == 1
 
 
+def test_every_field_of_a_click_is_loaded_exactly_whatever_its_characters(affnet_app, affnet_network):
+    agent = 'Mozilla/5.0 "quoted", comma;\ttab\\backslash ünïcødé 😀'
+    referer = "https://example.com/a?b=1&c=\"2\",3"
+    client = affnet_app.test_client()
+    response = client.get(f"/r?ref={affnet_network.ref}&s1=a%2Cb%22c&s2=%5CN&s3=line%0Anext&fbclid=x%09y",
+                          headers={"User-Agent": agent, "Referer": referer})
+    affnet_app.extensions["affnet"].spool.flush()
+    stored = Click.get(Click.click_id == click_id_of(response))
+    assert (stored.user_agent, stored.referer) == (agent, referer)
+    assert (stored.s1, stored.s2, stored.s3, stored.fbclid, stored.s4) == ('a,b"c', "\\N", "line\nnext", "x\ty", None)
+    assert (stored.is_unique, stored.is_bot) == (True, False)
+
+
 def test_files_of_a_dead_process_are_loaded_and_a_torn_last_line_is_skipped(affnet_app, affnet_network):
     spool = affnet_app.extensions["affnet"].spool
     client = affnet_app.test_client()
