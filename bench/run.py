@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 # --worker-connections 16: with 32 keep-alive connections opened at once, one gthread worker would
 # otherwise accept them all and leave the other idle (seen here for the ceiling and affnet alike).
-GUNICORN = [PYTHON, "-m", "gunicorn", "--workers", os.environ.get("BW", "2"), "--threads", os.environ.get("BT", "4"), "--worker-class", "gthread",
+GUNICORN = [PYTHON, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--worker-class", "gthread",
             "--worker-connections", "16", "--log-level", "warning", "--no-control-socket"]
 POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
@@ -150,13 +150,18 @@ class Deployment:
         return time.monotonic() - started
 
 
+WARM_UP_SECONDS = 2  # every measurement follows this much of the same load, not counted
+
+
 def measure(deployment: Deployment, options, lua: Path) -> dict:
     base = f"http://127.0.0.1:{deployment.port}"
     results = {}
     if "click" in options.paths:
-        results["click"] = wrk(f"{base}/r?ref={deployment.ref}&s1=bench&fbclid=IwAR123", options.duration,
-                               options.connections, headers=[f"User-Agent: {USER_AGENT}"])
+        click_url = f"{base}/r?ref={deployment.ref}&s1=bench&fbclid=IwAR123"
+        wrk(click_url, WARM_UP_SECONDS, options.connections, headers=[f"User-Agent: {USER_AGENT}"])
+        results["click"] = wrk(click_url, options.duration, options.connections, headers=[f"User-Agent: {USER_AGENT}"])
     if "ingest" in options.paths:
+        wrk(base, WARM_UP_SECONDS, options.connections, script=str(lua), args=[uuid.uuid4().hex[:8]])
         before = deployment.count_events()
         results["ingest"] = wrk(base, options.duration, options.connections, script=str(lua),
                                 args=[uuid.uuid4().hex[:8]])
@@ -206,6 +211,8 @@ def main() -> int:
     try:
         wait_for(ceiling_port)
         print(f"measuring the ceiling (bare WSGI app, {options.connections} connections)...", flush=True)
+        wrk(f"http://127.0.0.1:{ceiling_port}/r?ref=x", WARM_UP_SECONDS, options.connections,
+            headers=[f"User-Agent: {USER_AGENT}"])
         results["ceiling"] = wrk(f"http://127.0.0.1:{ceiling_port}/r?ref=x", options.duration, options.connections,
                                  headers=[f"User-Agent: {USER_AGENT}"])
         for name, url in databases:
