@@ -253,8 +253,8 @@ def main() -> int:
 def report(results: dict, options, seconds: float, postbacks: int) -> None:
     ceiling = results["ceiling"]
     print()
-    print(f"| path | database | req/s | p50 ms | p99 ms | ratio to ceiling | errors |")
-    print(f"| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    print("| path | database | req/s | p50 ms | p99 ms | ratio to ceiling | errors |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     print(f"| ceiling: bare WSGI 302 + cookie | none | {ceiling['rps']:,.0f} | {ceiling['p50']:.2f} | "
           f"{ceiling['p99']:.2f} | 100% | {ceiling['errors'] or '-'} |")
     for name, measured in results.items():

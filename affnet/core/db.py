@@ -80,7 +80,7 @@ def execute(sql: str, params: list):
     """Run ``sql`` (``%s`` placeholders) and return the cursor. On PostgreSQL
     the server parses and plans it once per connection: the first call
     prepares it, every call executes the prepared statement."""
-    if not is_postgres() or not db.obj.prepare_statements:
+    if not is_postgres() or not db.obj.prepare_statements or "%%" in sql:  # a literal % stays unprepared
         return db.execute_sql(sql, params)
     connection = db.connection()
     name = connection.prepared.get(sql)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from peewee import IntegrityError, fn
 
 from . import clock, commissions, ledger, outbox, rows
-from .attribution import NOBODY, attribute
+from .attribution import attribute
 from .db import db
 from .events import ClickInfo, EventInfo, OfferInfo
 from .models import CONVERSION_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Event, Offer
@@ -294,10 +294,11 @@ class Recorder:
     def apply_waiting_reversals(self, now=None) -> int:
         """Apply every pending refund or chargeback whose payment is recorded.
 
-        The payment's own transaction applies them at once; this catches the
-        one case it cannot see: a payment and its refund recorded at the same
-        moment (on two servers), each transaction blind to the other's
-        uncommitted row. The worker runs it every minute."""
+        The payment's own call applies them right after recording it; this
+        catches what that cannot: a payment and its refund recorded at the
+        same moment (on two servers), each blind to the other's uncommitted
+        row, and a process that died between the two. The worker runs it
+        every minute."""
         payment = Event.alias()
         found = (Event.select(Event.id, payment.id)
                  .join(payment, on=((payment.offer == Event.offer)
