@@ -139,9 +139,18 @@ class Deployment:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
 
-    def count_events(self) -> int:
-        return int(subprocess.run([PYTHON, str(ROOT / "bench" / "seed.py"), "--count-events"], env=self.env,
+    def count(self, what: str) -> int:
+        """``events`` recorded, or deliveries ``pending``."""
+        return int(subprocess.run([PYTHON, str(ROOT / "bench" / "seed.py"), f"--count-{what}"], env=self.env,
                                   cwd=self.workdir, check=True, capture_output=True, text=True).stdout)
+
+    def drain(self, seconds: float = 120) -> float:
+        """Wait until the worker has sent every delivery (at most ``seconds``),
+        so that the next measurement does not share the machine with it."""
+        started = time.monotonic()
+        while self.count("pending") and time.monotonic() - started < seconds:
+            time.sleep(0.5)
+        return time.monotonic() - started
 
     def load_clicks(self, count: int) -> float:
         started = time.monotonic()
@@ -162,10 +171,10 @@ def measure(deployment: Deployment, options, lua: Path) -> dict:
         results["click"] = wrk(click_url, options.duration, options.connections, headers=[f"User-Agent: {USER_AGENT}"])
     if "ingest" in options.paths:
         wrk(base, WARM_UP_SECONDS, options.connections, script=str(lua), args=[uuid.uuid4().hex[:8]])
-        before = deployment.count_events()
+        before = deployment.count("events")
         results["ingest"] = wrk(base, options.duration, options.connections, script=str(lua),
                                 args=[uuid.uuid4().hex[:8]])
-        recorded = deployment.count_events() - before
+        recorded = deployment.count("events") - before
         # every request is a new event; requests still in flight when wrk stops may add a few more
         if not results["ingest"]["requests"] <= recorded <= results["ingest"]["requests"] + options.connections:
             results["ingest"]["errors"] += f" {recorded:,} events recorded for {results['ingest']['requests']:,} requests"
@@ -226,6 +235,7 @@ def main() -> int:
             try:
                 print(f"{name}: click and ingest paths...", flush=True)
                 results[name] = measure(deployment, options, lua)
+                results[name]["drain_seconds"] = deployment.drain()
             finally:
                 deployment.stop()
             if not options.growth_clicks:
@@ -237,6 +247,7 @@ def main() -> int:
                 print(f"{name}: again with {options.growth_clicks:,} clicks in the database...", flush=True)
                 results[f"{name}+growth"] = measure(deployment, options, lua)
                 results[f"{name}+growth"]["load_seconds"] = load_seconds
+                results[f"{name}+growth"]["drain_seconds"] = deployment.drain()
             finally:
                 deployment.stop()
     finally:
@@ -275,6 +286,10 @@ def report(results: dict, options, seconds: float, postbacks: int) -> None:
                             f"{grown[path]['rps'] / base[path]['rps']:.0%}" for path in options.paths)
         print(f"{name.replace('+growth', '')}: with {options.growth_clicks:,} more clicks "
               f"(loaded in {grown['load_seconds']:.0f} s) {kept} of its speed")
+    if "ingest" in options.paths:
+        drains = ", ".join(f"{name.replace('+growth', ' + clicks')} {measured['drain_seconds']:.1f} s"
+                           for name, measured in results.items() if "drain_seconds" in measured)
+        print(f"the worker had sent every postback of an ingest run this long after it ended: {drains}")
     print(f"{postbacks:,} postbacks received; {options.connections} connections, {options.duration} s per "
           f"measurement; the whole run took {seconds:.0f} s")
 

@@ -4,7 +4,8 @@
 postback to the receiver (when a postback plugin is enabled) and one click,
 and prints them as JSON. ``seed.py --clicks N REF`` adds N clicks to that
 affiliate's participation by the fastest path each database has.
-``seed.py --count-events`` prints how many events the database holds.
+``seed.py --count-events`` prints how many events the database holds,
+``seed.py --count-pending`` how many deliveries wait to be sent.
 """
 import io
 import json
@@ -17,7 +18,7 @@ from affnet.app import build_services
 from affnet.config import load_settings
 from affnet.core import accounts, clock, setting_versions, tracking
 from affnet.core.db import db, is_postgres
-from affnet.core.models import Click, Event
+from affnet.core.models import Click, Delivery, Event
 
 
 def seed(receiver_url: str, services) -> dict:
@@ -78,6 +79,8 @@ def main() -> None:
             load_clicks(int(sys.argv[2]), sys.argv[3])
         elif sys.argv[1] == "--count-events":
             print(Event.select().count())
+        elif sys.argv[1] == "--count-pending":
+            print(Delivery.select().where(Delivery.status == "pending").count())
         else:
             print(json.dumps(seed(sys.argv[1], services)))
     os._exit(0)  # the spool's and the log's daemon threads have nothing to finish
