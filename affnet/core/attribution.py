@@ -37,7 +37,8 @@ def _fetch_click(key: str, condition, params: list) -> Click | None:
     if not found:
         return None
     *values, affiliate_id, ref_code = found[0]
-    click = Click(**{field.name: field.python_value(value) for field, value in zip(_CLICK_FIELDS, values)})
+    click = Click(__no_default__=1)
+    click.__data__.update((field.name, field.python_value(value)) for field, value in zip(_CLICK_FIELDS, values))
     click.participation = Participation(id=click.participation_id, affiliate=affiliate_id, ref_code=ref_code)
     return click
 

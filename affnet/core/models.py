@@ -251,7 +251,7 @@ class Delivery(BaseModel):
     id = BigAutoField()
     event = ForeignKeyField(Event, null=True, backref="deliveries")
     kind = CharField()
-    setting = ForeignKeyField(SettingVersion, null=True)
+    setting = ForeignKeyField(SettingVersion, null=True, index=False)  # versions are never deleted
     payload = JSONField()
     status = CharField(default="pending")  # pending, sent, failed
     is_test = BooleanField(default=False)

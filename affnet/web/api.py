@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from decimal import Decimal
+from functools import lru_cache
 
 from flask import Blueprint, current_app, g, jsonify, request
 from limits import parse_many
@@ -53,7 +54,11 @@ def _answer(outcome):
 
 
 def _key_of_caller() -> str:
-    key = request.headers.get("X-Offer-Key") or request.remote_addr or "-"
+    return _hashed(request.headers.get("X-Offer-Key") or request.remote_addr or "-")
+
+
+@lru_cache(maxsize=4096)
+def _hashed(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -42,6 +42,7 @@ _VERSION_1_INDEXES = {
     "event_affiliate_id": "event (affiliate_id)", "event_affiliate_id_occurred_at": "event (affiliate_id, occurred_at)",
     "ledger_entry_affiliate_id": "ledger_entry (affiliate_id)", "event_pending": "event (pending) WHERE pending",
     "delivery_status": "delivery (status)", "delivery_next_attempt_at": "delivery (next_attempt_at)",
+    "delivery_setting_id": "delivery (setting_id)",
 }
 
 
