@@ -195,12 +195,12 @@ def record_results(settled: list, policy: RetryPolicy) -> None:
     update (per earlier attempt count), the others one by one. A per-delivery
     commit made the database, not the receivers, the limit of the worker."""
     now = clock.now()
-    rows = [(delivery, *_settle(delivery, result, policy, now)) for delivery, result in settled]
+    outcomes = [(delivery, *_settle(delivery, result, policy, now)) for delivery, result in settled]
     sent: dict[int, list[int]] = {}
     with db.atomic():
-        for start in range(0, len(rows), 500):
-            DeliveryAttempt.insert_many([attempt for _, _, _, attempt in rows[start:start + 500]]).execute()
-        for delivery, outcome, changes, _ in rows:
+        for start in range(0, len(outcomes), 500):
+            rows.insert_many(DeliveryAttempt, [attempt for _, _, _, attempt in outcomes[start:start + 500]])
+        for delivery, outcome, changes, _ in outcomes:
             if outcome == "sent":
                 sent.setdefault(changes["attempts"], []).append(delivery.id)
             else:

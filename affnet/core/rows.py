@@ -17,8 +17,8 @@ _statements: dict = {}
 _lock = threading.Lock()
 
 
-def _statement(model, names: tuple, postgres: bool):
-    key = (model, names, postgres)
+def _statement(model, names: tuple, postgres: bool, returning: bool = True):
+    key = (model, names, postgres, returning)
     found = _statements.get(key)
     if found is None:
         database = db.obj
@@ -26,7 +26,7 @@ def _statement(model, names: tuple, postgres: bool):
         quote = lambda name: name.join(database.quote)  # noqa: E731
         sql = (f"INSERT INTO {quote(model._meta.table_name)} ({', '.join(quote(f.column_name) for f in fields)}) "
                f"VALUES ({', '.join([database.param] * len(fields))})")
-        if postgres:
+        if postgres and returning:
             sql += f" RETURNING {quote(model._meta.primary_key.column_name)}"
         with _lock:
             found = _statements[key] = (sql, fields)
@@ -48,6 +48,23 @@ def insert(instance):
     instance._pk = cursor.fetchone()[0] if postgres else cursor.lastrowid
     instance._dirty.clear()
     return instance
+
+
+def insert_many(model, rows: list[dict]) -> None:
+    """Insert rows given as dicts of the same field names (every field the
+    table needs, defaults are not applied), with SQL built once: one
+    multi-row statement on PostgreSQL, one prepared statement run per row on
+    SQLite. peewee's ``insert_many`` builds its SQL anew for every row."""
+    if not rows:
+        return
+    postgres = is_postgres()
+    sql, fields = _statement(model, tuple(rows[0]), postgres, returning=False)
+    values = [[field.db_value(row[field.name]) for field in fields] for row in rows]
+    if postgres:
+        from psycopg2.extras import execute_values
+        execute_values(db.cursor(), sql[:sql.index(" VALUES ")] + " VALUES %s", values, page_size=len(values))
+    else:
+        db.cursor().executemany(sql, values)
 
 
 def fetch(key: str, build, params: list) -> list[tuple]:
