@@ -3,11 +3,10 @@
 ``seed.py RECEIVER_URL`` makes an offer, an approved affiliate with a
 postback to the receiver (when a postback plugin is enabled) and one click,
 and prints them as JSON. ``seed.py --clicks N REF`` adds N clicks to that
-affiliate's participation by the fastest path each database has.
+affiliate's participation the way spooled clicks are loaded.
 ``seed.py --count-events`` prints how many events the database holds,
 ``seed.py --count-pending`` how many deliveries wait to be sent.
 """
-import io
 import json
 import os
 import sys
@@ -18,7 +17,8 @@ from affnet.app import build_services
 from affnet.config import load_settings
 from affnet.core import accounts, clock, setting_versions, tracking
 from affnet.core.db import db, is_postgres
-from affnet.core.models import Click, Delivery, Event
+from affnet.core.models import Delivery, Event
+from affnet.core.spool import insert_clicks
 
 
 def seed(receiver_url: str, services) -> dict:
@@ -42,26 +42,15 @@ def load_clicks(count: int, ref: str) -> None:
     route = tracking.find_route(ref, cached=False)
     start = clock.now() - timedelta(days=30)
     step = 30 * 86400 / count
-    columns = [field.column_name for field in Click._meta.sorted_fields if field.name != "id"]
     chunk = 100_000
     began = time.monotonic()
     for offset in range(0, count, chunk):
-        rows = []
-        for n in range(offset, min(offset + chunk, count)):
-            row = tracking.click_row(route, {"s1": f"adset-{n % 50}", "s2": "feed"}, ip=f"10.0.{n % 250}.{n % 200}",
-                                     user_agent="Mozilla/5.0", referer=None, method="GET", has_cookie=n % 3 == 0,
-                                     now=start + timedelta(seconds=n * step))
-            rows.append([row.get(name if name in row else name.removesuffix("_id")) for name in columns])
+        rows = [tracking.click_row(route, {"s1": f"adset-{n % 50}", "s2": "feed"}, ip=f"10.0.{n % 250}.{n % 200}",
+                                   user_agent="Mozilla/5.0", referer=None, method="GET", has_cookie=n % 3 == 0,
+                                   now=start + timedelta(seconds=n * step))
+                for n in range(offset, min(offset + chunk, count))]
         with db.atomic():
-            if is_postgres():
-                buffer = io.StringIO()
-                for row in rows:
-                    buffer.write("\t".join("\\N" if value is None else str(value) for value in row) + "\n")
-                buffer.seek(0)
-                db.cursor().copy_expert(f"COPY click ({', '.join(columns)}) FROM STDIN", buffer)
-            else:
-                marks = ", ".join("?" * len(columns))
-                db.cursor().executemany(f"INSERT INTO click ({', '.join(columns)}) VALUES ({marks})", rows)
+            insert_clicks(rows)  # the path spooled clicks take: COPY on PostgreSQL
         done = min(offset + chunk, count)
         print(f"  {done:,} clicks ({done / (time.monotonic() - began):,.0f}/s)", file=sys.stderr, flush=True)
     # what the database would have done on its own long before a million clicks were a day old:

@@ -186,9 +186,8 @@ class Event(BaseModel):
 
 # Pending reversals are few and looked for on every payment: a partial index holds only them, and
 # being tiny it is the one the planner takes even before the table has statistics.
-EVENT_PENDING = Event.index(Event.offer, Event.external_payment_id, name="event_pending_payment").where(
-    Event.pending == True)  # noqa: E712
-Event.add_index(EVENT_PENDING)
+Event.add_index(Event.index(Event.offer, Event.external_payment_id, name="event_pending_payment").where(
+    Event.pending == True))  # noqa: E712
 
 
 class Payout(BaseModel):
@@ -265,9 +264,8 @@ class Delivery(BaseModel):
 
 
 # The worker's claim walks due deliveries in order; sent and failed ones never need an index.
-DELIVERY_DUE = Delivery.index(Delivery.next_attempt_at, Delivery.id, name="delivery_due").where(
-    Delivery.status == "pending")
-Delivery.add_index(DELIVERY_DUE)
+Delivery.add_index(Delivery.index(Delivery.next_attempt_at, Delivery.id, name="delivery_due").where(
+    Delivery.status == "pending"))
 
 
 class DeliveryAttempt(BaseModel):

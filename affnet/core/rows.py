@@ -98,6 +98,15 @@ def _sql_type(field) -> str:
     return context.sql(field.ddl_datatype(context)).query()[0]
 
 
+def _waiting() -> str:
+    """SQL that is true when a refund or chargeback of the payment (offer id,
+    payment id: two parameters) was recorded before it and waits."""
+    database = db.obj
+    quote = lambda name: name.join(database.quote)  # noqa: E731
+    return (f"EXISTS (SELECT 1 FROM {quote(Event._meta.table_name)} w WHERE w.{quote('offer_id')} = {database.param} "
+            f"AND w.{quote('external_payment_id')} = {database.param} AND w.{quote('pending')})")
+
+
 def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) -> str:
     """The one PostgreSQL statement that inserts an event and its rows: the
     event (nothing at all when its (offer, dedup_key) exists), then each
@@ -120,11 +129,7 @@ def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) ->
         typed = ", ".join(f"CAST({database.param} AS {_sql_type(model._meta.fields[name])})" for name in names)
         parts.append(f"c{number} AS (INSERT INTO {quote(model._meta.table_name)} "
                      f"({columns(model, names)}, {quote('event_id')}) SELECT {typed}, e.id FROM e)")
-    waiting = "FALSE"
-    if check_waiting:
-        waiting = (f"EXISTS (SELECT 1 FROM {quote(meta.table_name)} w WHERE w.{quote('offer_id')} = {database.param} "
-                   f"AND w.{quote('external_payment_id')} = {database.param} AND w.{quote('pending')})")
-    sql = f"WITH {', '.join(parts)} SELECT e.id, {waiting} FROM e"
+    sql = f"WITH {', '.join(parts)} SELECT e.id, {_waiting() if check_waiting else 'FALSE'} FROM e"
     with _lock:
         _statements[key] = sql
     return sql
@@ -165,9 +170,8 @@ def insert_event(event, children: list) -> tuple[bool, bool]:
             for child in children:
                 child.event = event.id
                 insert(child)
-            waiting = bool(payment_id) and (Event.select(Event.id).where(
-                (Event.offer == event.offer_id) & (Event.external_payment_id == payment_id)
-                & (Event.pending == True)).exists())  # noqa: E712 - a SQL comparison
+            waiting = bool(payment_id) and bool(
+                execute(f"SELECT {_waiting()}", [event.offer_id, payment_id]).fetchone()[0])
     except IntegrityError:
         if not Event.select().where((Event.offer == event.offer_id) & (Event.dedup_key == event.dedup_key)).exists():
             raise  # not a repeat of an event: some other row was refused

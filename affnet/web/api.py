@@ -10,7 +10,7 @@ import time
 from decimal import Decimal
 from functools import lru_cache
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, request
 from limits import parse_many
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -22,8 +22,12 @@ from ..core.ingest import IngestError, parse_conversion, parse_reversal
 bp = Blueprint("ingest", __name__, url_prefix="/api/ingest")
 
 
+def _json(body: dict):
+    return current_app.response_class(_ENCODER.encode(body) + "\n", mimetype="application/json")
+
+
 def error(status: int, message: str, fields: dict | None = None):
-    return jsonify({"error": message, "fields": fields or {}}), status
+    return _json({"error": message, "fields": fields or {}}), status
 
 
 def _reject_constant(name):
@@ -49,8 +53,7 @@ def _offer():
 
 def _answer(outcome):
     g.txid = outcome.body["txid"]
-    return current_app.response_class(_ENCODER.encode(outcome.body) + "\n", outcome.http_status,
-                                      mimetype="application/json")
+    return _json(outcome.body), outcome.http_status
 
 
 def _key_of_caller() -> str:
