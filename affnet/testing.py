@@ -299,6 +299,10 @@ class FakeReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # one send per answer (headers and body together), as real servers do: headers and body
+            # in two small writes meet the client's delayed ACK and wait 40 ms each (Nagle's algorithm)
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
 
             def _answer(self):
                 parts = urlsplit(self.path)

@@ -104,9 +104,11 @@ def claim_due(worker_id: str, limit: int, claim_seconds: int, now=None) -> list[
         due = due.for_update("FOR UPDATE SKIP LOCKED")
     token = f"{worker_id}:{uuid.uuid4().hex[:8]}"
     with db.atomic():
-        Delivery.update(claimed_by=token, claimed_until=now + timedelta(seconds=claim_seconds)).where(
-            Delivery.id.in_(due)).execute()
-    return list(Delivery.select().where(Delivery.claimed_by == token).order_by(Delivery.id))
+        # RETURNING hands back the claimed rows (SQLite has it since 3.35): looking them up again by
+        # claimed_by would read the whole table, which has no index on it
+        claimed = list(Delivery.update(claimed_by=token, claimed_until=now + timedelta(seconds=claim_seconds))
+                       .where(Delivery.id.in_(due)).returning(Delivery).execute())
+    return sorted(claimed, key=lambda delivery: delivery.id)
 
 
 def release_claims(worker_id: str) -> int:
