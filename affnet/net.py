@@ -3,19 +3,25 @@ into the operator's network (SSRF).
 
 A postback URL is whatever an affiliate typed, so a request to it must never
 reach ``127.0.0.1``, the database next door, or the cloud's metadata service
-at ``169.254.169.254``. Use ``outbound_session()`` for every such request:
+at ``169.254.169.254``. Use ``outbound_session()`` (a requests session) for
+every such request, or ``outbound_client_session()`` (an aiohttp session)
+where many go out at once: a sender that makes a request per event spends
+about a fifth of the CPU per request on the aiohttp one, which waits for
+many answers in one thread instead of a thread per request. Both:
 
 * the host is resolved first and **every** address it resolves to is checked;
   a loopback, private, link-local, multicast, reserved, unspecified or
   otherwise non-public address refuses the request with ``TargetRefused``,
   whose ``reason`` is fit for a delivery log;
 * the connection then goes to the very address that was checked (the
-  ``PinnedAddressAdapter`` hands urllib3 the IP, and keeps the name for the
-  ``Host`` header, TLS SNI and certificate checks), so a DNS answer that
+  ``PinnedAddressAdapter`` hands urllib3 the IP; the ``CheckedResolver`` is
+  the only name service of the aiohttp session), and the name is kept for
+  the ``Host`` header, TLS SNI and certificate checks, so a DNS answer that
   changes between the check and the connect (DNS rebinding) cannot sneak in;
-* redirects are never followed (the session sees no redirect target in any
-  answer): a redirect would be a second, unchecked target; a 3xx answer is
-  handed back as it is;
+* redirects are never followed by the requests session (it sees no redirect
+  target in any answer): a 3xx answer is handed back as it is. Pass
+  ``allow_redirects=False`` to the aiohttp session (every hop it would
+  follow is checked all the same);
 * proxies from the environment are ignored (``trust_env = False``), since a
   proxy would do its own resolving; a CA bundle named by ``REQUESTS_CA_BUNDLE``
   or ``CURL_CA_BUNDLE`` is still used to verify certificates.
@@ -31,17 +37,25 @@ its connect timeout.
 """
 from __future__ import annotations
 
+import asyncio
+import atexit
 import http.cookiejar
 import ipaddress
 import os
 import socket
+import ssl
 import threading
+import weakref
 from urllib.parse import urlsplit
 
+import aiohttp
+import certifi
 import requests
+from aiohttp.abc import AbstractResolver
 from requests.adapters import HTTPAdapter
 
-__all__ = ["TargetRefused", "UnresolvableHost", "refusal_reason", "resolve_checked", "PinnedAddressAdapter", "outbound_session"]
+__all__ = ["TargetRefused", "UnresolvableHost", "refusal_reason", "resolve_checked", "PinnedAddressAdapter",
+           "outbound_session", "CheckedResolver", "outbound_client_session", "refusal_in", "run_outbound"]
 
 
 class TargetRefused(requests.exceptions.RequestException):
@@ -94,7 +108,12 @@ def resolve_checked(host: str, port: int, allow_private: bool = False) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise UnresolvableHost(f"{host} does not resolve ({error})") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    return _checked(host, [info[4][0] for info in infos], allow_private)
+
+
+def _checked(host: str, addresses: list[str], allow_private: bool) -> str:
+    """The address to connect to among those ``host`` resolves to, all of them checked."""
+    addresses = list(dict.fromkeys(addresses))
     if not addresses:
         raise UnresolvableHost(f"{host} does not resolve")
     for address in addresses:
@@ -141,6 +160,11 @@ class PinnedAddressAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
+def _operators_ca_bundle() -> str | None:
+    """The CA bundle an operator named in ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, if any."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+
+
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
     def set_ok(self, cookie, request):
         return False
@@ -164,9 +188,111 @@ def outbound_session(allow_private: bool = False, pool_size: int = 16, hosts: in
     session = _NoRedirectSession()
     session.trust_env = False
     # trust_env off also drops the CA bundle variables; keep an operator's own CAs.
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.verify = _operators_ca_bundle() or True
     session.cookies.set_policy(_NoCookies())
     adapter = PinnedAddressAdapter(allow_private, pool_connections=hosts, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+class CheckedResolver(AbstractResolver):
+    """aiohttp's name service for affiliate-typed hosts: every address a name
+    resolves to is checked as ``resolve_checked`` does, and the connection
+    goes to the one it answers. It raises ``TargetRefused`` or
+    ``UnresolvableHost``, which aiohttp hands on as the ``os_error`` of a
+    ``ClientConnectorDNSError``."""
+
+    def __init__(self, allow_private: bool = False):
+        self.allow_private = allow_private
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict]:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as error:
+            raise UnresolvableHost(f"{host} does not resolve ({error})") from None
+        address = _checked(host, [info[4][0] for info in infos], self.allow_private)
+        return [{"hostname": host, "host": address, "port": port, "proto": 0, "flags": socket.AI_NUMERICHOST,
+                 "family": socket.AF_INET6 if ":" in address else socket.AF_INET}]
+
+    async def close(self) -> None:
+        pass
+
+
+def _checks_the_destination(allow_private: bool):
+    """A client middleware that checks an IP address given as the host
+    (aiohttp asks no resolver about those). aiohttp itself refuses a scheme
+    other than http(s) (``NonHttpUrlClientError``) and an IPv4 address in a
+    legacy form such as ``127.1`` (``InvalidUrlClientError``)."""
+    async def check(request, handler):
+        host = (request.url.raw_host or "").strip("[]")
+        try:
+            ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return await handler(request)  # a name: the resolver checks it
+        _checked(host, [host], allow_private)
+        return await handler(request)
+    return check
+
+
+def refusal_in(error: BaseException) -> TargetRefused | None:
+    """The ``TargetRefused`` behind an error of the aiohttp session, which
+    wraps what its resolver and middleware raise (as the ``os_error`` of a
+    ``ClientConnectorDNSError``, or as the cause of a ``ClientOSError``)."""
+    while error is not None:
+        if isinstance(error, TargetRefused):
+            return error
+        error = getattr(error, "os_error", None) or error.__cause__
+    return None
+
+
+def outbound_client_session(allow_private: bool = False, keep_seconds: float = 15) -> aiohttp.ClientSession:
+    """An aiohttp session for affiliate-typed URLs, with the rules above:
+    checked and pinned addresses, no proxies from the environment, no
+    cookies, the operator's CA bundle when one is named. Make it, and use
+    it, inside the loop of ``run_outbound`` (or your own). It bounds no
+    parallelism: bound it yourself (an ``asyncio.Semaphore``), and pass
+    ``allow_redirects=False`` and a ``timeout`` to every call. Idle
+    connections are kept ``keep_seconds`` for the next request."""
+    # the CAs the requests session trusts: the operator's bundle, else certifi's
+    bundle = _operators_ca_bundle() or certifi.where()
+    connector = aiohttp.TCPConnector(resolver=CheckedResolver(allow_private), limit=0, limit_per_host=0,
+                                     keepalive_timeout=keep_seconds, ssl=ssl.create_default_context(cafile=bundle))
+    session = aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
+                                    middlewares=(_checks_the_destination(allow_private),))
+    _client_sessions.add(session)
+    return session
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid = 0
+_loop_lock = threading.Lock()
+_client_sessions: "weakref.WeakSet[aiohttp.ClientSession]" = weakref.WeakSet()
+
+
+def run_outbound(coroutine):
+    """Run ``coroutine`` on this process's outbound event loop (a daemon
+    thread, started on first use) and return its result: a synchronous
+    hook such as ``send_deliveries`` waits here for a whole batch of
+    requests made at once. Sessions made on that loop can be kept in a
+    module for the next call, so connections are reused across batches."""
+    global _loop, _loop_pid
+    with _loop_lock:
+        if _loop is None or _loop_pid != os.getpid():  # a forked child has the loop but not its thread
+            _loop, _loop_pid = asyncio.new_event_loop(), os.getpid()
+            threading.Thread(target=_loop.run_forever, name="affnet-outbound", daemon=True).start()
+            atexit.register(_close_outbound, _loop)
+    return asyncio.run_coroutine_threadsafe(coroutine, _loop).result()
+
+
+def _close_outbound(loop: asyncio.AbstractEventLoop) -> None:
+    """At exit: close the sessions of the outbound loop (their kept
+    connections), then stop it."""
+    async def close_all():
+        await asyncio.gather(*(session.close() for session in list(_client_sessions)), return_exceptions=True)
+    if loop.is_running() and _loop_pid == os.getpid():
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=5)
+        except Exception:  # noqa: BLE001 - leaving anyway
+            pass
+        loop.call_soon_threadsafe(loop.stop)

@@ -325,6 +325,8 @@ class FakeReceiver:
                     receiver.in_flight -= 1
                 status, headers, body = answer
                 data = body.encode() if isinstance(body, str) else body
+                if status in (204, 304) or status < 200:
+                    data = b""  # these answers have no body (RFC 9110)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

@@ -1,15 +1,15 @@
 """Benchmark: postbacks per second from the worker to a local tracker, against
 that tracker's own ceiling measured in the same run.
 
-A fake tracker (a keep-alive HTTP/1.1 server answering ``200 Success``, in a
-process of its own so it does not share the benchmark's interpreter lock)
-listens on 127.0.0.1. The run then measures:
+A fake tracker (``bench/tracker.py``: a keep-alive HTTP/1.1 server answering
+``200 Success``, in a process of its own so it does not share the
+benchmark's interpreter lock) listens on 127.0.0.1. The run then measures:
 
 1. the ceiling: ``--parallelism`` client threads, each with its own pooled
-   ``requests`` session, sending ``--count`` GETs straight at the tracker;
+   urllib3 connection, sending ``--count`` GETs straight at the tracker;
 2. the worker: ``--count`` due postback deliveries in a throwaway database,
    sent by ``affnet.worker.Worker`` with the keitaro plugin (claiming
-   batches, SSRF checks, pooled session, bounded parallelism, one logged
+   batches, SSRF checks, pooled connections, bounded parallelism, one logged
    attempt per delivery), on SQLite and, when reachable, PostgreSQL;
 3. the ceiling again (the figure used is the better of the two, so a busy
    machine flatters the ceiling, never the worker).
@@ -24,7 +24,6 @@ measurement, whichever comes first. Everything it made is removed at the end.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,76 +31,33 @@ import time
 import uuid
 from datetime import timedelta
 
+from tracker import Tracker  # noqa: E402 - bench/ is the script's folder
+
 DEFAULT_POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-RECEIVER = r'''
-import sys, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-count = 0
-lock = threading.Lock()
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
-    def do_GET(self):
-        global count
-        if self.path == "/count":
-            body = str(count).encode()
-        else:
-            with lock:
-                count += 1
-            body = b"Success"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-print(server.server_address[1], flush=True)
-server.serve_forever()
-'''
-
 
 def say(text: str) -> None:
     print(text, flush=True)
 
 
-class Tracker:
-    """The fake tracker in its own process."""
-
-    def __init__(self):
-        self.process = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
-        self.port = int(self.process.stdout.readline())
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def count(self) -> int:
-        import requests
-        return int(requests.get(self.base + "/count", timeout=5).text)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 def measure_ceiling(tracker: Tracker, count: int, threads: int, seconds: float) -> tuple[int, float]:
-    """GETs straight at the tracker from ``threads`` clients; returns (done, elapsed)."""
-    import requests
+    """GETs straight at the tracker from ``threads`` clients, each with a
+    pooled urllib3 connection (the library the sender uses, without affnet);
+    returns (done, elapsed)."""
+    import urllib3
     remaining = [count]
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
     done = [0]
 
     def client():
-        session = requests.Session()
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", tracker.port, maxsize=1, retries=False)
         n = 0
         while time.monotonic() < deadline:
             with lock:
                 if remaining[0] <= 0:
                     break
                 remaining[0] -= 1
-            session.get(f"{tracker.base}/postback?subid=c{n}&status=sale&payout=1.00&currency=USD", timeout=10).close()
+            pool.request("GET", f"/postback?subid=c{n}&status=sale&payout=1.00&currency=USD", timeout=10)
             n += 1
         with lock:
             done[0] += n

@@ -22,7 +22,8 @@ import time
 import uuid
 from pathlib import Path
 
-from affnet.testing import FakeReceiver, free_port
+from affnet.testing import free_port
+from tracker import Tracker  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -197,8 +198,8 @@ def main() -> int:
     from importlib.metadata import entry_points
     plugins = [ep.name for ep in entry_points(group="affnet") if ep.name == "keitaro"]
 
-    receiver = FakeReceiver()  # the affiliates' tracker: answers every postback 200
-    receiver_url = f"{receiver.base}/postback"
+    tracker = Tracker()  # the affiliates' tracker: answers every postback 200, in a process of its own
+    receiver_url = f"{tracker.base}/postback"
 
     work = Path(tempfile.mkdtemp(prefix="affnet-bench-"))
     results, started = {}, time.monotonic()
@@ -253,11 +254,12 @@ def main() -> int:
     finally:
         os.killpg(ceiling.pid, signal.SIGTERM)
         ceiling.wait(timeout=20)
-        receiver.close()
+        postbacks = tracker.count()
+        tracker.stop()
         if schema:
             connection.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
         shutil.rmtree(work, ignore_errors=True)
-    report(results, options, time.monotonic() - started, len(receiver.requests))
+    report(results, options, time.monotonic() - started, postbacks)
     return 0
 
 

@@ -1,9 +1,16 @@
-"""affnet.net: requests to affiliate-typed URLs never reach the operator's network."""
+"""affnet.net: requests to affiliate-typed URLs never reach the operator's network.
+
+Every rule holds for both clients: the requests session (``outbound_session``)
+and the aiohttp session (``outbound_client_session`` on ``run_outbound``'s loop)."""
+import base64
 import socket
 
+import aiohttp
+import certifi
 import pytest
 
-from affnet.net import TargetRefused, UnresolvableHost, outbound_session, refusal_reason, resolve_checked
+from affnet.net import (TargetRefused, UnresolvableHost, outbound_client_session, outbound_session, refusal_in,
+                        refusal_reason, resolve_checked, run_outbound)
 from affnet.testing import FakeReceiver
 
 REAL_GETADDRINFO = socket.getaddrinfo
@@ -14,6 +21,28 @@ def receiver():
     server = FakeReceiver()
     yield server
     server.close()
+
+
+def session_get(url: str, allow_private: bool = False) -> int:
+    return outbound_session(allow_private=allow_private).get(url, timeout=(2, 2)).status_code
+
+
+def client_get(url: str, allow_private: bool = False) -> int:
+    async def get():
+        async with outbound_client_session(allow_private) as session:
+            async with session.get(url, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                await response.read()
+                return response.status
+    try:
+        return run_outbound(get())
+    except aiohttp.ClientError as error:
+        raise refusal_in(error) or error
+
+
+@pytest.fixture(params=[session_get, client_get], ids=["requests session", "aiohttp session"])
+def get(request):
+    """GET a URL through one of the two clients; returns the status code."""
+    return request.param
 
 
 def fake_dns(monkeypatch, names: dict):
@@ -52,27 +81,25 @@ def test_allow_private_lets_loopback_and_private_through_but_not_unspecified_or_
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "169.254.169.254"])
-def test_a_url_with_a_refused_ip_is_never_requested(receiver, address):
-    session = outbound_session(allow_private=False)
+def test_a_url_with_a_refused_ip_is_never_requested(get, receiver, address):
     with pytest.raises(TargetRefused) as refused:
-        session.get(f"http://{address}:{receiver.port}/postback", timeout=(2, 2))
+        get(f"http://{address}:{receiver.port}/postback")
     assert address in refused.value.reason and "not allowed" in refused.value.reason
     assert receiver.requests == []
 
 
-def test_a_hostname_that_resolves_to_a_refused_address_is_refused(monkeypatch, receiver):
+def test_a_hostname_that_resolves_to_a_refused_address_is_refused(get, monkeypatch, receiver):
     fake_dns(monkeypatch, {"tracker.example": ["169.254.169.254"], "keitaro.example": ["127.0.0.1"]})
-    session = outbound_session()
     for host, address in (("tracker.example", "169.254.169.254"), ("keitaro.example", "127.0.0.1")):
         with pytest.raises(TargetRefused) as refused:
-            session.get(f"http://{host}:{receiver.port}/", timeout=(2, 2))
+            get(f"http://{host}:{receiver.port}/")
         assert f"{host} resolves to {address}" in refused.value.reason
     assert receiver.requests == []
 
 
-def test_localhost_is_refused(receiver):
+def test_localhost_is_refused(get, receiver):
     with pytest.raises(TargetRefused) as refused:
-        outbound_session().get(f"http://localhost:{receiver.port}/", timeout=(2, 2))
+        get(f"http://localhost:{receiver.port}/")
     assert "loopback" in refused.value.reason
     assert receiver.requests == []
 
@@ -91,44 +118,51 @@ def test_a_name_that_does_not_resolve_is_a_network_error_not_a_refusal():
     assert not isinstance(error.value, TargetRefused)
 
 
-def test_private_targets_are_reached_when_allowed(receiver):
-    response = outbound_session(allow_private=True).get(
-        f"http://127.0.0.1:{receiver.port}/postback?subid=1", timeout=(2, 2))
-    assert response.status_code == 200
+def test_private_targets_are_reached_when_allowed(get, receiver):
+    assert get(f"http://127.0.0.1:{receiver.port}/postback?subid=1", allow_private=True) == 200
     assert [(r["path"], r["raw_query"], r["headers"]["Host"]) for r in receiver.requests] == [
         ("/postback", "subid=1", f"127.0.0.1:{receiver.port}")]
 
 
-def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(monkeypatch, receiver):
+def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(get, monkeypatch, receiver):
     answers = iter([["127.0.0.1"]])
     fake_dns(monkeypatch, {"rebind.example": lambda: next(answers, ["10.255.255.1"])})
-    response = outbound_session(allow_private=True).get(
-        f"http://rebind.example:{receiver.port}/x", timeout=(2, 2))
-    assert response.status_code == 200
+    assert get(f"http://rebind.example:{receiver.port}/x", allow_private=True) == 200
     assert [(r["path"], r["headers"]["Host"]) for r in receiver.requests] == [
         ("/x", f"rebind.example:{receiver.port}")], \
         "the name is kept for the Host header while the connection goes to the checked IP"
 
 
-def test_redirects_are_not_followed():
+def test_redirects_are_not_followed(get):
     target = FakeReceiver()
     redirecting = FakeReceiver([(302, {"Location": f"http://127.0.0.1:{target.port}/inside"}, "")])
     try:
-        response = outbound_session(allow_private=True).get(
-            f"http://127.0.0.1:{redirecting.port}/", timeout=(2, 2))
-        assert response.status_code == 302
+        assert get(f"http://127.0.0.1:{redirecting.port}/", allow_private=True) == 302
         assert target.requests == []
     finally:
         target.close()
         redirecting.close()
 
 
-def test_environment_proxies_are_ignored(monkeypatch, receiver):
+def test_environment_proxies_are_ignored(get, monkeypatch, receiver):
     monkeypatch.setenv("HTTP_PROXY", "http://10.0.0.1:3128")
     monkeypatch.setenv("NO_PROXY", "")
-    response = outbound_session(allow_private=True).get(
-        f"http://127.0.0.1:{receiver.port}/p", timeout=(2, 2))
-    assert response.status_code == 200 and receiver.requests[0]["path"] == "/p"
+    assert get(f"http://127.0.0.1:{receiver.port}/p", allow_private=True) == 200
+    assert receiver.requests[0]["path"] == "/p"
+
+
+def test_a_password_in_the_url_is_sent_as_basic_auth(get, receiver):
+    assert get(f"http://tracker:p%40ss@127.0.0.1:{receiver.port}/p?x=1", allow_private=True) == 200
+    (request,) = receiver.requests
+    headers = {name.lower(): value for name, value in request["headers"].items()}
+    assert headers["authorization"] == "Basic " + base64.b64encode(b"tracker:p@ss").decode()
+    assert headers["host"] == f"127.0.0.1:{receiver.port}"
+
+
+def test_characters_a_request_line_cannot_carry_are_percent_encoded(get, receiver):
+    assert get(f"http://127.0.0.1:{receiver.port}/p?sub=a b|é&ok=%41", allow_private=True) == 200
+    assert receiver.requests[0]["query"] == {"sub": "a b|é", "ok": "A"}
+    assert " " not in receiver.requests[0]["raw_query"]
 
 
 def test_an_operators_ca_bundle_is_still_used_for_certificates(monkeypatch, tmp_path):
@@ -138,3 +172,17 @@ def test_an_operators_ca_bundle_is_still_used_for_certificates(monkeypatch, tmp_
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     assert outbound_session().verify is True
+
+
+def test_the_aiohttp_session_trusts_certifi_or_the_operators_bundle(monkeypatch):
+    loaded = []
+    monkeypatch.setattr("ssl.SSLContext.load_verify_locations", lambda self, cafile=None, *a, **k: loaded.append(cafile))
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+    async def make():
+        await outbound_client_session().close()
+    run_outbound(make())
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/affnet/ca.pem")
+    run_outbound(make())
+    assert loaded == [certifi.where(), "/etc/affnet/ca.pem"]

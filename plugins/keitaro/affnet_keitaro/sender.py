@@ -1,5 +1,7 @@
-"""Sending postbacks: GET requests through a pooled, SSRF-safe session with
-bounded parallelism, and the answer turned into a ``DeliveryResult``.
+"""Sending postbacks: GET requests, many at once (at most ``parallelism``)
+on one event loop, through an SSRF-safe aiohttp session
+(``affnet.net.outbound_client_session``) that keeps connections to a tracker
+open across batches; each answer is turned into a ``DeliveryResult``.
 
 * 2xx: sent.
 * Network errors (connect, timeout, a name that does not resolve), 5xx and
@@ -13,16 +15,16 @@ times is not tried again: its remaining deliveries are retried later at once,
 so one dead tracker costs the batch at most a couple of timeouts instead of
 one per delivery.
 """
+import asyncio
 import email.utils
+import os
 import re
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import requests
+import aiohttp
 
-from affnet.net import TargetRefused, outbound_session
+from affnet.net import UnresolvableHost, outbound_client_session, refusal_in, run_outbound
 from affnet.plugins import DeliveryResult
 
 EXCERPT = 500
@@ -32,18 +34,7 @@ HOST_FAILURES = 2
 SECRET_NAME = re.compile(r"token|key|secret|pass|auth|sig|hash", re.IGNORECASE)
 MASK = "***"
 
-_sessions: dict = {}
-_sessions_lock = threading.Lock()
-
-
-def session_for(config: dict) -> requests.Session:
-    """One pooled session per (allow_private, parallelism), kept for the
-    process so connections to a tracker are reused across batches."""
-    key = (bool(config.get("allow_private_targets")), int(config.get("parallelism") or 16))
-    with _sessions_lock:
-        if key not in _sessions:
-            _sessions[key] = outbound_session(allow_private=key[0], pool_size=key[1])
-        return _sessions[key]
+_sessions: dict = {}  # allow_private -> session, made and used on the outbound loop only
 
 
 def mask_url(url: str) -> str:
@@ -78,26 +69,31 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(seconds, 1.0), MAX_RETRY_AFTER)
 
 
-def _excerpt(response: requests.Response) -> str:
+async def _excerpt(response: aiohttp.ClientResponse) -> str:
+    """The start of the answer's body as text. A body read to its end leaves
+    the connection open for the next postback; a longer one is cut off with
+    its connection."""
     body = b""
-    for chunk in response.iter_content(8192):
-        body += chunk
-        if len(body) > MAX_BODY:
+    while len(body) <= MAX_BODY:
+        chunk = await response.content.read(MAX_BODY + 1 - len(body))
+        if not chunk:
             break
-    response.close()  # a body read to its end gives the connection back to the pool
-    return body[:EXCERPT * 4].decode(response.encoding or "utf-8", errors="replace")[:EXCERPT]
+        body += chunk
+    try:
+        return body[:EXCERPT * 4].decode(response.charset or "utf-8", errors="replace")[:EXCERPT]
+    except LookupError:  # a charset Python does not know
+        return body[:EXCERPT * 4].decode("utf-8", errors="replace")[:EXCERPT]
 
 
-def classify(delivery_id: int, url: str, response: requests.Response) -> DeliveryResult:
-    code = response.status_code
-    excerpt = _excerpt(response)
+def classify(delivery_id: int, url: str, code: int, headers, excerpt: str) -> DeliveryResult:
+    """An answer (status code, headers, the start of its body) as the delivery's outcome."""
     if 200 <= code < 300:
         return DeliveryResult(delivery_id, "sent", url, code, excerpt)
     if code == 429 or code >= 500:
         return DeliveryResult(delivery_id, "retry", url, code, excerpt, f"the tracker answered {code}",
-                              retry_after_seconds(response.headers.get("Retry-After")))
+                              retry_after_seconds(headers.get("Retry-After")))
     if 300 <= code < 400:
-        location = mask_url(response.headers.get("Location", ""))
+        location = mask_url(headers.get("Location", ""))
         return DeliveryResult(delivery_id, "failed", url, code, excerpt,
                               f"the tracker answered a redirect ({code} to {location or 'nowhere'}); redirects "
                               "are not followed: set the final postback address")
@@ -105,71 +101,82 @@ def classify(delivery_id: int, url: str, response: requests.Response) -> Deliver
 
 
 class Batch:
-    """One batch of deliveries sent with bounded parallelism."""
+    """One batch of deliveries, sent at most ``parallelism`` at a time."""
 
     def __init__(self, config: dict):
-        self.session = session_for(config)
+        self.allow_private = bool(config.get("allow_private_targets"))
         seconds = float(config.get("timeout_seconds") or 10)
-        self.timeout = (seconds, seconds)
+        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
         self.parallelism = max(1, int(config.get("parallelism") or 16))
         self.failures: dict[str, list[str]] = {}
-        self.lock = threading.Lock()
 
     def send(self, deliveries) -> list[DeliveryResult]:
-        if len(deliveries) <= 1:
-            return [self.send_one(delivery) for delivery in deliveries]
-        with ThreadPoolExecutor(max_workers=min(self.parallelism, len(deliveries)),
-                                thread_name_prefix="postback") as pool:
-            return list(pool.map(self.send_one, deliveries))
+        return run_outbound(self._send_all(deliveries)) if deliveries else []
 
-    def send_one(self, delivery) -> DeliveryResult:
+    async def _send_all(self, deliveries) -> list[DeliveryResult]:
+        session = _sessions.get(self.allow_private)
+        if session is None or session.closed:
+            session = _sessions[self.allow_private] = outbound_client_session(self.allow_private)
+        slots = asyncio.Semaphore(self.parallelism)
+
+        async def one(delivery):
+            async with slots:
+                return await self.send_one(session, delivery)
+        return list(await asyncio.gather(*(one(delivery) for delivery in deliveries)))
+
+    async def send_one(self, session: aiohttp.ClientSession, delivery) -> DeliveryResult:
         url = delivery.payload.get("url", "")
         try:
             shown = mask_url(url)
             host = urlsplit(url).netloc.rsplit("@", 1)[-1].lower()  # host[:port]: one tracker
         except ValueError as error:
             return DeliveryResult(delivery.id, "failed", "(an unreadable URL)", error=f"unusable URL: {error}")
-        with self.lock:
-            earlier = self.failures.get(host, [])
+        earlier = self.failures.get(host, [])
         if len(earlier) >= HOST_FAILURES:
             return DeliveryResult(delivery.id, "retry", shown,
                                   error=f"not tried: {host} failed {len(earlier)} times in this round ({earlier[-1]})")
         try:
-            response = self.session.get(url, timeout=self.timeout, stream=True,
-                                        headers={"User-Agent": "affnet-postback/1"})
-        except TargetRefused as refused:
-            return DeliveryResult(delivery.id, "failed", shown, error=refused.reason)
-        except (requests.ConnectionError, requests.Timeout) as error:
-            why = _network_error(error)
-            with self.lock:
-                self.failures.setdefault(host, []).append(why)
-            return DeliveryResult(delivery.id, "retry", shown, error=why)
-        except (requests.RequestException, ValueError, UnicodeError) as error:  # an unusable URL: retrying will not help
-            message = str(error).replace(url, shown)  # the message may quote the URL: mask it
-            return DeliveryResult(delivery.id, "failed", shown, error=f"{error.__class__.__name__}: {message}"[:1000])
+            async with session.get(url, allow_redirects=False, timeout=self.timeout,
+                                   headers={"User-Agent": "affnet-postback/1"}) as response:
+                return classify(delivery.id, shown, response.status, response.headers, await _excerpt(response))
+        except (aiohttp.ClientError, OSError) as error:
+            refused = refusal_in(error)
+            if refused is not None:
+                return DeliveryResult(delivery.id, "failed", shown, error=refused.reason)
+            if isinstance(error, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+                return _unusable(delivery.id, url, shown, error)
+            return self._network_failure(delivery.id, shown, host, error)
+        except ValueError as error:  # an unusable URL: retrying will not help
+            return _unusable(delivery.id, url, shown, error)
         except Exception as error:  # never let one delivery break the others of its batch
             return DeliveryResult(delivery.id, "retry", shown, error=f"unexpected error: {error.__class__.__name__}")
-        try:
-            return classify(delivery.id, shown, response)
-        except requests.RequestException as error:  # the answer broke off mid-body
-            return DeliveryResult(delivery.id, "retry", shown, response.status_code, error=_network_error(error))
+
+    def _network_failure(self, delivery_id: int, shown: str, host: str, error: Exception) -> DeliveryResult:
+        why = _network_error(error)
+        self.failures.setdefault(host, []).append(why)
+        return DeliveryResult(delivery_id, "retry", shown, error=why)
+
+
+def _unusable(delivery_id: int, url: str, shown: str, error: Exception) -> DeliveryResult:
+    message = str(error).replace(url, shown)  # the message may quote the URL: mask it
+    return DeliveryResult(delivery_id, "failed", shown, error=f"{error.__class__.__name__}: {message}"[:1000])
 
 
 def _network_error(error: Exception) -> str:
-    """A network fault in words for the log, without the request's URL
-    (urllib3 puts the path and query, secrets included, in its messages)."""
-    if isinstance(error, requests.ConnectTimeout):
+    """A network fault in words for the log, without the request's URL (a
+    message may quote it, secrets included)."""
+    cause = getattr(error, "os_error", None)
+    if isinstance(cause, UnresolvableHost):
+        return "network error: " + str(cause)
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
         return "network error: connect timeout"
-    if isinstance(error, requests.Timeout):
+    if isinstance(error, asyncio.TimeoutError):
         return "network error: read timeout (the tracker did not answer in time)"
-    text = str(error)
-    if "does not resolve" in text:
-        return "network error: " + text
-    caused = re.search(r"\(Caused by (.*)\)\s*$", text)
-    if caused:
-        text = caused.group(1)
-    errno = re.search(r"\[Errno -?\d+\] ([^'\"]+)", text)
-    if errno:
-        text = errno.group(1)
-    text = re.sub(r"url: \S+", "url: (not shown)", text)
+    if isinstance(error, aiohttp.ClientSSLError):
+        text = str(getattr(error, "certificate_error", None) or cause or error)
+    elif isinstance(cause, OSError) and cause.errno:
+        text = os.strerror(cause.errno)
+    else:
+        text = str(error) or error.__class__.__name__
+    text = re.sub(r"url: \S+|https?://\S+", "(a URL, not shown)", text)
     return f"network error: {error.__class__.__name__} ({text[:300]})"

@@ -2,8 +2,8 @@
 import socket
 from datetime import datetime
 
+import aiohttp
 import pytest
-import requests
 from affnet.testing import FakeReceiver
 
 import affnet_keitaro.plugin as keitaro
@@ -121,7 +121,7 @@ def test_connections_are_pooled_across_deliveries_and_batches(tracker):
 
 def test_batch_reads_timeouts_and_parallelism_from_the_config():
     batch = Batch({"allow_private_targets": False, "timeout_seconds": 7, "parallelism": 5})
-    assert batch.timeout == (7.0, 7.0) and batch.parallelism == 5
+    assert (batch.timeout.sock_connect, batch.timeout.sock_read, batch.parallelism) == (7.0, 7.0, 5)
 
 
 def test_an_unusable_url_fails_that_delivery_only(tracker):
@@ -131,16 +131,26 @@ def test_an_unusable_url_fails_that_delivery_only(tracker):
     assert "s3cr3t" not in results[1].error + results[1].url
 
 
-def test_network_errors_are_logged_without_the_url_and_its_secrets():
+def test_network_errors_are_logged_in_words_without_the_url_and_its_secrets(tracker):
+    dead = closed_port()
+    results = send([f"http://127.0.0.1:{dead}/p?token=s3cr3t",                 # nobody listens
+                    f"https://127.0.0.1:{tracker.port}/p?token=s3cr3t",        # TLS to a plain HTTP server
+                    "http://no-such-host.invalid/p?token=s3cr3t"])             # a name that does not resolve
+    assert [results[n].outcome for n in (1, 2, 3)] == ["retry"] * 3
+    assert results[1].error == "network error: ClientConnectorError (Connection refused)"
+    assert results[2].error.startswith("network error: ClientConnectorSSLError ([SSL: WRONG_VERSION_NUMBER]")
+    assert results[3].error.startswith("network error: no-such-host.invalid does not resolve")
+    assert not any("s3cr3t" in results[n].error + results[n].url for n in (1, 2, 3))
+
+
+def test_a_message_that_quotes_the_url_is_logged_without_it():
     from affnet_keitaro.sender import _network_error
-    error = requests.ConnectionError(
-        "HTTPSConnectionPool(host='kt.example', port=443): Max retries exceeded with url: /p?token=abc "
-        "(Caused by SSLError(SSLCertVerificationError(1, 'certificate verify failed')))")
-    text = _network_error(error)
-    assert "token" not in text and "abc" not in text
-    assert text.startswith("network error: ConnectionError (SSLError(") and "certificate verify failed" in text
-    refused = requests.ConnectionError(
-        "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /p?key=s3 (Caused by "
-        "NewConnectionError('<urllib3.connection.HTTPConnection object>: Failed to establish a new connection: "
-        "[Errno 111] Connection refused'))")
-    assert _network_error(refused) == "network error: ConnectionError (Connection refused)"
+    error = aiohttp.ClientPayloadError("Response payload is not completed from https://kt.example/p?token=abc")
+    assert _network_error(error) == ("network error: ClientPayloadError (Response payload is not completed from "
+                                     "(a URL, not shown))")
+
+
+def test_a_scheme_other_than_http_fails_for_good(tracker):
+    (result,) = send(["ftp://tracker.example/p?token=s3cr3t"]).values()
+    assert result.outcome == "failed" and result.error.startswith("NonHttpUrlClientError")
+    assert "s3cr3t" not in result.error
