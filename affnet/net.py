@@ -46,6 +46,7 @@ import socket
 import ssl
 import threading
 import weakref
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -70,6 +71,7 @@ class UnresolvableHost(requests.exceptions.ConnectionError):
     """The name does not resolve (now): a network fault worth retrying, not a refusal."""
 
 
+@lru_cache(maxsize=4096)  # a tracker's address is checked on every postback
 def _refused_as(address: str, allow_private: bool) -> str | None:
     """What makes ``address`` refused ("a loopback address"...), or None."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -226,13 +228,19 @@ def _checks_the_destination(allow_private: bool):
     legacy form such as ``127.1`` (``InvalidUrlClientError``)."""
     async def check(request, handler):
         host = (request.url.raw_host or "").strip("[]")
-        try:
-            ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return await handler(request)  # a name: the resolver checks it
-        _checked(host, [host], allow_private)
+        if _is_address(host):  # a name is checked by the resolver
+            _checked(host, [host], allow_private)
         return await handler(request)
     return check
+
+
+@lru_cache(maxsize=4096)
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def refusal_in(error: BaseException) -> TargetRefused | None:

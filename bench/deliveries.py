@@ -5,8 +5,8 @@ A fake tracker (``bench/tracker.py``: a keep-alive HTTP/1.1 server answering
 ``200 Success``, in a process of its own so it does not share the
 benchmark's interpreter lock) listens on 127.0.0.1. The run then measures:
 
-1. the ceiling: ``--parallelism`` client threads, each with its own pooled
-   urllib3 connection, sending ``--count`` GETs straight at the tracker;
+1. the ceiling: ``--count`` GETs sent straight at the tracker through one
+   aiohttp session, ``--parallelism`` at a time;
 2. the worker: ``--count`` due postback deliveries in a throwaway database,
    sent by ``affnet.worker.Worker`` with the keitaro plugin (claiming
    batches, SSRF checks, pooled connections, bounded parallelism, one logged
@@ -39,36 +39,31 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def measure_ceiling(tracker: Tracker, count: int, threads: int, seconds: float) -> tuple[int, float]:
-    """GETs straight at the tracker from ``threads`` clients, each with a
-    pooled urllib3 connection (the library the sender uses, without affnet);
-    returns (done, elapsed)."""
-    import urllib3
-    remaining = [count]
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-    done = [0]
+def measure_ceiling(tracker: Tracker, count: int, parallelism: int, seconds: float) -> tuple[int, float]:
+    """GETs straight at the tracker through one aiohttp session, ``parallelism``
+    at a time (the library the worker sends with, without affnet's checks,
+    database or bookkeeping); returns (done, elapsed)."""
+    import asyncio
 
-    def client():
-        pool = urllib3.HTTPConnectionPool("127.0.0.1", tracker.port, maxsize=1, retries=False)
-        n = 0
-        while time.monotonic() < deadline:
-            with lock:
-                if remaining[0] <= 0:
-                    break
-                remaining[0] -= 1
-            pool.request("GET", f"/postback?subid=c{n}&status=sale&payout=1.00&currency=USD", timeout=10)
-            n += 1
-        with lock:
-            done[0] += n
+    import aiohttp
+
+    async def send_all() -> int:
+        deadline = time.monotonic() + seconds
+        slots = asyncio.Semaphore(parallelism)
+        async with aiohttp.ClientSession() as session:
+            async def one(n: int) -> int:
+                async with slots:
+                    if time.monotonic() > deadline:
+                        return 0
+                    async with session.get(f"{tracker.base}/postback?subid=c{n}&status=sale&payout=1.00"
+                                           "&currency=USD") as response:
+                        await response.read()
+                        return 1
+            return sum(await asyncio.gather(*(one(n) for n in range(count))))
 
     started = time.perf_counter()
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return done[0], time.perf_counter() - started
+    done = asyncio.run(send_all())
+    return done, time.perf_counter() - started
 
 
 def postgres_url() -> tuple[str | None, str]:
@@ -165,7 +160,7 @@ def main() -> int:
         measure_ceiling(tracker, min(500, args.count), args.parallelism, args.seconds)  # warm-up
         done, elapsed = measure_ceiling(tracker, args.count, args.parallelism, args.seconds)
         ceilings = [done / elapsed]
-        say(f"ceiling (direct GETs, {args.parallelism} clients): {done} in {elapsed:.2f} s = {ceilings[0]:,.0f}/s")
+        say(f"ceiling (direct GETs, {args.parallelism} at a time): {done} in {elapsed:.2f} s = {ceilings[0]:,.0f}/s")
         for name in [item.strip() for item in args.databases.split(",") if item.strip()]:
             schema = None
             if name == "sqlite":

@@ -6,6 +6,7 @@ every event (the event, its ledger entry, its deliveries): the model applies
 its defaults, the INSERT is built once per model and set of columns, and
 only the values change.
 """
+import json
 import threading
 
 from peewee import IntegrityError
@@ -65,6 +66,33 @@ def insert_many(model, rows: list[dict]) -> None:
         execute_values(db.cursor(), sql[:sql.index(" VALUES ")] + " VALUES %s", values, page_size=len(values))
     else:
         db.cursor().executemany(sql, values)
+
+
+def update_by_ids(model, ids: list[int], **values) -> None:
+    """``UPDATE`` the rows of ``model`` with these ids, setting ``values``
+    (field names), with SQL built once and the ids passed as ONE parameter
+    (an array on PostgreSQL, a JSON list on SQLite): peewee builds an
+    ``IN (...)`` of a few hundred ids slower than the database runs it."""
+    if not ids:
+        return
+    postgres = is_postgres()
+    names = tuple(values)
+    key = ("update_by_ids", model, names, postgres)
+    found = _statements.get(key)
+    if found is None:
+        database = db.obj
+        quote = lambda name: name.join(database.quote)  # noqa: E731
+        fields = [model._meta.fields[name] for name in names]
+        assignments = ", ".join(f"{quote(field.column_name)} = {database.param}" for field in fields)
+        primary = quote(model._meta.primary_key.column_name)
+        chosen = f"{primary} = ANY({database.param})" if postgres else \
+            f"{primary} IN (SELECT value FROM json_each({database.param}))"
+        found = (f"UPDATE {quote(model._meta.table_name)} SET {assignments} WHERE {chosen}", fields)
+        with _lock:
+            _statements[key] = found
+    sql, fields = found
+    params = [field.db_value(values[field.name]) for field in fields]
+    execute(sql, params + [list(ids) if postgres else json.dumps(list(ids))])
 
 
 def fetch(key: str, build, params: list) -> list[tuple]:
