@@ -2,9 +2,10 @@
 the machine's own ceiling measured in the same run.
 
 For SQLite and (when reachable) PostgreSQL it starts affnet as `affnet serve`
-runs it (gunicorn gthread, 2 workers x 4 threads, plus the worker), drives
-`/r` and `/api/ingest/conversion` with wrk on loopback, then loads 1 million
-clicks and measures both paths again. The ceiling is a bare WSGI app that
+runs it (gunicorn gthread, 2 workers x 4 threads, plus the worker, which
+sends each event's postback to the fake tracker of ``bench/tracker.py``),
+drives `/r` and `/api/ingest/conversion` with wrk on loopback, then loads 1
+million clicks and measures both paths again. The ceiling is a bare WSGI app that
 answers the same 302 with a cookie, under the same gunicorn settings.
 Everything is bounded: fixed durations, throwaway databases, every process
 stopped at the end.
@@ -97,7 +98,7 @@ def wrk(url: str, duration: int, connections: int, script: str | None = None, ar
 class Deployment:
     """affnet on one database: seeded, served by gunicorn, with its worker."""
 
-    def __init__(self, name: str, url: str, workdir: Path, receiver_url: str, plugins: list[str]):
+    def __init__(self, name: str, url: str, workdir: Path, tracker_url: str, plugins: list[str]):
         self.name, self.url, self.workdir = name, url, workdir
         self.port = free_port()
         self.env = {**os.environ, "AFFNET_DATABASE_URL": url, "AFFNET_INSTANCE_PATH": str(workdir / "instance"),
@@ -105,7 +106,7 @@ class Deployment:
                     "AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS": "true", "AFFNET_PLUGINS_ENABLED": ",".join(plugins),
                     "PYTHONPATH": str(ROOT)}
         self.env.pop("AFFNET_CONFIG", None)
-        self.receiver_url = receiver_url
+        self.tracker_url = tracker_url
         self.processes: list[subprocess.Popen] = []
 
     def affnet(self, *args) -> str:
@@ -114,7 +115,7 @@ class Deployment:
 
     def seed(self) -> None:
         self.affnet("init", "--json")
-        seeded = subprocess.run([PYTHON, str(ROOT / "bench" / "seed.py"), self.receiver_url], env=self.env,
+        seeded = subprocess.run([PYTHON, str(ROOT / "bench" / "seed.py"), self.tracker_url], env=self.env,
                                 cwd=self.workdir, check=True, capture_output=True, text=True).stdout
         self.__dict__.update(json.loads(seeded))
 
@@ -199,7 +200,7 @@ def main() -> int:
     plugins = [ep.name for ep in entry_points(group="affnet") if ep.name == "keitaro"]
 
     tracker = Tracker()  # the affiliates' tracker: answers every postback 200, in a process of its own
-    receiver_url = f"{tracker.base}/postback"
+    tracker_url = f"{tracker.base}/postback"
 
     work = Path(tempfile.mkdtemp(prefix="affnet-bench-"))
     results, started = {}, time.monotonic()
@@ -228,7 +229,7 @@ def main() -> int:
         for name, url in databases:
             folder = work / name.lower()
             folder.mkdir()
-            deployment = Deployment(name, url, folder, receiver_url, plugins)
+            deployment = Deployment(name, url, folder, tracker_url, plugins)
             deployment.seed()
             lua = folder / "ingest.lua"
             lua.write_text(INGEST_LUA % {"click_id": deployment.click_id, "key": deployment.offer_key})

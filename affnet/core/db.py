@@ -20,6 +20,7 @@ mode) cannot keep them: ``?prepared_statements=false`` in the URL turns them off
 """
 import itertools
 import re
+import sqlite3
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,6 +40,7 @@ SQLITE_PRAGMAS = {
 
 
 PING_AFTER_SECONDS = 10
+SQLITE_AT_LEAST = (3, 35)
 
 
 class _Connection(psycopg2.extensions.connection):
@@ -101,6 +103,10 @@ def make_database(url: str):
     """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
+        if sqlite3.sqlite_version_info < SQLITE_AT_LEAST:
+            raise ValueError(f"affnet needs SQLite {'.'.join(map(str, SQLITE_AT_LEAST))} or newer (UPDATE ... "
+                             f"RETURNING, JSON functions); this Python has {sqlite3.sqlite_version}: use a newer "
+                             "Python build, or PostgreSQL")
         path = url.split("://", 1)[1]
         path = path[1:] if path.startswith("/") else path
         path = path.split("?", 1)[0] or ":memory:"

@@ -76,3 +76,10 @@ def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(postgres
         assert database_module.execute("SELECT %s::int * 6", [7]).fetchone()[0] == 42
         assert _prepared_statements() == []
     database.close_all()
+
+
+def test_an_sqlite_too_old_for_returning_is_refused_with_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(database_module.sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(database_module.sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(ValueError, match=r"needs SQLite 3\.35 or newer .* this Python has 3\.34\.1"):
+        database_module.make_database(f"sqlite:///{tmp_path}/affnet.db")

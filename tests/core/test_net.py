@@ -176,7 +176,8 @@ def test_an_operators_ca_bundle_is_still_used_for_certificates(monkeypatch, tmp_
 
 def test_the_aiohttp_session_trusts_certifi_or_the_operators_bundle(monkeypatch):
     loaded = []
-    monkeypatch.setattr("ssl.SSLContext.load_verify_locations", lambda self, cafile=None, *a, **k: loaded.append(cafile))
+    monkeypatch.setattr("ssl.SSLContext.load_verify_locations",
+                        lambda self, cafile=None, *args, **kwargs: loaded.append(cafile))
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
