@@ -4,7 +4,6 @@ Nothing connects at import time. The app keeps its services in
 ``app.extensions["affnet"]`` (an ``Services``): the settings, the plugin
 manager, the delivery kinds and the event recorder.
 """
-import logging
 from dataclasses import dataclass
 
 from flask import Flask, g, request
@@ -86,13 +85,12 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
             db.close()
 
     tracking.init_app(app, settings, services.spool)
-    api.init_app(app, settings)
+    api.init_app(app, settings, services.recorder)
     stats_api.init_app(app)
 
     @app.errorhandler(DatabaseError)
     def _database_down(error):
-        logging.getLogger("affnet.db").error("database error: %s", error)
-        return {"error": "the database is unavailable; nothing was recorded, try again", "fields": {}}, 503
+        return api.database_down(error), 503
 
     @app.get("/healthz")
     def healthz():

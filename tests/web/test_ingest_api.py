@@ -405,3 +405,44 @@ def test_an_api_call_opens_no_session_and_a_page_does(affnet_app):
         assert isinstance(session._get_current_object(), NullSession)
     with affnet_app.test_request_context("/"):
         assert not isinstance(session._get_current_object(), NullSession)
+
+
+def test_a_call_other_than_post_answers_405_in_json(affnet_client, affnet_network):
+    response = affnet_client.get("/api/ingest/conversion", headers={"X-Offer-Key": affnet_network.offer_key})
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+    assert response.get_json() == {"error": "use POST", "fields": {}}
+
+
+def test_an_unknown_ingest_call_answers_404_in_json(affnet_client, affnet_network):
+    response = ingest(affnet_client, affnet_network, "purchase", sale_body())
+    assert response.status_code == 404 and "/api/ingest/conversion" in response.get_json()["error"]
+    assert Event.select().count() == 0
+
+
+def test_a_database_that_fails_answers_503_and_records_nothing(affnet_client, affnet_network, click_id,
+                                                               monkeypatch):
+    from peewee import OperationalError
+
+    from affnet.core import rows
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+    monkeypatch.setattr(rows, "insert_event", refuse)
+    response = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
+    assert response.status_code == 503
+    assert response.get_json()["error"].startswith("the database is unavailable; nothing was recorded")
+    assert Event.select().count() == 0
+
+
+def test_a_bug_answers_json_and_is_logged_never_an_html_page(affnet_client, affnet_network, click_id,
+                                                            monkeypatch, caplog):
+    from affnet.core import ingest as core_ingest
+
+    def bug(*args, **kwargs):
+        raise KeyError("a bug")
+    monkeypatch.setattr(core_ingest, "attribute", bug)
+    response = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
+    assert response.status_code == 500 and response.is_json
+    assert response.get_json()["error"].startswith("internal error; nothing was recorded")
+    assert "ingest /api/ingest/conversion failed" in caplog.text and "KeyError" in caplog.text
+    assert Event.select().count() == 0
