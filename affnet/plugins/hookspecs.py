@@ -22,8 +22,11 @@ hookspec = pluggy.HookspecMarker("affnet")
 def register_routes(app):
     """Add routes to the Flask ``app``: an ingest source of your own (a
     payment provider's webhook) or pages. Register a Blueprint; turn what
-    arrives into ``affnet.core.ingest.record_event`` calls so it is deduplicated,
-    priced and booked like the ingest API."""
+    arrives into calls of the app's recorder
+    (``app.extensions["affnet"].recorder.conversion`` or ``.reversal``) so it
+    is deduplicated, priced and booked like the ingest API. Paths under
+    ``/r`` and ``/api/ingest/`` are affnet's own and never reach Flask: put
+    yours under ``/hooks/<your plugin>/``."""
 
 
 @hookspec
