@@ -132,7 +132,8 @@ class IngestAPI:
         if status == 405:
             headers.append(("Allow", "POST"))
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        self.log(f"method={method} path={path} status={status} ref=- click_id=- txid={txid}")
+        shown = path if path[len(PREFIX):] in CALLS else repr(path[:80])  # an unknown path, escaped for the log
+        self.log(f"method={method} path={shown} status={status} ref=- click_id=- txid={txid}")
         return [data]
 
     def _call(self, environ, call: str, method: str) -> tuple[int, dict]:

@@ -217,3 +217,13 @@ def test_a_setting_switched_off_sends_nothing(affnet_client, configured, affnet_
     affnet_clock.advance(seconds=1)
     sell(affnet_client, configured)
     assert Delivery.select().count() == 0
+
+
+def test_the_workers_own_records_do_not_wait_for_the_disk_but_events_do(affnet_app):
+    from affnet.core.db import db, is_postgres
+    if not is_postgres():
+        pytest.skip("only PostgreSQL has synchronous_commit")
+    with db.connection_context():
+        with outbox._bookkeeping():
+            assert db.execute_sql("SHOW synchronous_commit").fetchone()[0] == "off"
+        assert db.execute_sql("SHOW synchronous_commit").fetchone()[0] == "on", "only for that transaction"

@@ -23,3 +23,11 @@ def test_each_request_logs_one_line_with_its_click_id_or_txid(affnet_client, aff
     assert len(lines) == 2
     assert "method=GET path=/r status=302" in lines[0] and f"click_id={click_id}" in lines[0]
     assert "method=POST path=/api/ingest/conversion status=201" in lines[1] and f"txid={txid}" in lines[1]
+
+
+@pytest.mark.parametrize("affnet_config", [{"log_level": "INFO"}])
+def test_an_unknown_ingest_path_is_logged_escaped_on_one_line(affnet_client, affnet_network, capfd):
+    access_lines(capfd)  # what came before
+    affnet_client.post("/api/ingest/x%0Afake=line", data=b"{}", headers={"X-Offer-Key": affnet_network.offer_key})
+    lines = access_lines(capfd)
+    assert len(lines) == 1 and "status=404" in lines[0] and "path='/api/ingest/x\\nfake=line'" in lines[0]
