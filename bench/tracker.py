@@ -13,6 +13,7 @@ import sys
 
 SERVER = r'''
 import asyncio
+import sys
 
 count = 0
 SUCCESS = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nSuccess"
@@ -38,9 +39,11 @@ class Tracker(asyncio.Protocol):
 
 
 async def main():
-    server = await asyncio.get_running_loop().create_server(Tracker, "127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Tracker, "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)
-    await server.serve_forever()
+    # the benchmark holds our stdin: when it ends, however it ends, so do we
+    await loop.run_in_executor(None, sys.stdin.read)
 
 asyncio.run(main())
 '''
@@ -50,7 +53,8 @@ class Tracker:
     """The fake tracker in its own process; ``stop()`` ends it."""
 
     def __init__(self):
-        self.process = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
         self.port = int(self.process.stdout.readline())
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -64,5 +68,5 @@ class Tracker:
             connection.close()
 
     def stop(self) -> None:
-        self.process.terminate()
+        self.process.stdin.close()  # it ends at the end of its input (and so when this process dies)
         self.process.wait(timeout=10)
