@@ -18,17 +18,21 @@ _statements: dict = {}
 _lock = threading.Lock()
 
 
+def _quote(name: str) -> str:
+    """A table or column name quoted for the open database."""
+    return name.join(db.obj.quote)
+
+
 def _statement(model, names: tuple, postgres: bool, returning: bool = True):
     key = (model, names, postgres, returning)
     found = _statements.get(key)
     if found is None:
         database = db.obj
         fields = [model._meta.fields[name] for name in names]
-        quote = lambda name: name.join(database.quote)  # noqa: E731
-        sql = (f"INSERT INTO {quote(model._meta.table_name)} ({', '.join(quote(f.column_name) for f in fields)}) "
+        sql = (f"INSERT INTO {_quote(model._meta.table_name)} ({', '.join(_quote(f.column_name) for f in fields)}) "
                f"VALUES ({', '.join([database.param] * len(fields))})")
         if postgres and returning:
-            sql += f" RETURNING {quote(model._meta.primary_key.column_name)}"
+            sql += f" RETURNING {_quote(model._meta.primary_key.column_name)}"
         with _lock:
             found = _statements[key] = (sql, fields)
     return found
@@ -81,13 +85,12 @@ def update_by_ids(model, ids: list[int], **values) -> None:
     found = _statements.get(key)
     if found is None:
         database = db.obj
-        quote = lambda name: name.join(database.quote)  # noqa: E731
         fields = [model._meta.fields[name] for name in names]
-        assignments = ", ".join(f"{quote(field.column_name)} = {database.param}" for field in fields)
-        primary = quote(model._meta.primary_key.column_name)
+        assignments = ", ".join(f"{_quote(field.column_name)} = {database.param}" for field in fields)
+        primary = _quote(model._meta.primary_key.column_name)
         chosen = f"{primary} = ANY({database.param})" if postgres else \
             f"{primary} IN (SELECT value FROM json_each({database.param}))"
-        found = (f"UPDATE {quote(model._meta.table_name)} SET {assignments} WHERE {chosen}", fields)
+        found = (f"UPDATE {_quote(model._meta.table_name)} SET {assignments} WHERE {chosen}", fields)
         with _lock:
             _statements[key] = found
     sql, fields = found
@@ -130,9 +133,9 @@ def _waiting() -> str:
     """SQL that is true when a refund or chargeback of the payment (offer id,
     payment id: two parameters) was recorded before it and waits."""
     database = db.obj
-    quote = lambda name: name.join(database.quote)  # noqa: E731
-    return (f"EXISTS (SELECT 1 FROM {quote(Event._meta.table_name)} w WHERE w.{quote('offer_id')} = {database.param} "
-            f"AND w.{quote('external_payment_id')} = {database.param} AND w.{quote('pending')})")
+    return (f"EXISTS (SELECT 1 FROM {_quote(Event._meta.table_name)} w "
+            f"WHERE w.{_quote('offer_id')} = {database.param} "
+            f"AND w.{_quote('external_payment_id')} = {database.param} AND w.{_quote('pending')})")
 
 
 def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) -> str:
@@ -145,18 +148,17 @@ def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) ->
     if sql is not None:
         return sql
     database = db.obj
-    quote = lambda name: name.join(database.quote)  # noqa: E731
     meta = Event._meta
-    columns = lambda model, names: ", ".join(quote(model._meta.fields[n].column_name) for n in names)  # noqa: E731
+    columns = lambda model, names: ", ".join(_quote(model._meta.fields[n].column_name) for n in names)  # noqa: E731
     marks = lambda count: ", ".join([database.param] * count)  # noqa: E731
-    parts = [f"e AS (INSERT INTO {quote(meta.table_name)} ({columns(Event, event_names)}) "
-             f"VALUES ({marks(len(event_names))}) ON CONFLICT ({quote('offer_id')}, {quote('dedup_key')}) "
-             f"DO NOTHING RETURNING {quote(meta.primary_key.column_name)} AS id)"]
+    parts = [f"e AS (INSERT INTO {_quote(meta.table_name)} ({columns(Event, event_names)}) "
+             f"VALUES ({marks(len(event_names))}) ON CONFLICT ({_quote('offer_id')}, {_quote('dedup_key')}) "
+             f"DO NOTHING RETURNING {_quote(meta.primary_key.column_name)} AS id)"]
     for number, (model, names) in enumerate(shapes):
         # a value in a SELECT list has no type of its own: each is cast to its column's
         typed = ", ".join(f"CAST({database.param} AS {_sql_type(model._meta.fields[name])})" for name in names)
-        parts.append(f"c{number} AS (INSERT INTO {quote(model._meta.table_name)} "
-                     f"({columns(model, names)}, {quote('event_id')}) SELECT {typed}, e.id FROM e)")
+        parts.append(f"c{number} AS (INSERT INTO {_quote(model._meta.table_name)} "
+                     f"({columns(model, names)}, {_quote('event_id')}) SELECT {typed}, e.id FROM e)")
     sql = f"WITH {', '.join(parts)} SELECT e.id, {_waiting() if check_waiting else 'FALSE'} FROM e"
     with _lock:
         _statements[key] = sql

@@ -33,6 +33,7 @@ from ..logs import access_writer
 log = logging.getLogger("affnet.ingest")
 CALLS = ("conversion", "refund", "chargeback")
 PREFIX = "/api/ingest/"
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 def _reject_constant(name):
@@ -131,7 +132,7 @@ class IngestAPI:
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
         if status == 405:
             headers.append(("Allow", "POST"))
-        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        start_response(_STATUS_LINES[status], headers)
         shown = path if path[len(PREFIX):] in CALLS else repr(path[:80])  # an unknown path, escaped for the log
         self.log(f"method={method} path={shown} status={status} ref=- click_id=- txid={txid}")
         return [data]

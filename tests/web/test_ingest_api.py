@@ -446,3 +446,17 @@ def test_a_bug_answers_json_and_is_logged_never_an_html_page(affnet_client, affn
     assert response.get_json()["error"].startswith("internal error; nothing was recorded")
     assert "ingest /api/ingest/conversion failed" in caplog.text and "KeyError" in caplog.text
     assert Event.select().count() == 0
+
+
+def test_a_body_without_content_length_is_read_and_held_to_the_size_limit(affnet_client, affnet_network, click_id):
+    import io
+    import json
+
+    def post_unsized(body: bytes):
+        return affnet_client.post("/api/ingest/conversion", input_stream=io.BytesIO(body),
+                                  headers={"X-Offer-Key": affnet_network.offer_key, "Transfer-Encoding": "chunked"},
+                                  environ_overrides={"CONTENT_LENGTH": ""})  # as a server hands on a chunked body
+    assert post_unsized(json.dumps(sale_body(click_id)).encode()).status_code == 201
+    oversized = json.dumps(sale_body(click_id, payment="pi_big", padding="x" * 20000)).encode()
+    assert post_unsized(oversized).status_code == 413
+    assert Event.select().count() == 1
