@@ -25,10 +25,16 @@ import time
 from urllib.parse import parse_qsl, urlsplit
 
 import psycopg2.extensions
-from peewee import DatabaseProxy
+from peewee import DatabaseError, DatabaseProxy, InterfaceError
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 db = DatabaseProxy()
+
+# What peewee raises when the database did not answer a statement: a server
+# that is down or restarting (OperationalError, a DatabaseError) or a pooled
+# connection it dropped ("connection already closed": InterfaceError, which
+# is not a DatabaseError).
+DATABASE_ERRORS = (DatabaseError, InterfaceError)
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -115,6 +121,7 @@ def make_database(url: str):
             max_connections=64, stale_timeout=300, timeout=10)
     if parts.scheme in ("postgres", "postgresql"):
         options = dict(parse_qsl(parts.query))
+        options.setdefault("connect_timeout", "5")  # an unreachable server fails a connect in 5 s, not minutes
         prepare = options.pop("prepared_statements", "true").lower() not in ("false", "0", "no", "off")
         database = _PostgresPool(
             parts.path.lstrip("/"), user=parts.username, password=parts.password,

@@ -4,6 +4,12 @@ This is the hot path. It makes no outbound call and calls no plugin; the
 route of a refCode is kept in memory for ``cache_seconds`` and the web layer
 spools the click row (``affnet.core.spool``), so the redirect waits for no
 database.
+
+While the database does not answer, a refCode is served from the last route
+loaded for it, however old (a visitor is still redirected and the click is
+spooled); a refCode this process never loaded gets the 404 page or the
+fallback URL. A click's values are stored as sent, less NUL characters,
+which PostgreSQL cannot store in text.
 """
 import base64
 import os
@@ -15,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import clock
 from .cache import TTLCache
+from .db import DATABASE_ERRORS, db
 from .models import Click, Offer, Participation
 
 COOKIE_PREFIX = "affnet_"
@@ -24,6 +31,7 @@ _BOT_AGENTS = re.compile(
     r"lighthouse|pingdom|monitor|scanner|whatsapp|telegram|skypeuripreview|discord|"
     r"embedly|quora link|bitlybot|vkshare|outbrain|pinterest|slack|linkedin")
 _SUB_LIMIT = 255
+_REF = re.compile(r"[A-Za-z0-9_.~-]{1,64}")  # refCodes are base58; nothing else can name a participation
 
 
 @dataclass(frozen=True)
@@ -52,21 +60,33 @@ routes = TTLCache(5)
 
 def find_route(ref: str, cached: bool = True) -> Route | None:
     """Where ``ref`` leads, or None when it is unknown, unapproved or paused
-    (or its offer is paused). ``cached``: from memory when it is there."""
-    if not ref or len(ref) > 64:
+    (or its offer is paused). ``cached``: from memory when it is there, and
+    from the last route loaded while the database does not answer (None when
+    there is none)."""
+    if not _REF.fullmatch(ref):
         return None
     if not cached:
         return _load_route(ref)
-    return routes.get(ref, lambda: _load_route(ref))
+    try:
+        return routes.get(ref, lambda: _load_route(ref), stale_on=DATABASE_ERRORS)
+    except DATABASE_ERRORS:
+        return None
 
 
 def _load_route(ref: str) -> Route | None:
-    row = (Participation
-           .select(Participation.id, Participation.status, Participation.affiliate, Participation.ref_code,
-                   Offer.id, Offer.landing_url, Offer.cookie_days, Offer.is_active)
-           .join(Offer)
-           .where(Participation.ref_code == ref)
-           .first())
+    opened = db.is_closed()  # the click path has no connection of its own: take one from the pool and give it back
+    if opened:
+        db.connect()
+    try:
+        row = (Participation
+               .select(Participation.id, Participation.status, Participation.affiliate, Participation.ref_code,
+                       Offer.id, Offer.landing_url, Offer.cookie_days, Offer.is_active)
+               .join(Offer)
+               .where(Participation.ref_code == ref)
+               .first())
+    finally:
+        if opened:
+            db.close()
     if row is None or row.status != "approved" or not row.offer.is_active:
         return None
     return Route(row.id, row.offer.id, row.affiliate_id, row.offer.landing_url, row.offer.cookie_days, row.ref_code)
@@ -107,10 +127,33 @@ def cookie_name(route: Route) -> str:
     return COOKIE_PREFIX + route.ref_code
 
 
-def _clip(value):
-    if value is None or value == "":
+def has_cookie(header: str | None, name: str) -> bool:
+    """Whether the ``Cookie`` header holds a cookie called ``name`` (not one
+    whose name merely ends with it, such as ``x`` + ``name``)."""
+    if not header:
+        return False
+    wanted = name + "="
+    at = header.find(wanted)
+    while at != -1:
+        if at == 0 or header[at - 1] in " ;":  # cookie pairs are separated by "; " (some clients send ";")
+            return True
+        at = header.find(wanted, at + 1)
+    return False
+
+
+def _text(value, limit: int):
+    """A text as stored: None when empty, at most ``limit`` characters, no NUL."""
+    if not value:
         return None
-    return value[:_SUB_LIMIT]
+    if "\x00" in value:
+        value = value.replace("\x00", "") or None
+        if value is None:
+            return None
+    return value[:limit]
+
+
+def _clip(value):
+    return _text(value, _SUB_LIMIT)
 
 
 def click_row(route: Route, args, *, ip, user_agent, referer, method, has_cookie, now=None) -> dict:
@@ -124,8 +167,8 @@ def click_row(route: Route, args, *, ip, user_agent, referer, method, has_cookie
         "fbclid": _clip(args.get("fbclid")),
         "clickid": _clip(args.get("clickid")),
         "ip": _clip(ip),
-        "user_agent": (user_agent or None) and user_agent[:1000],
-        "referer": (referer or None) and referer[:2000],
+        "user_agent": _text(user_agent, 1000),
+        "referer": _text(referer, 2000),
         "is_unique": not has_cookie,
         "is_bot": is_bot(user_agent, method),
     }

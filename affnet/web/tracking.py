@@ -39,7 +39,7 @@ class TrackingLink:
         row = tracking.click_row(
             route, args, ip=environ.get("REMOTE_ADDR"), user_agent=environ.get("HTTP_USER_AGENT"),
             referer=environ.get("HTTP_REFERER"), method=method,
-            has_cookie=(cookie + "=") in environ.get("HTTP_COOKIE", ""))
+            has_cookie=tracking.has_cookie(environ.get("HTTP_COOKIE"), cookie))
         self.spool.append(row)
         click_id = row["click_id"]
         secure = self.secure == "always" or (self.secure == "auto" and environ.get("wsgi.url_scheme") == "https")
