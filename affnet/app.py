@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
-from peewee import DatabaseError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings, load_settings
@@ -18,7 +17,7 @@ from .core.ingest import Recorder
 from .core.secrets import keyring
 from .core.spool import ClickSpool
 from .instance import load_flask_secret
-from .logs import access_writer, configure_logging
+from .logs import access_writer, configure_logging, log_text
 from .plugins.manager import get_plugin_manager
 from .web import api, tracking
 from .web import stats_api
@@ -88,9 +87,10 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
     api.init_app(app, settings, services.recorder)
     stats_api.init_app(app)
 
-    @app.errorhandler(DatabaseError)
     def _database_down(error):
         return api.database_down(error), 503
+    for failure in api.DATABASE_UNAVAILABLE:  # register_error_handler takes one class at a time
+        app.register_error_handler(failure, _database_down)
 
     @app.get("/healthz")
     def healthz():
@@ -108,7 +108,9 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
 
 
 def log_requests(app: Flask) -> None:
-    """One structured log line per request, with the click or event id."""
+    """One structured log line per request, with the click or event id. The
+    path and the ref are the caller's text: written through ``log_text``,
+    so none of their characters can start a line of its own."""
     write = access_writer()
     if write is None:
         return
@@ -116,7 +118,7 @@ def log_requests(app: Flask) -> None:
     @app.after_request
     def _log(response):
         environ = request.environ
-        ref = request.args.get("ref", "-") if "ref=" in environ.get("QUERY_STRING", "") else "-"
-        write(f"method={environ['REQUEST_METHOD']} path={environ['PATH_INFO']} status={response.status_code} "
-              f"ref={ref} click_id={g.get('click_id', '-')} txid={g.get('txid', '-')}")
+        ref = log_text(request.args.get("ref", "-")) if "ref=" in environ.get("QUERY_STRING", "") else "-"
+        write(f"method={log_text(environ['REQUEST_METHOD'])} path={log_text(environ['PATH_INFO'])} "
+              f"status={response.status_code} ref={ref} click_id={g.get('click_id', '-')} txid={g.get('txid', '-')}")
         return response

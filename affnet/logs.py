@@ -63,6 +63,19 @@ class BatchedLineHandler(logging.Handler):
                 pass
 
 
+def log_text(value: str, limit: int = 200) -> str:
+    """``value`` as one field of a log line. Plain printable text without
+    spaces is written as it is (the common case costs one check); anything
+    else (a CR or LF, another control or invisible character, a space that
+    could fake a ``name=value`` field, a long value) is written as Python's
+    repr of its first ``limit`` characters: quoted, every such character
+    escaped. A request's path or query is the caller's text: decoded from
+    ``%0A`` it would otherwise forge a line of its own."""
+    if len(value) <= limit and value.isprintable() and " " not in value:
+        return value
+    return repr(value[:limit])
+
+
 def access_writer():
     """A fast ``write(message)`` for the click path: the line goes straight to
     the access log's batch (same format, no LogRecord). None when access

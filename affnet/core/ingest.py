@@ -8,6 +8,7 @@ its ledger entry and its deliveries in ONE transaction. The unique index on
 another server, fails that index and answers the first event.
 """
 import logging
+import re
 import secrets as _random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +25,10 @@ from ..plugins.manager import call_isolated
 
 log = logging.getLogger("affnet.ingest")
 _TEXT_LIMIT = 255
+# A lone surrogate (JSON allows "\ud800") cannot be stored as UTF-8 by either database; PostgreSQL
+# refuses a NUL in text; control characters (C0, DEL, C1) have no place in an id and would reach
+# logs, CSV exports and postback URLs.
+_NOT_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class IngestError(ValueError):
@@ -63,6 +68,10 @@ class Outcome:
 
 
 def _text(body, name, faults, required=False):
+    """The field as stripped text, or None (with ``faults[name]`` set when it
+    is wrong). Every text an ingest call stores passes here, so one check
+    keeps out what a database would refuse or a log line would be forged
+    with: text must be valid Unicode without control characters."""
     value = body.get(name)
     if value is None or value == "":
         if required:
@@ -72,6 +81,9 @@ def _text(body, name, faults, required=False):
         faults[name] = "must be a string"
         return None
     value = value.strip()
+    if _NOT_TEXT.search(value):
+        faults[name] = "must be valid Unicode text without control characters"
+        return None
     if len(value) > _TEXT_LIMIT:
         faults[name] = f"must be at most {_TEXT_LIMIT} characters"
         return None
