@@ -9,7 +9,7 @@ import click
 from ..cli import JSON_OPTION, emit, with_db
 from ..core import api_tokens
 from ..core.models import Offer, User
-from ..core.reports import GROUPS, ReportError, build_report, zone
+from ..core.reports import GROUPS, ReportError, build_report, spreadsheet_row, zone
 
 
 def _user(email: str) -> User:
@@ -28,12 +28,21 @@ def _day(value: str | None, name: str) -> date | None:
         raise click.BadParameter("write the day as 2026-06-01", param_hint=name) from None
 
 
+def _printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (an escape
+    sequence, a carriage return) written as its Python escape: sub values
+    are a visitor's text."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def table(rows: list[dict]) -> str:
     """Rows of equal keys as an aligned text table (numbers to the right)."""
     if not rows:
         return ""
     columns = list(rows[0])
-    cells = [[str(row[column]) for column in columns] for row in rows]
+    cells = [[_printable(str(row[column])) for column in columns] for row in rows]
     widths = [max(len(column), *(len(line[n]) for line in cells)) for n, column in enumerate(columns)]
     left = {0}
 
@@ -65,7 +74,7 @@ def report(services, group_by, date_from, date_to, tz, affiliate_email, offer_sl
     except ReportError as error:
         raise click.BadParameter(str(error), param_hint="--tz") from None
     last = _day(date_to, "--to") or datetime.now(timezone.utc).astimezone(zone_info).date()
-    first = _day(date_from, "--from") or last - timedelta(days=6)
+    first = _day(date_from, "--from") or last - timedelta(days=min(6, (last - date.min).days))
     affiliate = _user(affiliate_email) if affiliate_email else None
     offer = None
     if offer_slug:
@@ -76,6 +85,8 @@ def report(services, group_by, date_from, date_to, tz, affiliate_email, offer_sl
     try:
         result = build_report(group_by, first, last, zone_info, affiliate=affiliate, offer=offer)
     except ReportError as error:
+        if error.field in ("from", "to"):
+            raise click.BadParameter(str(error), param_hint=f"--{error.field}") from None
         raise click.ClickException(str(error)) from None
     seconds = time.perf_counter() - began
     if as_json:
@@ -85,7 +96,7 @@ def report(services, group_by, date_from, date_to, tz, affiliate_email, offer_sl
     if as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(spreadsheet_row(row) for row in rows)
         return
     click.echo(table(rows))
     scope = " ".join(filter(None, [affiliate_email and f"affiliate {affiliate_email}",

@@ -29,6 +29,7 @@ without a click counts under "no value"). Money sums run in SQL over whole
 """
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -134,6 +135,38 @@ class Report:
             yield flat
 
 
+# A CSV cell that starts with one of these is a formula to Excel, LibreOffice and Google Sheets.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Kept as written: a plain number (a negative payout, -8.70), or a "-" and nothing but letters, digits, "_"
+# and "-": affnet's own ids (click_id) may start with "-", and such a cell can neither call a function
+# nor reach another program.
+_HARMLESS = re.compile(r"-?[0-9]+(?:\.[0-9]+)?|-[A-Za-z0-9_-]*", re.ASCII)
+
+
+def spreadsheet_text(value):
+    """``value`` as a CSV cell that a spreadsheet shows as written, never runs.
+
+    OWASP's advice on CSV injection: a text cell starting with ``=``, ``+``,
+    ``-``, ``@``, tab or CR would be evaluated (``=HYPERLINK(...)`` in a sub
+    value can send the sheet's other cells to a visitor's server), so it gets
+    a leading ``'``, which spreadsheets take as "this is text". A plain number
+    such as a negative payout (``-8.70``) is left as it is and stays a number,
+    and so is an id such as a ``click_id`` that happens to start with ``-``
+    (only letters, digits, ``_`` and ``-``): a tracker matching on it must
+    find it as it was given out. Every CSV affnet writes for people (the stats API, the report API,
+    ``affnet report --csv``) passes its cells through here; JSON answers keep
+    the values as they came. Written here rather than taken from defusedcsv,
+    which leaves tab and CR alone and rewrites ``|`` inside cells."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _HARMLESS.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_row(row: dict) -> dict:
+    """``spreadsheet_text`` of every cell of a row (for ``csv.DictWriter``)."""
+    return {name: spreadsheet_text(value) for name, value in row.items()}
+
+
 def money_text(amount: Decimal, currency: str) -> str:
     """An exact amount with the currency's decimals, or more when it has more."""
     rounded = round_money(amount, currency)
@@ -154,10 +187,20 @@ def zone(name) -> ZoneInfo:
 
 
 def local_day_bounds(date_from: date, date_to: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC (naive) start of ``date_from`` and end of ``date_to`` in ``tz``."""
-    def utc(day):
-        return datetime.combine(day, time(0), tz).astimezone(timezone.utc).replace(tzinfo=None)
-    return utc(date_from), utc(date_to + timedelta(days=1))
+    """The UTC (naive) start of ``date_from`` and end of ``date_to`` in ``tz``.
+
+    A bound outside the years 1 to 9999 that datetime holds (the end of
+    9999-12-31 anywhere, the start of 0001-01-01 east of UTC) is a
+    ``ReportError`` naming ``from`` or ``to`` (the APIs answer 422). It is not
+    clamped: a report has a row per day, and each row must be a whole day."""
+    def utc(day: date, days_after: int, field: str) -> datetime:
+        try:
+            local = datetime.combine(day + timedelta(days=days_after), time(0), tz)
+            return local.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            raise ReportError(f"{field} {day} starts or ends outside the years 1 to 9999 in {tz.key}: "
+                              "pick a day from 0001-01-02 to 9999-12-30", field) from None
+    return utc(date_from, 0, "from"), utc(date_to, 1, "to")
 
 
 def _offset(tz: ZoneInfo, moment: datetime) -> int:

@@ -7,6 +7,13 @@ affiliate found from the token, whatever the query string says.
 
 ``GET /api/affiliate/report`` answers ``affnet.core.reports.build_report``
 for the same affiliate (the numbers of the affiliate's stats page).
+
+Dates at the ends of the calendar: the export clamps a bound that lies
+beyond year 9999 or before year 1 in UTC (``parse_moment``: no event lies
+there, so the rows are exact); the report answers 422 naming ``from`` or
+``to`` (``reports.local_day_bounds``: each of its rows must be a whole day).
+Every CSV cell goes through ``reports.spreadsheet_text``, so a visitor's
+sub value cannot be a formula in the spreadsheet that opens the export.
 """
 import csv
 import io
@@ -19,7 +26,8 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from ..core import api_tokens, clock
 from .api import error
 from ..core.reports import (
-    EXPORT_COLUMNS, Cursor, ExportFilter, ReportError, build_report, export_page,
+    EXPORT_COLUMNS, Cursor, ExportFilter, ReportError, build_report, export_page, spreadsheet_row,
+    spreadsheet_text,
 )
 
 bp = Blueprint("stats_api", __name__, url_prefix="/api/affiliate")
@@ -50,15 +58,22 @@ def _token() -> str | None:
 def parse_moment(value: str, name: str, faults: dict, end: bool = False) -> datetime | None:
     """A date (``2026-06-01``: the whole UTC day, so ``to`` includes it) or an
     ISO 8601 time (UTC unless it carries an offset; ``to`` excludes it), as
-    naive UTC."""
+    naive UTC.
+
+    A moment that lies outside the years 1 to 9999 in UTC (``to=9999-12-31``,
+    whose day ends in year 10000; ``from=0001-01-01T00:00:00+01:00``) is
+    clamped to the first or last moment a datetime holds. No event lies
+    beyond either, so the rows are exactly the ones asked for: a tracker's
+    ``to=9999-12-31`` means "to the end", and it gets that."""
     if not value:
         return None
     value = value.strip()
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            moment = datetime.combine(day, datetime.min.time())
-            return moment + timedelta(days=1 if end else 0)
+            if end and day == date.max:
+                return datetime.max
+            return datetime.combine(day + timedelta(days=1 if end else 0), datetime.min.time())
         if "T" in value:  # an unencoded "+02:00" reaches us as " 02:00"
             value = value.replace(" ", "+")
         moment = datetime.fromisoformat(value)
@@ -66,7 +81,10 @@ def parse_moment(value: str, name: str, faults: dict, end: bool = False) -> date
         faults[name] = "must be a date (2026-06-01) or an ISO 8601 time (2026-06-01T12:00:00Z)"
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # in UTC it is before year 1 or after year 9999
+            moment = datetime.min if moment.year == 1 else datetime.max
     return moment
 
 
@@ -130,7 +148,7 @@ def _csv_lines(rows):
     writer.writerow(EXPORT_COLUMNS)
     yield take()
     for n, row in enumerate(rows, 1):
-        writer.writerow(["" if row[column] is None else row[column] for column in EXPORT_COLUMNS])
+        writer.writerow(["" if row[column] is None else spreadsheet_text(row[column]) for column in EXPORT_COLUMNS])
         if n % 200 == 0:
             yield take()
     yield take()
@@ -205,7 +223,7 @@ def report():
     rows = list(result.flat_rows())
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [result.group_by], lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(spreadsheet_row(row) for row in rows)
     return Response(buffer.getvalue(), mimetype="text/csv")
 
 

@@ -84,3 +84,45 @@ def test_affnet_tokens_create_prints_the_token_once_and_list_never_shows_it(run,
     assert code == 0 and "revoked" in output
     assert api_tokens.authenticate(token) is None
     assert "REVOKED" in run("tokens", "list", "--affiliate", "aff@example.com")[1]
+
+
+@pytest.fixture
+def hostile_sub(affnet_app, affnet_client, affnet_network, affnet_clock):
+    """A sale from a click whose s1 a visitor wrote: a spreadsheet formula
+    with a terminal escape sequence in it."""
+    from urllib.parse import quote
+    affnet_clock.set(datetime(2026, 6, 1, 9))
+    clicked = click_id_of(click(affnet_app.test_client(), affnet_network.ref,
+                                s1=quote('=HYPERLINK("https://evil.example/")\x1b[2J', safe="")))
+    assert ingest(affnet_client, affnet_network, "conversion", sale_body(clicked)).status_code == 201
+    return affnet_network
+
+
+def test_affnet_report_csv_writes_formula_like_text_as_text(run, hostile_sub):
+    code, output = run("report", "--group-by", "sub1", "--from", "2026-06-01", "--to", "2026-06-01", "--csv")
+    assert code == 0, output
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert rows[0]["sub1"] == "'" + '=HYPERLINK("https://evil.example/")\x1b[2J'
+    assert rows[0]["commission_USD"] == "8.70"
+
+
+def test_affnet_report_table_shows_a_visitors_control_characters_escaped(run, hostile_sub):
+    code, output = run("report", "--group-by", "sub1", "--from", "2026-06-01", "--to", "2026-06-01")
+    assert code == 0, output
+    assert "\x1b" not in output and '=HYPERLINK("https://evil.example/")\\x1b[2J' in output
+
+
+@pytest.mark.parametrize("args, option", [
+    (("--from", "9999-12-30", "--to", "9999-12-31"), "--to"),
+    (("--from", "0001-01-01", "--to", "0001-01-02", "--tz", "Asia/Tokyo"), "--from"),
+    (("--to", "0001-01-02", "--tz", "Asia/Tokyo"), "--from"),
+])
+def test_affnet_report_refuses_days_beyond_the_calendar_with_a_clear_error(run, affnet_network, args, option):
+    code, output = run("report", *args)
+    assert code == 2 and option in output and "0001-01-02 to 9999-12-30" in output, output
+
+
+def test_affnet_report_to_an_early_day_starts_on_the_first_day_there_is(run, affnet_network):
+    code, output = run("report", "--to", "0001-01-03")
+    assert code == 0, output
+    assert "3 rows by day, 0001-01-01 to 0001-01-03 (UTC)" in output
