@@ -2,24 +2,34 @@
 
 The request is verified with the official library
 (``stripe.Webhook.construct_event``, Stripe's default tolerance of five
-minutes) against the offer's signing secret, then each ingest call that
-``events.translate`` plans is made through the app's recorder, exactly as
-``/api/ingest/*`` makes it: the same parsing, the same idempotency keys, the
-same pricing. Answers:
+minutes) against the offer's signing secret. The library only refuses a
+signature older than that; one timestamped more than ``CLOCK_SKEW_SECONDS``
+(five minutes too) ahead of this server's clock is refused here, so a
+signature is good for at most ten minutes however it was made. Then each
+ingest call that ``events.translate`` plans is made through the app's
+recorder, exactly as ``/api/ingest/*`` makes it: the same parsing (and text
+check), the same idempotency keys, the same pricing. Answers:
 
-* 400 for a missing, wrong or stale signature, or a body that is not an
-  event; 404 for an unknown offer or one without a signing secret; 413 for
-  a body over ``MAX_BODY_BYTES`` (512 KiB, not ``ingest.max_body_bytes``);
-  422 for a signed event that lacks what its type needs. Nothing is written.
+* 400 for a missing, wrong, stale or future signature, or a body that is
+  not an event (not JSON, or nested too deeply to read); 404 for an unknown
+  offer or one without a signing secret; 413 for a body over
+  ``MAX_BODY_BYTES`` (512 KiB, not ``ingest.max_body_bytes``), sent with a
+  Content-Length or chunked; 422 for a signed event that lacks what its type
+  needs or carries an id the ingest API refuses (text must be valid Unicode
+  without control characters). Nothing is written. Stripe retries such an
+  answer for three days, then marks the event failed on the endpoint's page.
+* 503 while the database does not answer (the app's handler): nothing is
+  written and Stripe's retries deliver the event later.
 * 2xx otherwise, so Stripe stops retrying: the core's status for one call
   (201 recorded, 200 a duplicate, 202 a refund kept until its payment
   arrives), 200 for several calls or an ignored event.
 """
 import json
 import logging
+import time
 
 import stripe
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from affnet.core.ingest import IngestError, parse_conversion, parse_reversal
@@ -33,6 +43,9 @@ SOURCE = "stripe"
 # Stripe's events are larger than ingest bodies (an invoice lists its lines);
 # this limit replaces ingest.max_body_bytes for this route only.
 MAX_BODY_BYTES = 512 * 1024
+# How far ahead of this server's clock a signature's timestamp may be: the five minutes the library
+# allows behind it, so a clock off by that much either way still takes Stripe's events.
+CLOCK_SKEW_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
 
 log = logging.getLogger("affnet.stripe_ingest")
 bp = Blueprint("stripe_ingest", __name__, url_prefix="/hooks/stripe")
@@ -42,17 +55,39 @@ def error(status: int, message: str, fields: dict | None = None):
     return jsonify({"error": message, "fields": fields or {}}), status
 
 
+def _signed_at(header: str) -> int:
+    """The ``t=`` of a header the library has verified (the first one, as the library reads it)."""
+    return int(next(value for name, _, value in (item.partition("=") for item in header.split(",")) if name == "t"))
+
+
 def _verified_event(payload: bytes, secret: str) -> tuple[dict | None, str]:
-    """(the event, "") when Stripe signed ``payload`` with ``secret`` recently
-    enough; (None, why) otherwise."""
+    """(the event, "") when Stripe signed ``payload`` with ``secret`` within
+    the tolerance of this server's clock, either way; (None, why) otherwise."""
+    header = request.headers.get("Stripe-Signature", "")
     try:
-        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature", ""), secret)
+        stripe.Webhook.construct_event(payload, header, secret)
+        event = json.loads(payload)
     except stripe.SignatureVerificationError:
         return None, "the Stripe-Signature header is missing, wrong or too old"
+    except RecursionError:  # the library's JSON decoder (and ours) recurses per level
+        return None, "the body is not a Stripe event: it is too deeply nested"
     except Exception:  # signed, yet not an event the library can read: a bad request, never a 500
         return None, "the body is not a Stripe event"
-    event = json.loads(payload)
+    if _signed_at(header) > time.time() + CLOCK_SKEW_SECONDS:
+        return None, "the Stripe-Signature header is timestamped in the future: check this server's clock"
     return (event, "") if isinstance(event, dict) else (None, "the body is not a Stripe event")
+
+
+def _payload() -> bytes:
+    """The raw body, refused with 413 past ``MAX_BODY_BYTES``. Werkzeug's own
+    limit cuts a chunked body (no Content-Length) short at the limit without
+    a word, which would then fail as a wrong signature: one byte more is
+    read, and its presence is the answer."""
+    request.max_content_length = MAX_BODY_BYTES + 1
+    payload = request.get_data(cache=False)
+    if len(payload) > MAX_BODY_BYTES:
+        abort(413, "the body is too large for a Stripe event")
+    return payload
 
 
 def _parsed(offer: Offer, call):
@@ -77,14 +112,13 @@ def receive(offer_slug: str):
     secret = get_offer_secret(offer, SECRET_NAME)
     if not secret:
         return error(404, f"offer {offer_slug!r} has no Stripe signing secret: run `affnet stripe set-secret`")
-    request.max_content_length = MAX_BODY_BYTES
-    event, why = _verified_event(request.get_data(cache=False), secret)
+    event, why = _verified_event(_payload(), secret)
     if event is None:
         return error(400, why)
     summary = {"received": True, "stripe_event": event.get("id"), "type": event.get("type")}
     plan = translate(event)
     if plan.ignored:
-        log.info("stripe event %s (%s) ignored: %s", event.get("id"), event.get("type"), plan.ignored)
+        log.info("stripe event %r (%r) ignored: %s", event.get("id"), event.get("type"), plan.ignored)
         return jsonify({**summary, "ignored": plan.ignored, "results": []}), 200
     values = [_parsed(offer, call) for call in plan.calls]
     outcomes = [_record(offer, value) for value in values]
