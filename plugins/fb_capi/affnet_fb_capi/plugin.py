@@ -1,7 +1,9 @@
 """The hooks of the Facebook Conversions API plugin (entry point ``fb_capi``).
 
 Config, ``[plugin.fb_capi]``: ``graph_base_url`` (default
-https://graph.facebook.com) and ``graph_version`` (default v26.0).
+https://graph.facebook.com) and ``graph_version`` (default v26.0). Command:
+``affnet fb-capi set`` (the access token from a prompt or a file, never the
+command line).
 """
 import re
 
@@ -64,6 +66,12 @@ def deliveries_for_event(event, settings):
         return []
     payload = server_event(event)
     return [NewDelivery(KIND, {"event": payload})] if payload else []
+
+
+@hookimpl
+def register_commands(cli):
+    from .commands import fb_capi
+    cli.add_command(fb_capi)
 
 
 @hookimpl
