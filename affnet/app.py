@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings, load_settings
 from .core import cache, outbox
-from .core.db import db, open_database
+from .core.db import DATABASE_ERRORS, db, open_database
 from .core.ingest import Recorder
 from .core.secrets import keyring
 from .core.spool import ClickSpool
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
 
     def _database_down(error):
         return api.database_down(error), 503
-    for failure in api.DATABASE_UNAVAILABLE:  # register_error_handler takes one class at a time
+    for failure in DATABASE_ERRORS:  # register_error_handler takes one class at a time
         app.register_error_handler(failure, _database_down)
 
     @app.get("/healthz")

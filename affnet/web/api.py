@@ -19,15 +19,13 @@ from decimal import Decimal
 from functools import lru_cache
 from http import HTTPStatus
 
-import psycopg2
 from flask import current_app
 from limits import parse_many
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from peewee import DatabaseError, InterfaceError
 
 from ..core import accounts
-from ..core.db import db
+from ..core.db import DATABASE_ERRORS, db
 from ..core.ingest import IngestError, parse_conversion, parse_reversal
 from ..logs import access_writer, log_text
 
@@ -35,10 +33,6 @@ log = logging.getLogger("affnet.ingest")
 CALLS = ("conversion", "refund", "chargeback")
 PREFIX = "/api/ingest/"
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
-# What a database that does not answer raises. peewee's InterfaceError ("connection already closed",
-# met about once in 1,700 calls while PostgreSQL restarts) is not one of its DatabaseErrors, and
-# psycopg2's own errors come through unwrapped where peewee does not wrap the driver's calls.
-DATABASE_UNAVAILABLE = (DatabaseError, InterfaceError, psycopg2.InterfaceError, psycopg2.OperationalError)
 
 
 def _reject_constant(name):
@@ -135,7 +129,7 @@ class IngestAPI:
             status, body = refused.status, error_body(str(refused))
         except IngestError as invalid:
             status, body = 422, error_body(str(invalid), invalid.fields)
-        except DATABASE_UNAVAILABLE as failure:
+        except DATABASE_ERRORS as failure:
             status, body = 503, database_down(failure)
         except Exception:  # a bug: say so in the log, answer JSON all the same
             log.exception("ingest %s failed", path)
