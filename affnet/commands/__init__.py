@@ -2,6 +2,6 @@
 
 
 def register_all(cli):
-    from . import admin, network, server, settings, stats, backup
-    for module in (admin, network, server, settings, stats, backup):
+    from . import admin, backup, network, server, settings, spool, stats
+    for module in (admin, network, server, settings, stats, backup, spool):
         module.register(cli)

@@ -59,13 +59,14 @@ def _first_click_of(offer: Offer, user_ref: str) -> Click | None:
 
 
 def attribute(offer: Offer, click_id: str | None, user_ref: str | None, at, load_clicks=None) -> Attribution:
-    """Reads only, so it runs before the event's transaction. ``load_clicks()``
-    is called once when ``click_id`` is not in the database (the click may
-    still be in the spool) before looking again and before ``user_ref``."""
+    """Reads only, so it runs before the event's transaction.
+    ``load_clicks(click_id)`` is called once when ``click_id`` is not in the
+    database (the click may still be in the spool, or being loaded and
+    committed meanwhile); then it is looked up again, before ``user_ref``."""
     if click_id:
         click = _click(offer, click_id)
         if click is None and load_clicks is not None:
-            load_clicks()
+            load_clicks(click_id)
             click = _click(offer, click_id)
         if click is not None and at <= click.created_at + timedelta(days=offer.cookie_days):
             return Attribution(click.participation, click)

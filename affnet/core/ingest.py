@@ -220,7 +220,7 @@ class Recorder:
         now = now or clock.now()
         key = conversion_key(conversion)
         found = attribute(offer, conversion.click_id, conversion.user_ref, now,
-                          load_clicks=self.spool.load_everything if self.spool is not None else None)
+                          load_clicks=self.spool.load_click if self.spool is not None else None)
         payout, payout_currency = Decimal(0), offer.currency
         if found.attributed:
             payout, payout_currency = commissions.commission_for(

@@ -141,15 +141,19 @@ def has_cookie(header: str | None, name: str) -> bool:
     return False
 
 
+def storable(value: str | None) -> str | None:
+    """A click's text as both databases store it: without NUL characters
+    (PostgreSQL refuses them in text), None when nothing is left. The spool's
+    loader passes older files' values through here too."""
+    if value and "\x00" in value:
+        value = value.replace("\x00", "")
+    return value or None
+
+
 def _text(value, limit: int):
     """A text as stored: None when empty, at most ``limit`` characters, no NUL."""
-    if not value:
-        return None
-    if "\x00" in value:
-        value = value.replace("\x00", "") or None
-        if value is None:
-            return None
-    return value[:limit]
+    value = storable(value)
+    return value[:limit] if value else None
 
 
 def _clip(value):

@@ -2,35 +2,19 @@
 CSV, and stats API tokens from the command line."""
 import csv
 import io
-import json
 from datetime import datetime
 
 import pytest
-from click.testing import CliRunner
 
-from affnet.cli import cli
-from affnet.commands import register_all
 from affnet.core import api_tokens
 from affnet.core.models import ApiToken
 from affnet.core.reports import build_report
 from affnet.testing import click, click_id_of, ingest, sale_body
 
-register_all(cli)
-
 
 @pytest.fixture
-def run(affnet_app, affnet_settings, tmp_path):
-    """Run `affnet --config <the test database's config> ...`; returns (exit code, output)."""
-    config = tmp_path / "affnet.toml"
-    config.write_text(f"database_url = {json.dumps(affnet_settings['database_url'])}\n"
-                      f"instance_path = {json.dumps(str(affnet_settings['instance_path']))}\n"
-                      "[plugins]\nenabled = []\n")
-    runner = CliRunner()
-
-    def invoke(*args):
-        result = runner.invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
-        return result.exit_code, result.output
-    return invoke
+def run(run_affnet):
+    return run_affnet
 
 
 @pytest.fixture
