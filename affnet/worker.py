@@ -5,6 +5,12 @@ It loads spooled clicks into the database (a thread, every
 several workers on several machines share the work), and runs the jobs
 plugins add. On SIGTERM or
 SIGINT it finishes the batch in hand, gives back its unsent claims and exits.
+
+The signal handler only sets a plain flag: a handler runs in the main thread
+between two bytecodes, possibly while that thread holds a lock (inside
+``threading.Event.wait``), so taking any lock there can hang the worker for
+good. The main loop sleeps in short slices, sees the flag, and sets the
+``stopping`` event that the other threads wait on.
 """
 import logging
 import os
@@ -30,6 +36,7 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.policy = outbox.RetryPolicy.from_settings(self.settings)
         self.stopping = threading.Event()
+        self.signalled = None  # set by the signal handler, and nothing else
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(self.settings["worker.poll_seconds"]).seconds.do(self._job, self.send_deliveries)
         self.scheduler.every(1).minutes.do(self._job, services.recorder.apply_waiting_reversals)
@@ -47,7 +54,7 @@ class Worker:
     def send_deliveries(self) -> dict:
         """Send due deliveries, batch after batch, until none is due or we stop."""
         totals: dict[str, int] = {}
-        while not self.stopping.is_set():
+        while not self.stop_requested:
             counts = outbox.send_due(
                 self.services.pm, self.services.registry, self.worker_id, self.services.plugin_config,
                 self.policy, limit=self.settings["worker.batch_size"],
@@ -69,21 +76,29 @@ class Worker:
             job.run()
         return self._job(self.send_deliveries) or {}
 
+    @property
+    def stop_requested(self) -> bool:
+        return self.signalled is not None or self.stopping.is_set()
+
+    def _signal(self, signum, _frame) -> None:
+        self.signalled = signum  # a plain assignment: no lock, no I/O, no logging
+
     def run(self) -> None:
-        def stop(signum, _frame):
-            log.info("signal %s: stopping after the batch in hand", signum)
-            self.stopping.set()
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, self._signal)
+        signal.signal(signal.SIGINT, self._signal)
         log.info("worker %s started", self.worker_id)
         loader = threading.Thread(target=self.services.spool.run_loader, args=(self.stopping,),
                                   name="affnet-spool-loader", daemon=True)
         loader.start()
         try:
-            while not self.stopping.is_set():
+            while not self.stop_requested:
                 self.scheduler.run_pending()
-                self.stopping.wait(min(0.2, max(self.scheduler.idle_seconds or 0.2, 0)))
+                if not self.stop_requested:
+                    time.sleep(min(0.2, max(self.scheduler.idle_seconds or 0.2, 0)))
+            if self.signalled is not None:
+                log.info("signal %s: stopped after the batch in hand", self.signalled)
         finally:
+            self.stopping.set()  # from the main loop, never from the handler: wakes the loader thread
             with db.connection_context():
                 released = outbox.release_claims(self.worker_id)
             log.info("worker %s stopped, released %d claims", self.worker_id, released)

@@ -8,6 +8,8 @@ import click
 
 from ..cli import JSON_OPTION, emit
 
+STOP_SECONDS = 60
+
 
 @click.command()
 @click.option("--host", default=None)
@@ -55,8 +57,13 @@ def serve(ctx, no_worker):
                 pass
     finally:
         stop(signal.SIGTERM, None)
-        for process in processes:
-            process.wait()
+        for process in processes:  # gunicorn's graceful timeout is 20 s; the worker finishes one batch
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                click.echo(f"process {process.pid} did not stop within {STOP_SECONDS} s: killed", err=True)
+                process.kill()
+                process.wait()
 
 
 @click.command()
