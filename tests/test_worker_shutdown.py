@@ -103,3 +103,45 @@ def test_the_worker_exits_within_its_grace_time_on_every_sigterm(
         assert claimed() == 0, f"stop {attempt + 1} left deliveries claimed"
     sent = Delivery.select().where(Delivery.status == "sent").count()
     assert 0 < sent < 400, "every stop came in the middle of the work"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("affnet_database_url", ["postgresql"], indirect=True)
+def test_a_killed_worker_sends_again_only_what_was_in_flight(
+        affnet_client, affnet_network, affnet_settings, slow_tracker, tmp_path):
+    """SIGKILL in the middle of a batch of 200: after a restart every delivery
+    is sent, each with its own txid, none is stuck, and the ones sent twice
+    are at most those in flight when the worker died."""
+    postbacks_due(affnet_client, affnet_network, slow_tracker, 200)
+    env = worker_env(affnet_settings, AFFNET_WORKER_BATCH_SIZE="200", AFFNET_WORKER_CLAIM_SECONDS="2",
+                     AFFNET_DELIVERIES_PARALLELISM="16")
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as output:
+        worker = subprocess.Popen([sys.executable, "-m", "affnet", "worker"], env=env, cwd=tmp_path,
+                                  stdout=output, stderr=output)
+    deadline = time.monotonic() + 30
+    while len(slow_tracker.requests) < 90 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.kill()
+    worker.wait()
+    with slow_tracker.lock:
+        received_at_kill, in_flight_at_kill = len(slow_tracker.requests), slow_tracker.in_flight
+    assert 0 < received_at_kill < 200, "killed in the middle of the batch"
+
+    with open(log, "ab") as output:
+        restarted = subprocess.Popen([sys.executable, "-m", "affnet", "worker"], env=env, cwd=tmp_path,
+                                     stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 40
+        while Delivery.select().where(Delivery.status == "sent").count() < 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=GRACE_SECONDS)
+    assert Delivery.select().where(Delivery.status == "sent").count() == 200, log.read_text()[-2000:]
+    txids = [request["query"]["txid"] for request in slow_tracker.requests]
+    payloads = {delivery.payload["url"].rsplit("txid=", 1)[1] for delivery in Delivery.select()}
+    assert set(txids) == payloads, "every delivery reached the tracker with its own txid"
+    sent_again = len(txids) - len(set(txids))
+    # in flight: requests the tracker had not answered (and answers of the instant of the kill)
+    assert sent_again <= in_flight_at_kill + 4, (sent_again, in_flight_at_kill, received_at_kill)

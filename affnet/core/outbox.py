@@ -10,6 +10,7 @@ backoff, and a delivery that keeps failing fails for good after
 import json
 import logging
 import random
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -149,8 +150,60 @@ def outgoing_batch(deliveries: list[Delivery]) -> list[OutgoingDelivery]:
                              delivery.attempts, delivery.is_test, delivery.created_at) for delivery in deliveries]
 
 
+class _Reporter:
+    """The ``report`` callable a plugin's ``send_deliveries`` is given: results
+    reported while the batch is still being sent are recorded at once by a
+    thread of their own (those that arrive while it records go together in
+    its next transaction), so a worker killed in the middle of a batch sends
+    again only what was in flight, not the whole batch. Callable from any
+    thread; a result for a delivery not in the batch, or reported twice, is
+    ignored."""
+
+    def __init__(self, deliveries: list, policy: RetryPolicy):
+        self.by_id = {delivery.id: delivery for delivery in deliveries}
+        self.policy = policy
+        self.reported: dict[int, DeliveryResult] = {}
+        self.recorded: set[int] = set()
+        self._waiting: list[DeliveryResult] = []
+        self._done = False
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="affnet-delivery-results", daemon=True)
+        self._thread.start()
+
+    def __call__(self, result: DeliveryResult) -> None:
+        with self._wake:
+            if result.delivery_id in self.by_id and result.delivery_id not in self.reported:
+                self.reported[result.delivery_id] = result
+                self._waiting.append(result)
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._waiting or self._done)
+                group, self._waiting, done = self._waiting, [], self._done
+            if group:
+                try:
+                    with db.connection_context():
+                        record_results([(self.by_id[result.delivery_id], result) for result in group], self.policy)
+                    self.recorded.update(result.delivery_id for result in group)
+                except Exception:  # noqa: BLE001 - the worker records them with the rest of the batch
+                    log.exception("recording %d delivery results failed; recorded after the batch", len(group))
+            if done:
+                return
+
+    def close(self) -> set[int]:
+        """Record what is still waiting; returns the ids recorded here."""
+        with self._wake:
+            self._done = True
+            self._wake.notify()
+        self._thread.join()
+        return self.recorded
+
+
 def send(pm, registry: KindRegistry, deliveries: list[Delivery], plugin_config, policy: RetryPolicy) -> dict:
-    """Hand each kind its batch and record what happened; returns counts by outcome."""
+    """Hand each kind its batch and record what happened (as the plugin
+    reports each result, or when it returns); returns counts by outcome."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "unowned": 0}
     by_kind: dict[str, list[Delivery]] = {}
     for delivery in deliveries:
@@ -158,14 +211,20 @@ def send(pm, registry: KindRegistry, deliveries: list[Delivery], plugin_config, 
     for kind, batch in by_kind.items():
         owner = registry.owners.get(kind)
         results = None
+        recorded: set[int] = set()
         if owner is not None:
+            reporter = _Reporter(batch, policy)
             try:
                 results = pm.hook.send_deliveries(kind=kind, deliveries=outgoing_batch(batch),
-                                                  config=plugin_config(owner))
+                                                  config=plugin_config(owner), report=reporter)
             except Exception as error:
                 log.exception("plugin %s failed to send %s deliveries", owner, kind)
                 results = [DeliveryResult(d.id, "retry", error=f"plugin error: {error.__class__.__name__}")
                            for d in batch]
+            finally:
+                recorded = reporter.close()
+            if results is not None or reporter.reported:
+                results = [*reporter.reported.values(), *(results or [])]
         if results is None:
             # Nobody sends this kind now (its plugin was disabled): keep it, look again in an hour.
             Delivery.update(claimed_by=None, claimed_until=None, last_error=f"no enabled plugin sends {kind!r}",
@@ -173,12 +232,15 @@ def send(pm, registry: KindRegistry, deliveries: list[Delivery], plugin_config, 
                 Delivery.id.in_([d.id for d in batch])).execute()
             counts["unowned"] += len(batch)
             continue
-        answered = {result.delivery_id: result for result in results}
+        answered: dict[int, DeliveryResult] = {}
+        for result in results:  # what was reported first: that is what was recorded
+            answered.setdefault(result.delivery_id, result)
         settled = []
         for delivery in batch:
             result = answered.get(delivery.id) or DeliveryResult(delivery.id, "retry", error="the plugin gave no result")
-            settled.append((delivery, result))
             counts[result.outcome if result.outcome in counts else "retry"] += 1
+            if delivery.id not in recorded:
+                settled.append((delivery, result))
         record_results(settled, policy)
     return counts
 
@@ -268,7 +330,8 @@ def send_test(pm, registry: KindRegistry, plugin_config, kind_name: str, event_i
     owner = registry.owners.get(kind_name)
     outgoing_one = OutgoingDelivery(delivery.id, kind_name, delivery.payload, values, 0, True, now)
     try:
-        results = pm.hook.send_deliveries(kind=kind_name, deliveries=[outgoing_one], config=plugin_config(owner))
+        results = pm.hook.send_deliveries(kind=kind_name, deliveries=[outgoing_one], config=plugin_config(owner),
+                                          report=lambda result: None)
     except Exception as error:
         log.exception("plugin %s failed a test send", owner)
         results = [DeliveryResult(delivery.id, "failed", error=f"plugin error: {error.__class__.__name__}")]

@@ -56,14 +56,22 @@ def deliveries_for_event(event, settings):
 
 
 @hookspec(firstresult=True)
-def send_deliveries(kind, deliveries, config):
+def send_deliveries(kind, deliveries, config, report):
     """Send due deliveries of ``kind`` if it is yours; return None otherwise.
 
     ``deliveries`` is a list of ``OutgoingDelivery``; ``config`` is your
     plugin's ``[plugin.<name>]`` section merged with core settings such as
     ``allow_private_targets``. Return one ``DeliveryResult`` per delivery
     (in any order). Batch as your receiver allows and bound your parallelism.
-    Mask secrets in the ``url`` you report."""
+    Mask secrets in the ``url`` you report.
+
+    ``report(result)`` (optional: name the argument to receive it) records a
+    ``DeliveryResult`` as soon as you have it, from any thread, without
+    waiting for the rest of the batch: if the worker is killed in the middle
+    of a batch, a delivery already reported is not sent again. Call it as
+    each request completes; a result reported is final (returning another
+    one for the same delivery changes nothing), and the results you return
+    at the end need not repeat the ones you reported."""
 
 
 @hookspec

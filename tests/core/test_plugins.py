@@ -82,7 +82,7 @@ def test_hook_deliveries_for_event_gets_the_event_and_the_settings_in_force(affn
 
 
 def test_hook_send_deliveries_is_asked_for_its_kind_only(affnet_services):
-    assert affnet_services.pm.hook.send_deliveries(kind="other", deliveries=[], config={}) is None
+    assert affnet_services.pm.hook.send_deliveries(kind="other", deliveries=[], config={}, report=None) is None
 
 
 def test_hook_on_event_recorded_hears_each_event_after_commit(affnet_client, affnet_network):

@@ -35,7 +35,7 @@ def deliveries_for_event(event, settings):
 
 
 @hookimpl
-def send_deliveries(kind, deliveries, config):
+def send_deliveries(kind, deliveries, config, report):
     if kind != KIND:
         return None
-    return sender.Batch(config).send(deliveries)
+    return sender.Batch(config).send(deliveries, report)

@@ -112,10 +112,12 @@ class Batch:
         self.parallelism = max(1, int(config.get("parallelism") or 16))
         self.failures: dict[str, list[str]] = {}
 
-    def send(self, deliveries) -> list[DeliveryResult]:
-        return run_outbound(self._send_all(deliveries)) if deliveries else []
+    def send(self, deliveries, report=None) -> list[DeliveryResult]:
+        """Send every delivery; ``report`` (the core's) hears each result as
+        its request completes."""
+        return run_outbound(self._send_all(deliveries, report)) if deliveries else []
 
-    async def _send_all(self, deliveries) -> list[DeliveryResult]:
+    async def _send_all(self, deliveries, report) -> list[DeliveryResult]:
         session = _sessions.get(self.allow_private)
         if session is None or session.closed:
             session = _sessions[self.allow_private] = outbound_client_session(self.allow_private)
@@ -123,7 +125,10 @@ class Batch:
 
         async def one(delivery):
             async with slots:
-                return await self.send_one(session, delivery)
+                result = await self.send_one(session, delivery)
+            if report is not None:
+                report(result)
+            return result
         return list(await asyncio.gather(*(one(delivery) for delivery in deliveries)))
 
     async def send_one(self, session: aiohttp.ClientSession, delivery) -> DeliveryResult:

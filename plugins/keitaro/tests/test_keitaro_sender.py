@@ -25,9 +25,9 @@ def deliveries(*urls):
             for n, url in enumerate(urls, start=1)]
 
 
-def send(urls, config=LOCAL):
+def send(urls, config=LOCAL, report=None):
     return {result.delivery_id: result for result in keitaro.send_deliveries(
-        kind="postback", deliveries=deliveries(*urls), config=config)}
+        kind="postback", deliveries=deliveries(*urls), config=config, report=report)}
 
 
 def closed_port() -> int:
@@ -37,7 +37,19 @@ def closed_port() -> int:
 
 
 def test_other_kinds_are_left_to_their_plugins():
-    assert keitaro.send_deliveries(kind="fb_capi", deliveries=deliveries("https://x.example/"), config=LOCAL) is None
+    assert keitaro.send_deliveries(kind="fb_capi", deliveries=deliveries("https://x.example/"), config=LOCAL,
+                                   report=None) is None
+
+
+def test_each_result_is_reported_as_its_postback_completes(tracker):
+    """A slow postback does not hold back the report of a fast one, so the
+    core can record it before the batch ends."""
+    with FakeReceiver() as slow:
+        slow.delay_seconds = 1.0
+        heard = []
+        results = send([slow.base + "/slow", tracker.base + "/fast"], report=lambda result: heard.append(result))
+    assert [result.delivery_id for result in heard] == [2, 1], "the fast one first, while the slow one was in flight"
+    assert heard == [results[2], results[1]] and {result.outcome for result in heard} == {"sent"}
 
 
 @pytest.mark.parametrize("status, outcome", [(200, "sent"), (204, "sent"), (400, "failed"), (401, "failed"),
