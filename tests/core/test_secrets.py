@@ -1,5 +1,8 @@
 """Secrets at rest: Fernet with rotating keys, hashed keys and tokens."""
 import pytest
+import subprocess
+import sys
+
 from cryptography.fernet import Fernet
 
 from affnet.core.secrets import Keyring, SecretError, hash_token, hint, new_token
@@ -32,6 +35,18 @@ def test_tokens_are_random_and_stored_as_a_hash():
     assert first != second and first.startswith("ok_") and len(first) >= 32
     assert hash_token(first) != first and len(hash_token(first)) == 64
     assert hint(first) == "…" + first[-4:]
+
+
+def test_a_token_hashes_the_same_every_time_and_in_every_process():
+    """Tokens are looked up by their hash: a hash that changed between calls,
+    restarts or servers (a random salt, a per-process key) would lock every
+    tracker out. SHA-256 of the token, as the stored hashes were made."""
+    token = "st_4zS1mPl3-t0k3n"
+    again = subprocess.run([sys.executable, "-c", f"from affnet.core.secrets import hash_token; "
+                            f"print(hash_token({token!r}))"], capture_output=True, text=True, check=True).stdout.strip()
+    assert hash_token(token) == hash_token(token) == again
+    assert hash_token(token) == "6ee865abef4b7ab6f9fcbfb0216e9da0a4bf5167b79702a54c3ea383d3586058"
+    assert hash_token(token + "x") != hash_token(token)
 
 
 def test_keys_come_from_the_environment_when_set(tmp_path):

@@ -257,7 +257,13 @@ def test_lead_and_trial_without_payment_id_deduplicate_on_user_ref(affnet_client
 
 def test_lead_without_user_ref_deduplicates_on_click_id(affnet_client, affnet_network, click_id):
     body = {"event": "lead", "click_id": click_id}
-    assert [ingest(affnet_client, affnet_network, "conversion", body).status_code for _ in range(2)] == [201, 200]
+    answers = [ingest(affnet_client, affnet_network, "conversion", body) for _ in range(2)]
+    assert [answer.status_code for answer in answers] == [201, 200]
+    assert answers[1].get_json() == {**answers[0].get_json(), "duplicate": True}
+    assert (Event.select().count(), LedgerEntry.select().count()) == (1, 1)
+    other = click_id_of(click(affnet_client, affnet_network.ref))
+    assert ingest(affnet_client, affnet_network, "conversion", {"event": "lead", "click_id": other}).status_code == 201
+    assert (Event.select().count(), LedgerEntry.select().count()) == (2, 2), "another click's lead is its own"
 
 
 @pytest.mark.parametrize("event, status", [("lead", "lead"), ("trial", "lead"), ("sale", "sale"),

@@ -36,7 +36,10 @@ def test_unapproved_or_paused_ref_answers_404(affnet_client, affnet_network, sta
 
 def test_paused_offer_answers_404(affnet_client, affnet_network):
     accounts.set_offer_active(affnet_network.offer, False)
-    assert click(affnet_client, affnet_network.ref).status_code == 404
+    response = click(affnet_client, affnet_network.ref)  # the spool is loaded after it
+    assert response.status_code == 404
+    assert Click.select().count() == 0, "no click is recorded for a paused offer"
+    assert "Set-Cookie" not in response.headers
 
 
 @pytest.mark.parametrize("affnet_config", [{"tracking.fallback_url": "https://network.example/offers"}])
