@@ -1,0 +1,59 @@
+"""Real processes for tests: started in their own process groups, always
+stopped, their output kept for the failure message."""
+import os
+import signal
+import subprocess
+import time
+
+
+class Processes:
+    """Starts processes in their own process groups and kills every one of them."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.running: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name, args, env):
+        with open(self.tmp_path / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(args, env=env, cwd=self.tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        self.running.append((name, process))
+        return process
+
+    def stop_all(self):
+        for _, process in self.running:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, process in self.running:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name} ---\n" + (self.tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+                         for name, _ in self.running)
+
+
+def own_control_socket(path) -> list[str]:
+    """gunicorn 25.1+ opens a control socket at one default path per user:
+    two instances on one host each need their own."""
+    import gunicorn
+    return ["--control-socket", str(path)] if tuple(gunicorn.version_info[:2]) >= (25, 1) else []
+
+
+def _signal_group(process, signum):
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def wait_until(condition, deadline, what):
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
