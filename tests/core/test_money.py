@@ -1,5 +1,5 @@
 """Money: currencies are the current ISO 4217 list with ISO's minor units;
-amounts are plain decimals (issue 12)."""
+amounts are plain decimals."""
 import json
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""Reports (issue 6): one report function, checked against the raw rows, and
+"""Reports: one report function, checked against the raw rows, and
 the stats export it shares the data with."""
 from collections import defaultdict
 from datetime import date, datetime, timezone

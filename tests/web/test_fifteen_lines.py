@@ -1,4 +1,4 @@
-"""Way 1 (issue 5): the Python version of the product owner's 15 lines, as
+"""Way 1: the Python version of the product owner's 15 lines, as
 ``docs/product-owners.md`` shows them (``docs/examples/stripe_webhook.py``),
 run against the app with real-shaped Stripe events. The Flask test client
 stands in for ``requests``, so no server is needed."""

@@ -1,5 +1,5 @@
-"""SPEC section 2, "never 500 for any input": bodies a hostile caller sends
-(issue 12). Each refusal is a 4xx with a reason, and writes nothing."""
+"""SPEC section 2, "never 500 for any input": bodies a hostile caller sends.
+Each refusal is a 4xx with a reason, and writes nothing."""
 import io
 import json
 from decimal import Decimal

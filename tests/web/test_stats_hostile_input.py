@@ -1,4 +1,4 @@
-"""The stats API and the report API against hostile input (issue 12): dates
+"""The stats API and the report API against hostile input: dates
 at the ends of the calendar, visitor-controlled sub values that a
 spreadsheet would run as formulas, and a database connection that is gone."""
 import base64

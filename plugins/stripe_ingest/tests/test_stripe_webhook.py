@@ -1,4 +1,4 @@
-"""The Stripe webhook (issue 5, way 2): signed real-shaped Stripe events become
+"""The Stripe webhook (way 2): signed real-shaped Stripe events become
 the same events, amounts, statuses and commissions as the ingest API's.
 
 The network's offer pays sale=30%, rebill=20%, trial=2.00, lead=0.50.
@@ -10,10 +10,8 @@ from decimal import Decimal
 import pytest
 import stripe
 
-import affnet_stripe_ingest.plugin as stripe_plugin
 from affnet.core.models import Event, LedgerEntry, OfferSecret
-from affnet.core.offer_secrets import set_offer_secret
-from affnet.testing import click, click_id_of, ingest, sale_body
+from affnet.testing import ingest, sale_body
 from affnet_stripe_ingest.webhook import SECRET_NAME
 from stripe_ingest_support import TEST_SECRET, event_data, event_text, post_event, sign
 
@@ -22,22 +20,6 @@ ACACIA_SALE = "invoice_payment_succeeded_acacia_subscription_create"
 ACACIA_REBILL = "invoice_payment_succeeded_acacia_subscription_cycle"
 BASIL_PI = "pi_3RIb7vLkdIwHu7ix2q3w4e5r"
 ACACIA_PI = "pi_3Q8xKnLkdIwHu7ix0n9mP8qR"
-
-
-@pytest.fixture
-def affnet_plugins():
-    return [stripe_plugin]
-
-
-@pytest.fixture
-def offer(affnet_network):
-    set_offer_secret(affnet_network.offer, SECRET_NAME, TEST_SECRET)
-    return affnet_network.offer
-
-
-@pytest.fixture
-def click_id(affnet_client, affnet_network):
-    return click_id_of(click(affnet_client, affnet_network.ref))
 
 
 def only(response) -> dict:
