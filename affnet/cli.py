@@ -3,19 +3,13 @@
 Every command takes the server's config (``--config`` or ``AFFNET_CONFIG``),
 prints what it made, and with ``--json`` prints it as JSON instead.
 """
-import json
 import os
 import sys
-from datetime import datetime
-from decimal import Decimal
-from functools import wraps
 
 import click
 
+from .commands import register_all
 from .config import ConfigError, load_settings
-from .core.db import db
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 class Context:
@@ -46,38 +40,6 @@ class Context:
         return self._services
 
 
-def _default(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat() + "Z"
-    return str(value)
-
-
-def emit(result, as_json: bool, text: str | None = None) -> None:
-    """Print ``result`` as JSON, or ``text`` (or key: value lines) for people."""
-    if as_json:
-        click.echo(json.dumps(result, indent=2, default=_default))
-    elif text is not None:
-        click.echo(text)
-    elif isinstance(result, dict):
-        for key, value in result.items():
-            click.echo(f"{key}: {_default(value) if not isinstance(value, (list, dict)) else json.dumps(value, default=_default)}")
-    else:
-        click.echo(result)
-
-
-def with_db(function):
-    """Run the command with the services loaded and a database connection open."""
-    @wraps(function)
-    @click.pass_obj
-    def wrapper(ctx: Context, *args, **kwargs):
-        services = ctx.services()
-        with db.connection_context():
-            return function(services, *args, **kwargs)
-    return wrapper
-
-
 @click.group()
 @click.option("--config", "config_path", envvar="AFFNET_CONFIG", type=click.Path(dir_okay=False),
               help="The TOML config file (default: AFFNET_CONFIG, else built-in defaults).")
@@ -89,7 +51,6 @@ def cli(click_ctx, config_path):
 
 
 def main():
-    from .commands import register_all
     register_all(cli)
     _register_plugin_commands()
     cli(prog_name="affnet")

@@ -108,3 +108,16 @@ def test_every_command_has_help(run):
 def test_worker_once_sends_what_is_due_and_exits(run):
     run("init")
     assert json.loads(run("worker", "--once", "--json")) == {"claimed": 0}
+
+
+def test_the_commands_do_not_import_the_cli_module():
+    """cli.py registers the commands; the commands take what they share from
+    affnet.commands.common, so the two never import each other."""
+    import ast
+    from pathlib import Path
+    import affnet.commands
+    for path in Path(affnet.commands.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = ("." * node.level) + (node.module or "")
+                assert module not in ("..cli", "affnet.cli"), f"{path.name} imports {module}"

@@ -3,7 +3,7 @@ import os
 
 import click
 
-from ..cli import JSON_OPTION, emit, with_db
+from .common import JSON_OPTION, emit, with_db
 from ..core import migrations
 from ..core.db import db, open_database
 

@@ -1,7 +1,7 @@
 """Backups: ``affnet backup FILE`` and ``affnet restore FILE``."""
 import click
 
-from ..cli import JSON_OPTION, emit
+from .common import JSON_OPTION, emit
 from ..core.db import db, open_database
 
 

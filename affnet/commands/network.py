@@ -1,7 +1,7 @@
 """Commands that make the network: users, offers, participations, demo data."""
 import click
 
-from ..cli import JSON_OPTION, emit, with_db
+from .common import JSON_OPTION, emit, with_db
 from ..core import accounts
 from ..core.models import Offer, Participation, User
 

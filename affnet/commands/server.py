@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..cli import JSON_OPTION, emit
+from .common import JSON_OPTION, emit
 
 STOP_SECONDS = 60
 

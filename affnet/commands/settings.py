@@ -10,9 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from ..cli import JSON_OPTION, emit, with_db
+from .common import JSON_OPTION, emit, with_db
 from ..core import clock, outbox, setting_versions
-from ..core.events import ClickInfo, EventInfo, OfferInfo
+from ..plugins.types import ClickInfo, EventInfo, OfferInfo
 from ..core.models import EVENT_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Delivery, Participation, User
 
 FIELD_VALUE = "FIELD=VALUE"

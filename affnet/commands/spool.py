@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import JSON_OPTION, emit, with_db
+from .common import JSON_OPTION, emit, with_db
 
 
 @click.group()

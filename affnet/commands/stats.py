@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import click
 
-from ..cli import JSON_OPTION, emit, with_db
+from .common import JSON_OPTION, emit, with_db
 from ..core import api_tokens
 from ..core.models import Offer, User
 from ..core.reports import GROUPS, ReportError, build_report, spreadsheet_row, zone

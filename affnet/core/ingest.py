@@ -18,7 +18,7 @@ from peewee import IntegrityError, fn
 from . import clock, commissions, ledger, outbox, rows
 from .attribution import attribute
 from .db import db
-from .events import ClickInfo, EventInfo, OfferInfo
+from ..plugins.types import ClickInfo, EventInfo, OfferInfo
 from .models import CONVERSION_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Event, Offer
 from .money import MoneyError, format_amount, from_units, parse_amount, parse_currency, round_money
 from ..plugins.manager import call_isolated

@@ -1,12 +1,55 @@
-"""The plugin boundary: hook specs, the manager, and the shapes plugins use."""
-from ..core.events import ClickInfo, EventInfo, OfferInfo
+"""Everything a plugin imports from affnet, besides ``affnet.hookimpl`` and,
+in its tests, ``affnet.testing``. Anything else in affnet may change between
+versions without notice; a test holds the bundled plugins to this surface.
+
+- The shapes that cross the boundary (``affnet.plugins.types``).
+- Money and time: ``minor_units``, ``round_money``, ``format_amount``, ``now``.
+- Outbound calls to addresses an affiliate typed, refused when they point
+  inside the operator's network: ``outbound_session`` (requests),
+  ``outbound_client_session`` and ``run_outbound`` (aiohttp, on affnet's
+  outbound event loop), ``refusal_in``, ``UnresolvableHost``.
+- Commands: ``JSON_OPTION``, ``emit``, ``with_db``, and ``settings_set`` (the
+  ``affnet settings set`` command, to invoke from a command of your own).
+- Ingest sources (``affnet.plugins.sources``): ``find_offer``,
+  ``get_offer_secret`` / ``set_offer_secret`` / ``offer_secret_hint``,
+  ``parse_conversion`` / ``parse_reversal`` / ``IngestError``, ``record``.
+
+The names outside ``types`` are loaded when first used, so importing this
+package from affnet's own core never makes an import circle.
+"""
+from importlib import import_module
+
 from .types import (
-    DeliveryKind, DeliveryResult, NewDelivery, OutgoingDelivery, PayoutMethod,
+    ClickInfo, DeliveryKind, DeliveryResult, EventInfo, NewDelivery, OfferInfo, OutgoingDelivery, PayoutMethod,
     PayoutRequest, PayoutResult, SettingField,
 )
 
+_LAZY = {
+    "minor_units": "affnet.core.money", "round_money": "affnet.core.money", "format_amount": "affnet.core.money",
+    "now": "affnet.core.clock",
+    "outbound_session": "affnet.net", "outbound_client_session": "affnet.net", "run_outbound": "affnet.net",
+    "refusal_in": "affnet.net", "UnresolvableHost": "affnet.net",
+    "JSON_OPTION": "affnet.commands.common", "emit": "affnet.commands.common", "with_db": "affnet.commands.common",
+    "settings_set": "affnet.commands.settings",
+    **{name: "affnet.plugins.sources" for name in (
+        "find_offer", "get_offer_secret", "set_offer_secret", "offer_secret_hint", "parse_conversion",
+        "parse_reversal", "IngestError", "record")},
+}
+
 __all__ = [
-    "ClickInfo", "EventInfo", "OfferInfo", "DeliveryKind", "DeliveryResult",
-    "NewDelivery", "OutgoingDelivery", "PayoutMethod", "PayoutRequest",
-    "PayoutResult", "SettingField",
+    "ClickInfo", "EventInfo", "OfferInfo", "DeliveryKind", "DeliveryResult", "NewDelivery", "OutgoingDelivery",
+    "PayoutMethod", "PayoutRequest", "PayoutResult", "SettingField", *_LAZY,
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'affnet.plugins' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

@@ -189,7 +189,7 @@ def test_kind_without_an_enabled_plugin_is_kept_for_later(affnet_client, configu
 
 def test_test_send_goes_out_at_once_marked_as_a_test_and_touches_no_money(affnet_services, configured):
     from affnet.core import ledger
-    from affnet.core.events import EventInfo, OfferInfo
+    from affnet.plugins import EventInfo, OfferInfo
     from decimal import Decimal
     offer = configured.offer
     info = EventInfo(txid="test", kind="sale", status="sale", occurred_at=offer.created_at,

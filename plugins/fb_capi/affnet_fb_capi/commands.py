@@ -12,8 +12,7 @@ it; its help says what it costs.
 """
 import click
 
-from affnet.cli import JSON_OPTION
-from affnet.commands.settings import settings_set
+from affnet.plugins import JSON_OPTION, settings_set
 
 from .plugin import KIND
 

@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from decimal import Decimal
 
-from affnet.core.money import minor_units
+from affnet.plugins import minor_units
 
 EVENT_NAMES = {"lead": "Lead", "trial": "StartTrial", "sale": "Purchase", "rebill": "Purchase"}
 

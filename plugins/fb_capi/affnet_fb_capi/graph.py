@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import requests
 
-from affnet.core import clock
+from affnet import plugins as affnet_plugins
 from affnet.plugins.types import DeliveryResult
 
 from .answers import scrub, verdict
@@ -172,7 +172,7 @@ def _post(batch: PixelBatch, config: dict) -> tuple[list[DeliveryResult], bool]:
 
 def send(deliveries, config: dict) -> list[DeliveryResult]:
     """Send due pixel deliveries; one result per delivery."""
-    batches, results = group_by_pixel(deliveries, clock.now())
+    batches, results = group_by_pixel(deliveries, affnet_plugins.now())
     if not batches:
         return results
     workers = max(1, min(int(config.get("parallelism") or 4), len(batches)))

@@ -16,7 +16,7 @@ from facebook_business.adobjects.serverside.http_service_interface import HttpSe
 from facebook_business.adobjects.serverside.normalize import Normalize
 from facebook_business.adobjects.serverside.user_data import UserData
 
-from affnet.core.events import ClickInfo, EventInfo, OfferInfo
+from affnet.plugins import ClickInfo, EventInfo, OfferInfo
 from affnet_fb_capi import graph
 from affnet_fb_capi.events import server_event, unix_seconds
 

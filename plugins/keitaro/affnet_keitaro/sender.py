@@ -24,8 +24,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from affnet.net import UnresolvableHost, outbound_client_session, refusal_in, run_outbound
-from affnet.plugins import DeliveryResult
+from affnet.plugins import DeliveryResult, UnresolvableHost, outbound_client_session, refusal_in, run_outbound
 
 EXCERPT = 500
 MAX_BODY = 64 * 1024

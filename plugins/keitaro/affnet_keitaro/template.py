@@ -8,7 +8,7 @@ and answered with a warning.
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from affnet.core.money import format_amount
+from affnet.plugins import format_amount
 
 MACRO = re.compile(r"\{([^{}\s]*)\}")
 SUBS = tuple(f"sub{n}" for n in range(1, 11))

@@ -1,13 +1,13 @@
 """Stripe's amounts: whole numbers of the currency's minor unit.
 
 Stripe writes ``2900`` for 29.00 USD and ``4800`` for 4800 JPY: the exponent is
-the currency's ISO 4217 minor unit (``affnet.core.money.minor_units``) except
+the currency's ISO 4217 minor unit (``affnet.plugins.minor_units``) except
 where Stripe documents otherwise: ISK stays a two-decimal currency in Stripe's
 API (an amount of ``100`` is 1 króna) and MGA is zero-decimal there.
 """
 from decimal import Decimal
 
-from affnet.core.money import minor_units
+from affnet.plugins import minor_units
 
 _STRIPE_EXPONENTS = {"ISK": 2, "MGA": 0}
 

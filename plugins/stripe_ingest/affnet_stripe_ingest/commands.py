@@ -8,9 +8,8 @@ import sys
 
 import click
 
-from affnet.cli import JSON_OPTION, emit, with_db
-from affnet.core.models import Offer
-from affnet.core.offer_secrets import offer_secret_hint, set_offer_secret
+from affnet.plugins import JSON_OPTION, emit, with_db
+from affnet.plugins.sources import find_offer, offer_secret_hint, set_offer_secret
 
 from .events import HANDLED_EVENTS
 from .webhook import SECRET_NAME
@@ -19,14 +18,14 @@ from .webhook import SECRET_NAME
 EVENTS_TO_SELECT = tuple(name for name in HANDLED_EVENTS if name != "invoice.paid")
 
 
-def _offer(slug: str) -> Offer:
-    offer = Offer.get_or_none(Offer.slug == slug)
+def _offer(slug: str):
+    offer = find_offer(slug)
     if offer is None:
         raise click.ClickException(f"no offer {slug!r}")
     return offer
 
 
-def _webhook_url(services, offer: Offer) -> str:
+def _webhook_url(services, offer) -> str:
     return services.settings["base_url"].rstrip("/") + f"/hooks/stripe/{offer.slug}"
 
 

@@ -29,12 +29,10 @@ import logging
 import time
 
 import stripe
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from affnet.core.ingest import IngestError, parse_conversion, parse_reversal
-from affnet.core.models import Offer
-from affnet.core.offer_secrets import get_offer_secret
+from affnet.plugins.sources import IngestError, find_offer, get_offer_secret, parse_conversion, parse_reversal, record
 
 from .events import PayloadError, translate
 
@@ -90,23 +88,16 @@ def _payload() -> bytes:
     return payload
 
 
-def _parsed(offer: Offer, call):
+def _parsed(offer, call):
     """The checked value of one planned call (raises IngestError, writing nothing)."""
     if call.kind == "conversion":
         return parse_conversion(call.body, offer)
     return parse_reversal(call.kind, call.body)
 
 
-def _record(offer: Offer, value):
-    recorder = current_app.extensions["affnet"].recorder
-    if value.kind in ("refund", "chargeback"):
-        return recorder.reversal(offer, value, source=SOURCE)
-    return recorder.conversion(offer, value, source=SOURCE)
-
-
 @bp.post("/<offer_slug>")
 def receive(offer_slug: str):
-    offer = Offer.get_or_none(Offer.slug == offer_slug)
+    offer = find_offer(offer_slug)
     if offer is None:
         return error(404, f"no offer {offer_slug!r}")
     secret = get_offer_secret(offer, SECRET_NAME)
@@ -121,7 +112,7 @@ def receive(offer_slug: str):
         log.info("stripe event %r (%r) ignored: %s", event.get("id"), event.get("type"), plan.ignored)
         return jsonify({**summary, "ignored": plan.ignored, "results": []}), 200
     values = [_parsed(offer, call) for call in plan.calls]
-    outcomes = [_record(offer, value) for value in values]
+    outcomes = [record(offer, value, SOURCE) for value in values]
     g.txid = outcomes[0].body["txid"]
     status = outcomes[0].http_status if len(outcomes) == 1 else 200
     return jsonify({**summary, "results": [outcome.body for outcome in outcomes]}), status
