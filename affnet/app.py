@@ -18,7 +18,7 @@ from .core.secrets import keyring
 from .core.spool import ClickSpool
 from .instance import load_flask_secret
 from .logs import access_writer, configure_logging, log_text
-from .plugins.manager import get_plugin_manager
+from .plugins.manager import get_plugin_manager, mount_routes
 from .web import api, tracking
 from .web import stats_api
 
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
             return {"ok": False, "error": error.__class__.__name__}, 503
         return {"ok": True}
 
-    services.pm.hook.register_routes(app=app)
+    mount_routes(services.pm, app)
     log_requests(app)
     if settings["behind_proxy"]:  # outermost, so /r sees the client's address and scheme too
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

@@ -56,8 +56,11 @@ def on_event_recorded(event):
 
 
 @hookimpl
-def register_routes(app):
-    app.add_url_rule("/sample/ping", "sample_ping", lambda: {"pong": True})
+def register_routes():
+    from flask import Blueprint
+    bp = Blueprint("sample", __name__, url_prefix="/r")  # the core mounts it at /hooks/sample/ anyway
+    bp.add_url_rule("/ping", "ping", lambda: {"pong": True})
+    return bp
 
 
 @hookimpl

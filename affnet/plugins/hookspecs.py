@@ -19,14 +19,15 @@ hookspec = pluggy.HookspecMarker("affnet")
 
 
 @hookspec
-def register_routes(app):
-    """Add routes to the Flask ``app``: an ingest source of your own (a
-    payment provider's webhook) or pages. Register a Blueprint; turn what
-    arrives into calls of the app's recorder
-    (``app.extensions["affnet"].recorder.conversion`` or ``.reversal``) so it
-    is deduplicated, priced and booked like the ingest API. Paths under
-    ``/r`` and ``/api/ingest/`` are affnet's own and never reach Flask: put
-    yours under ``/hooks/<your plugin>/``."""
+def register_routes():
+    """Return a Flask ``Blueprint`` (or a list of them) with routes of your
+    own: an ingest source (a payment provider's webhook) or pages. The core
+    mounts each under ``/hooks/<blueprint name>/`` (the name is one path
+    segment: lower-case letters, digits, ``_`` or ``-``), whatever
+    ``url_prefix`` it was given, so no plugin can take ``/r``,
+    ``/api/ingest/`` or a page of affnet's. Turn what arrives into
+    ``affnet.plugins.parse_conversion`` / ``parse_reversal`` and ``record``,
+    so it is deduplicated, priced and booked like the ingest API."""
 
 
 @hookspec

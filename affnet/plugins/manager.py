@@ -5,6 +5,7 @@ registered only when its name is in ``plugins.enabled``. A plugin that is not
 enabled is never imported, so it has no effect at all.
 """
 import logging
+import re
 from importlib.metadata import entry_points
 
 import pluggy
@@ -14,6 +15,13 @@ from . import hookspecs
 log = logging.getLogger("affnet.plugins")
 
 GROUP = "affnet"
+_SEGMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# Hooks the core calls one implementation at a time (``call_isolated``,
+# ``declared_by_plugins``, ``mount_routes``), so that one plugin's failure
+# never reaches another's. A pluggy wrapper around them would never run as a
+# wrapper: a plugin that declares one is refused when it is registered.
+ISOLATED_HOOKS = ("register_routes", "delivery_kinds", "deliveries_for_event", "on_event_recorded",
+                  "payout_methods")
 
 
 class PluginError(Exception):
@@ -50,7 +58,16 @@ def get_plugin_manager(enabled=(), load_entrypoints: bool = True, extra=()) -> p
         else:
             pm.register(plugin)
     pm.check_pending()
+    _refuse_wrappers(pm)
     return pm
+
+
+def _refuse_wrappers(pm: pluggy.PluginManager) -> None:
+    for name in ISOLATED_HOOKS:
+        for impl in getattr(pm.hook, name).get_hookimpls():
+            if impl.hookwrapper or impl.wrapper:
+                raise PluginError(f"plugin {impl.plugin_name!r} implements {name} as a wrapper: affnet calls "
+                                  f"each plugin's {name} on its own, so write it as a plain hookimpl")
 
 
 def hooks_of(pm: pluggy.PluginManager, plugin) -> list[str]:
@@ -84,3 +101,32 @@ def declared_by_plugins(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[
             continue
         declared.extend((impl.plugin_name, item) for item in items)
     return declared
+
+
+def mount_routes(pm: pluggy.PluginManager, app) -> list[str]:
+    """Register every plugin's blueprints under ``/hooks/<blueprint name>/``
+    (``register_routes``); returns the prefixes mounted. A plugin that fails,
+    returns something else than blueprints, or names a blueprint that is not
+    a plain path segment is logged and left out: a plugin can never take
+    ``/r``, ``/api/ingest/`` or a page's path."""
+    from flask import Blueprint
+    mounted = []
+    for impl in getattr(pm.hook, "register_routes").get_hookimpls():
+        try:
+            given = impl.function()
+        except Exception:
+            log.exception("plugin %s failed in register_routes", impl.plugin_name)
+            continue
+        for blueprint in given if isinstance(given, (list, tuple)) else [given] if given is not None else []:
+            if not isinstance(blueprint, Blueprint) or not _SEGMENT.fullmatch(blueprint.name):
+                log.error("plugin %s: register_routes must return Flask Blueprints named with letters, digits, "
+                          "'_' or '-' (got %r); its routes are not mounted", impl.plugin_name, blueprint)
+                continue
+            prefix = f"/hooks/{blueprint.name}"
+            try:
+                app.register_blueprint(blueprint, url_prefix=prefix)
+            except ValueError as error:  # another blueprint of that name
+                log.error("plugin %s: %s; its routes are not mounted", impl.plugin_name, error)
+                continue
+            mounted.append(prefix)
+    return mounted

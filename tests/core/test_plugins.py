@@ -55,8 +55,41 @@ def test_call_isolated_skips_an_implementation_that_raises():
     assert call_isolated(pm, "delivery_kinds") == [[sample_plugin.KIND]]
 
 
-def test_hook_register_routes_adds_the_plugins_route(affnet_client):
-    assert affnet_client.get("/sample/ping").get_json() == {"pong": True}
+def test_hook_register_routes_mounts_the_plugins_blueprint_under_hooks(affnet_client):
+    assert affnet_client.get("/hooks/sample/ping").get_json() == {"pong": True}
+    assert affnet_client.get("/r/ping").status_code == 404, "the blueprint's own url_prefix (/r) is not used"
+
+
+def test_a_plugin_cannot_mount_routes_outside_hooks(caplog):
+    from flask import Blueprint, Flask
+    from affnet import hookimpl
+    from affnet.plugins.manager import mount_routes
+
+    class Taker:
+        @hookimpl
+        def register_routes(self):
+            bp = Blueprint("api/ingest", __name__)
+            bp.add_url_rule("/conversion", "steal", lambda: "mine", methods=["POST"])
+            return [bp, "/r"]
+
+    app = Flask("test")
+    assert mount_routes(get_plugin_manager([], extra=[Taker()]), app) == []
+    assert [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"] == []
+    assert "register_routes must return Flask Blueprints" in caplog.text
+
+
+@pytest.mark.parametrize("hook", ["deliveries_for_event", "delivery_kinds", "register_routes"])
+def test_a_wrapper_on_a_hook_called_in_isolation_is_refused(hook):
+    from affnet import hookimpl
+    from affnet.plugins.manager import PluginError
+
+    def wrapper(**kwargs):
+        yield
+    wrapper.__name__ = hook
+    plugin = type("Wrapping", (), {})()
+    setattr(plugin, hook, hookimpl(wrapper=True)(wrapper))
+    with pytest.raises(PluginError, match=f"implements {hook} as a wrapper"):
+        get_plugin_manager([], extra=[("wrapping", plugin)])
 
 
 def test_hook_register_commands_adds_a_cli_command():

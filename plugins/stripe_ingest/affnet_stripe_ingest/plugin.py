@@ -8,9 +8,9 @@ from affnet import hookimpl
 
 
 @hookimpl
-def register_routes(app):
+def register_routes():
     from .webhook import bp
-    app.register_blueprint(bp)
+    return bp
 
 
 @hookimpl

@@ -46,7 +46,7 @@ MAX_BODY_BYTES = 512 * 1024
 CLOCK_SKEW_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
 
 log = logging.getLogger("affnet.stripe_ingest")
-bp = Blueprint("stripe_ingest", __name__, url_prefix="/hooks/stripe")
+bp = Blueprint("stripe", __name__)  # mounted at /hooks/stripe/
 
 
 def error(status: int, message: str, fields: dict | None = None):
