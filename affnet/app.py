@@ -4,7 +4,7 @@ Nothing connects at import time. The app keeps its services in
 ``app.extensions["affnet"]`` (an ``Services``): the settings, the plugin
 manager, the delivery kinds and the event recorder.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
@@ -18,7 +18,7 @@ from .core.secrets import keyring
 from .core.spool import ClickSpool
 from .instance import load_flask_secret
 from .logs import access_writer, configure_logging, log_text
-from .plugins.manager import get_plugin_manager, mount_routes
+from .plugins.manager import check_plugin_config, get_plugin_manager, mount_routes
 from .web import api, tracking
 from .web import stats_api
 
@@ -40,14 +40,16 @@ class Services:
     registry: outbox.KindRegistry
     recorder: Recorder
     spool: ClickSpool
+    plugin_sections: dict = field(default_factory=dict)  # declared sections, checked, defaults filled
 
     def plugin_config(self, plugin_name: str) -> dict:
-        """A plugin's ``[plugin.<name>]`` section with the core's delivery settings."""
-        config = self.settings.plugin_config(plugin_name)
-        config.setdefault("allow_private_targets", self.settings["deliveries.allow_private_targets"])
-        config.setdefault("timeout_seconds", self.settings["deliveries.timeout_seconds"])
-        config.setdefault("parallelism", self.settings["deliveries.parallelism"])
-        config.setdefault("base_url", self.settings["base_url"])
+        """A plugin's ``[plugin.<name>]`` section (its declared keys with their
+        defaults) and the core's values it may use, named ``affnet.*``."""
+        config = dict(self.plugin_sections.get(plugin_name) or self.settings.plugin_config(plugin_name))
+        config.update({"affnet.allow_private_targets": self.settings["deliveries.allow_private_targets"],
+                       "affnet.timeout_seconds": self.settings["deliveries.timeout_seconds"],
+                       "affnet.parallelism": self.settings["deliveries.parallelism"],
+                       "affnet.base_url": self.settings["base_url"]})
         return config
 
 
@@ -58,10 +60,11 @@ def build_services(settings: Settings, extra_plugins=(), load_entrypoints=True) 
     cache.configure(settings["cache_seconds"])
     keyring.load(settings.instance_path)
     pm = get_plugin_manager(settings["plugins.enabled"], load_entrypoints=load_entrypoints, extra=extra_plugins)
+    sections = check_plugin_config(pm, settings)
     registry = outbox.KindRegistry.from_plugins(pm)
     spool = ClickSpool(settings.instance_path / "spool", settings["tracking.spool_flush_ms"],
                        settings["tracking.spool_fsync"])
-    return Services(settings, pm, registry, Recorder(pm, registry, spool), spool)
+    return Services(settings, pm, registry, Recorder(pm, registry, spool), spool, sections)
 
 
 def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoints=True) -> Flask:

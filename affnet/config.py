@@ -274,8 +274,9 @@ def _toml_value(value: Any) -> str:
     return f'"{value}"'
 
 
-def example_toml() -> str:
-    """The commented example config: every key with its default and help."""
+def example_toml(plugin_sections: dict | None = None) -> str:
+    """The commented example config: every key with its default and help,
+    and the sections of the plugins given (name -> their ``ConfigKey``s)."""
     import textwrap
     lines = [
         "# affnet configuration: every key, with its default.",
@@ -295,6 +296,15 @@ def example_toml() -> str:
             section = prefix
         lines += ["# " + line for line in textwrap.wrap(field.help, 76)]
         lines += [f"# ({env_name(field.key)})", f"{name} = {_toml_value(field.default)}"]
-    lines += ["", "# Settings of one plugin go in a section named after it; each plugin's",
-              "# docs list its keys. For example:", "# [plugin.fb_capi]", '# graph_version = "v21.0"', ""]
+    lines += ["", "# Settings of one plugin go in a section named after it, read only when",
+              "# the plugin is enabled. A key the plugin does not declare stops start-up."]
+    for name, keys in sorted((plugin_sections or {}).items()):
+        lines += ["", f"[plugin.{name}]"]
+        if not keys:
+            lines += ["# (this plugin has no settings here)"]
+        for key in keys.values():
+            lines += ["# " + line for line in textwrap.wrap(key.help, 76)]
+            lines += [f"# {key.name} = {_toml_value(key.default)}" if key.default is not None
+                      else f"# {key.name} ="]
+    lines += [""]
     return "\n".join(lines)

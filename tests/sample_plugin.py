@@ -80,3 +80,10 @@ def payout_methods():
 @hookimpl
 def register_jobs(scheduler, app):
     scheduler.every(1).hours.do(lambda: jobs_run.append("hourly"))
+
+
+@hookimpl
+def config_keys():
+    from affnet.plugins import ConfigKey
+    return [ConfigKey("endpoint", str, "https://default.example/", "Where the sample sends."),
+            ConfigKey("retries", int, 3, "How often it tries.")]

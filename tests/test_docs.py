@@ -38,8 +38,11 @@ def test_every_hook_spec_has_a_docstring():
 
 
 def test_the_example_config_is_current():
-    from affnet.config import example_toml
-    assert (ROOT / "config" / "affnet.example.toml").read_text() == example_toml(), (
+    from click.testing import CliRunner
+    from affnet.cli import cli
+    from affnet.commands import register_all
+    register_all(cli)
+    assert (ROOT / "config" / "affnet.example.toml").read_text() == CliRunner().invoke(cli, ["config", "example"]).output, (
         "regenerate it: affnet config example > config/affnet.example.toml")
 
 

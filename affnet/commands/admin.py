@@ -130,9 +130,16 @@ def config_group():
 
 @config_group.command("example")
 def config_example():
-    """Print the commented example config (every key with its default)."""
+    """Print the commented example config (every key with its default, and
+    the section of every installed plugin)."""
     from ..config import example_toml
-    click.echo(example_toml(), nl=False)
+    from ..plugins.manager import PluginError, declared_config, get_plugin_manager, installed_plugins
+    try:
+        sections = declared_config(get_plugin_manager(sorted(installed_plugins())))
+    except PluginError as error:  # an installed plugin that does not load: the core's keys still print
+        click.echo(f"# {error}", err=True)
+        sections = {}
+    click.echo(example_toml(sections), nl=False)
 
 
 @config_group.command("show")

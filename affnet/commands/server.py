@@ -17,9 +17,8 @@ STOP_SECONDS = 60
 @click.pass_obj
 def run(ctx, host, port):
     """The development server (one process, reloads nothing; no worker)."""
-    from ..app import create_app
     settings = ctx.settings
-    app = create_app(settings)
+    app = _app(ctx)
     app.run(host=host or settings["server.host"], port=port or settings["server.port"], threaded=True)
 
 
@@ -29,6 +28,7 @@ def run(ctx, host, port):
 def serve(ctx, no_worker):
     """gunicorn with the configured workers, plus the background worker."""
     settings = ctx.settings
+    ctx.services()  # a wrong plugin section or missing keys: one line now, not a traceback per process
     workers = settings["server.workers"] or os.cpu_count() or 2
     env = dict(os.environ)
     if ctx.config_path:
@@ -72,9 +72,8 @@ def serve(ctx, no_worker):
 @click.pass_obj
 def worker(ctx, once, as_json):
     """Send deliveries and run periodic jobs until stopped (SIGTERM)."""
-    from ..app import create_app
     from ..worker import Worker
-    app = create_app(ctx.settings)
+    app = _app(ctx)
     services = app.extensions["affnet"]
     with app.app_context():
         runner = Worker(services, app=app)
@@ -83,6 +82,17 @@ def worker(ctx, once, as_json):
             emit(counts, as_json, "deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none due"))
             return
         runner.run()
+
+
+def _app(ctx):
+    """The app, or one line saying why it cannot start (a plugin's section, the keys)."""
+    from ..app import create_app
+    from ..core.secrets import SecretError
+    from ..plugins.manager import PluginError
+    try:
+        return create_app(ctx.settings)
+    except (SecretError, PluginError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 def register(cli):

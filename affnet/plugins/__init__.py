@@ -20,7 +20,7 @@ package from affnet's own core never makes an import circle.
 from importlib import import_module
 
 from .types import (
-    ClickInfo, DeliveryKind, DeliveryResult, EventInfo, NewDelivery, OfferInfo, OutgoingDelivery, PayoutMethod,
+    ClickInfo, ConfigKey, DeliveryKind, DeliveryResult, EventInfo, NewDelivery, OfferInfo, OutgoingDelivery, PayoutMethod,
     PayoutRequest, PayoutResult, SettingField,
 )
 
@@ -37,7 +37,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "ClickInfo", "EventInfo", "OfferInfo", "DeliveryKind", "DeliveryResult", "NewDelivery", "OutgoingDelivery",
+    "ClickInfo", "ConfigKey", "EventInfo", "OfferInfo", "DeliveryKind", "DeliveryResult", "NewDelivery", "OutgoingDelivery",
     "PayoutMethod", "PayoutRequest", "PayoutResult", "SettingField", *_LAZY,
 ]
 

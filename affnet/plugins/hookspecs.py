@@ -31,6 +31,18 @@ def register_routes():
 
 
 @hookspec
+def config_keys():
+    """Return a list of ``ConfigKey``: the keys of your ``[plugin.<name>]``
+    section, with their types, defaults and help. A key the operator sets
+    that you do not declare, or a value of the wrong type, stops start-up
+    with one line naming it (``plugin.<name>.<key>: ...``); ``affnet config
+    example`` prints your section from them. Your ``config`` (in
+    ``send_deliveries``) then holds every declared key, set or defaulted,
+    and the core's values under ``affnet.``: ``affnet.allow_private_targets``,
+    ``affnet.timeout_seconds``, ``affnet.parallelism``, ``affnet.base_url``."""
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``affnet`` command line; ``cli`` is its click group."""
 
@@ -61,8 +73,9 @@ def send_deliveries(kind, deliveries, config, report):
     """Send due deliveries of ``kind`` if it is yours; return None otherwise.
 
     ``deliveries`` is a list of ``OutgoingDelivery``; ``config`` is your
-    plugin's ``[plugin.<name>]`` section merged with core settings such as
-    ``allow_private_targets``. Return one ``DeliveryResult`` per delivery
+    plugin's ``[plugin.<name>]`` section (see ``config_keys``) with the core's
+    values ``affnet.allow_private_targets``, ``affnet.timeout_seconds``,
+    ``affnet.parallelism`` and ``affnet.base_url``. Return one ``DeliveryResult`` per delivery
     (in any order). Batch as your receiver allows and bound your parallelism.
     Mask secrets in the ``url`` you report.
 

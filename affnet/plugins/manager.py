@@ -21,7 +21,7 @@ _SEGMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # never reaches another's. A pluggy wrapper around them would never run as a
 # wrapper: a plugin that declares one is refused when it is registered.
 ISOLATED_HOOKS = ("register_routes", "delivery_kinds", "deliveries_for_event", "on_event_recorded",
-                  "payout_methods")
+                  "payout_methods", "config_keys")
 
 
 class PluginError(Exception):
@@ -130,3 +130,35 @@ def mount_routes(pm: pluggy.PluginManager, app) -> list[str]:
                 continue
             mounted.append(prefix)
     return mounted
+
+
+def declared_config(pm: pluggy.PluginManager) -> dict[str, dict]:
+    """Plugin name -> {key name: ConfigKey} for every plugin that declares its
+    config section (``config_keys``)."""
+    declared: dict[str, dict] = {}
+    for impl in pm.hook.config_keys.get_hookimpls():
+        try:
+            keys = impl.function() or []
+        except Exception as error:  # a section that cannot be checked must not be used unchecked
+            raise PluginError(f"plugin {impl.plugin_name!r} failed to declare its config keys: {error}") from error
+        declared[impl.plugin_name] = {key.name: key for key in keys}
+    return declared
+
+
+def check_plugin_config(pm: pluggy.PluginManager, settings) -> dict[str, dict]:
+    """Hold each plugin's ``[plugin.<name>]`` section to the keys it declares;
+    raises PluginError with one line naming the first wrong key. Returns each
+    declaring plugin's values, defaults filled in."""
+    checked = {}
+    for name, keys in declared_config(pm).items():
+        given = settings.plugin_config(name)
+        for key, value in given.items():
+            if key not in keys and not keys:
+                raise PluginError(f"plugin.{name}.{key}: {name} takes no settings in its section")
+            if key not in keys:
+                raise PluginError(f"plugin.{name}.{key}: {name} has no such key (its keys: {', '.join(sorted(keys))})")
+            why = keys[key].check(value)
+            if why:
+                raise PluginError(f"plugin.{name}.{key}: {why}")
+        checked[name] = {key.name: given.get(key.name, key.default) for key in keys.values()}
+    return checked

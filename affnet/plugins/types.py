@@ -184,3 +184,37 @@ class PayoutMethod:
     currencies: tuple[str, ...]
     send: Callable[[PayoutRequest, dict], PayoutResult]
     validate: Callable[[dict], dict] | None = None
+
+
+_CONFIG_TYPES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list"}
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One key of a plugin's ``[plugin.<name>]`` config section.
+
+    ``type`` is ``str``, ``int``, ``float``, ``bool`` or ``list``; ``default``
+    is what the plugin gets when the key is not set (None: nothing). A
+    ``secret`` key's value is never printed by ``affnet config show``. The
+    name is a plain identifier: the core's own values that a plugin receives
+    are named ``affnet.<name>``, so the two never clash."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    secret: bool = False
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"config key {self.name!r}: use letters, digits and _ only")
+        if self.type not in _CONFIG_TYPES:
+            raise ValueError(f"config key {self.name!r}: type must be one of str, int, float, bool, list")
+
+    def check(self, value) -> str | None:
+        """Why ``value`` does not fit this key, or None."""
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            return None
+        if isinstance(value, bool) != (self.type is bool) or not isinstance(value, self.type):
+            return f"must be {_CONFIG_TYPES[self.type]}"
+        return None

@@ -147,5 +147,47 @@ def test_every_hook_has_a_test_in_this_module():
 @pytest.mark.parametrize("affnet_config", [{"plugin.sample": {"endpoint": "https://sample.example/"}}])
 @pytest.mark.parametrize("affnet_plugins", [[("sample", sample_plugin)]])
 def test_a_plugin_registered_by_name_gets_its_config_section(affnet_services):
-    assert affnet_services.plugin_config("sample")["endpoint"] == "https://sample.example/"
+    config = affnet_services.plugin_config("sample")
+    assert (config["endpoint"], config["retries"]) == ("https://sample.example/", 3), "declared defaults filled in"
+    assert config["affnet.timeout_seconds"] == affnet_services.settings["deliveries.timeout_seconds"]
+    assert "timeout_seconds" not in config, "the core's values are named affnet.*, never a plugin's own name"
     assert affnet_services.registry.owners["sample"] == "sample"
+
+
+@pytest.mark.parametrize("section, line", [
+    ({"endpiont": "https://x.example/"}, "plugin.sample.endpiont: sample has no such key (its keys: endpoint, retries)"),
+    ({"retries": "3"}, "plugin.sample.retries: must be a whole number"),
+    ({"retries": True}, "plugin.sample.retries: must be a whole number"),
+])
+def test_hook_config_keys_holds_a_plugins_section_to_the_keys_it_declares(section, line):
+    from affnet.config import load_settings
+    from affnet.plugins.manager import check_plugin_config
+    settings = load_settings(None, overrides={"plugin.sample": section}, environ={})
+    with pytest.raises(PluginError) as refused:
+        check_plugin_config(get_plugin_manager([], extra=[("sample", sample_plugin)]), settings)
+    assert str(refused.value) == line
+
+
+def test_a_typo_in_a_bundled_plugins_section_stops_a_command_with_one_line(tmp_path, monkeypatch):
+    config = tmp_path / "affnet.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path}/a.db"\ninstance_path = "{tmp_path}/instance"\n'
+                      '[plugins]\nenabled = ["fb_capi"]\n[plugin.fb_capi]\ngrap_version = "v26.0"\n')
+    from affnet.cli import cli
+    from affnet.commands import register_all
+    register_all(cli)
+    assert CliRunner().invoke(cli, ["--config", str(config), "init"]).exit_code == 0
+    for command in (["deliveries", "list"], ["worker", "--once"]):
+        result = CliRunner().invoke(cli, ["--config", str(config), *command])
+        assert result.exit_code == 1, result.output
+        assert result.output.strip() == ("Error: plugin.fb_capi.grap_version: fb_capi has no such key "
+                                         "(its keys: graph_base_url, graph_version)")
+
+
+def test_affnet_config_example_shows_the_sections_of_the_bundled_plugins():
+    from affnet.cli import cli
+    from affnet.commands import register_all
+    register_all(cli)
+    example = CliRunner().invoke(cli, ["config", "example"]).output
+    assert '[plugin.fb_capi]\n# The Graph API\'s address' in example
+    assert '# graph_version = "v26.0"' in example
+    assert "[plugin.keitaro]\n# (this plugin has no settings here)" in example

@@ -153,7 +153,7 @@ def _post(batch: PixelBatch, config: dict) -> tuple[list[DeliveryResult], bool]:
     url = endpoint(config, batch.pixel_id)
     body = encode_body([delivery.payload["event"] for delivery in batch.deliveries], batch.token,
                        batch.test_event_code)
-    timeout = config.get("timeout_seconds") or 10
+    timeout = config.get("affnet.timeout_seconds") or 10
     try:
         with requests.Session() as session:
             response = session.post(url, data=body, headers={"Content-Type": "application/json"},
@@ -175,7 +175,7 @@ def send(deliveries, config: dict) -> list[DeliveryResult]:
     batches, results = group_by_pixel(deliveries, affnet_plugins.now())
     if not batches:
         return results
-    workers = max(1, min(int(config.get("parallelism") or 4), len(batches)))
+    workers = max(1, min(int(config.get("affnet.parallelism") or 4), len(batches)))
     if workers == 1:
         for batch in batches:
             results.extend(post_batch(batch, config))

@@ -8,7 +8,7 @@ command line).
 import re
 
 from affnet import hookimpl
-from affnet.plugins.types import DeliveryKind, NewDelivery, SettingField
+from affnet.plugins.types import ConfigKey, DeliveryKind, NewDelivery, SettingField
 
 from . import graph
 from .events import server_event
@@ -79,3 +79,13 @@ def send_deliveries(kind, deliveries, config):
     if kind != KIND:
         return None
     return graph.send(deliveries, config)
+
+
+@hookimpl
+def config_keys():
+    return [
+        ConfigKey("graph_base_url", str, graph.DEFAULT_GRAPH_BASE_URL,
+                  "The Graph API's address; change it only to point at a test double."),
+        ConfigKey("graph_version", str, graph.DEFAULT_GRAPH_VERSION,
+                  "The Graph API version used for /{pixel_id}/events (Meta keeps each for two years or more)."),
+    ]

@@ -102,7 +102,7 @@ def test_meta_unreachable_is_retried():
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     results = plugin.send_deliveries(kind="fb_capi", deliveries=[outgoing(1)],
-                                     config={"graph_base_url": f"http://127.0.0.1:{port}", "timeout_seconds": 2})
+                                     config={"graph_base_url": f"http://127.0.0.1:{port}", "affnet.timeout_seconds": 2})
     assert results[0].outcome == "retry" and "could not reach Meta" in results[0].error
 
 

@@ -105,10 +105,10 @@ class Batch:
     """One batch of deliveries, sent at most ``parallelism`` at a time."""
 
     def __init__(self, config: dict):
-        self.allow_private = bool(config.get("allow_private_targets"))
-        seconds = float(config.get("timeout_seconds") or 10)
+        self.allow_private = bool(config.get("affnet.allow_private_targets"))
+        seconds = float(config.get("affnet.timeout_seconds") or 10)
         self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-        self.parallelism = max(1, int(config.get("parallelism") or 16))
+        self.parallelism = max(1, int(config.get("affnet.parallelism") or 16))
         self.failures: dict[str, list[str]] = {}
 
     def send(self, deliveries, report=None) -> list[DeliveryResult]:

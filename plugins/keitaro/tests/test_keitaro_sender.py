@@ -10,7 +10,7 @@ import affnet_keitaro.plugin as keitaro
 from affnet.plugins import OutgoingDelivery
 from affnet_keitaro.sender import Batch, mask_url, retry_after_seconds
 
-LOCAL = {"allow_private_targets": True, "timeout_seconds": 5, "parallelism": 4}
+LOCAL = {"affnet.allow_private_targets": True, "affnet.timeout_seconds": 5, "affnet.parallelism": 4}
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_the_excerpt_of_the_answer_is_cut_to_500_characters(tracker):
 
 def test_retry_after_in_seconds_or_as_a_date_is_honoured(tracker):
     tracker.answer_next((429, {"Retry-After": "120"}, ""), (503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, ""))
-    first, second = send([tracker.base + "/a"], {**LOCAL, "parallelism": 1})[1], send([tracker.base + "/b"])[1]
+    first, second = send([tracker.base + "/a"], {**LOCAL, "affnet.parallelism": 1})[1], send([tracker.base + "/b"])[1]
     assert first.retry_after == 120
     assert second.retry_after == 1.0, "a date in the past: retry soon"
     assert retry_after_seconds("999999") == 6 * 3600, "capped at 6 hours"
@@ -94,7 +94,7 @@ def test_mask_url_hides_a_password_in_the_address():
 
 
 def test_a_refused_destination_fails_with_the_reason_and_is_not_requested(tracker):
-    (result,) = send([tracker.base + "/p"], {**LOCAL, "allow_private_targets": False}).values()
+    (result,) = send([tracker.base + "/p"], {**LOCAL, "affnet.allow_private_targets": False}).values()
     assert result.outcome == "failed"
     assert "127.0.0.1 is a loopback address" in result.error
     assert tracker.requests == []
@@ -103,7 +103,7 @@ def test_a_refused_destination_fails_with_the_reason_and_is_not_requested(tracke
 def test_a_dead_tracker_costs_a_batch_two_tries_not_one_per_delivery(tracker):
     port = closed_port()
     dead = f"http://127.0.0.1:{port}/p"
-    results = send([dead + f"?n={n}" for n in range(6)] + [tracker.base + "/alive"], {**LOCAL, "parallelism": 1})
+    results = send([dead + f"?n={n}" for n in range(6)] + [tracker.base + "/alive"], {**LOCAL, "affnet.parallelism": 1})
     outcomes = [results[n].outcome for n in range(1, 8)]
     assert outcomes == ["retry"] * 6 + ["sent"]
     assert [results[n].error.startswith("network error") for n in range(1, 7)] == [True, True] + [False] * 4
@@ -112,19 +112,19 @@ def test_a_dead_tracker_costs_a_batch_two_tries_not_one_per_delivery(tracker):
 
 def test_a_slow_tracker_times_out_and_is_retried(tracker):
     tracker.delay_seconds = 2
-    (result,) = send([tracker.base + "/slow"], {**LOCAL, "timeout_seconds": 1}).values()
+    (result,) = send([tracker.base + "/slow"], {**LOCAL, "affnet.timeout_seconds": 1}).values()
     assert result.outcome == "retry" and "read timeout" in result.error
 
 
 def test_parallelism_is_bounded(tracker):
     tracker.delay_seconds = 0.2
-    results = send([tracker.base + f"/p?n={n}" for n in range(12)], {**LOCAL, "parallelism": 3})
+    results = send([tracker.base + f"/p?n={n}" for n in range(12)], {**LOCAL, "affnet.parallelism": 3})
     assert [result.outcome for result in results.values()] == ["sent"] * 12
     assert 1 < tracker.max_in_flight <= 3
 
 
 def test_connections_are_pooled_across_deliveries_and_batches(tracker):
-    config = {**LOCAL, "parallelism": 1}
+    config = {**LOCAL, "affnet.parallelism": 1}
     send([tracker.base + f"/p?n={n}" for n in range(10)], config)
     send([tracker.base + "/p?n=10"], config)
     assert len(tracker.requests) == 11
@@ -132,7 +132,7 @@ def test_connections_are_pooled_across_deliveries_and_batches(tracker):
 
 
 def test_batch_reads_timeouts_and_parallelism_from_the_config():
-    batch = Batch({"allow_private_targets": False, "timeout_seconds": 7, "parallelism": 5})
+    batch = Batch({"affnet.allow_private_targets": False, "affnet.timeout_seconds": 7, "affnet.parallelism": 5})
     assert (batch.timeout.sock_connect, batch.timeout.sock_read, batch.parallelism) == (7.0, 7.0, 5)
 
 

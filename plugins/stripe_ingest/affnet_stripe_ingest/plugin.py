@@ -17,3 +17,8 @@ def register_routes():
 def register_commands(cli):
     from .commands import stripe
     cli.add_command(stripe)
+
+
+@hookimpl
+def config_keys():
+    return []  # no [plugin.*] section: a key set there is a typo

@@ -26,9 +26,9 @@ def deliveries_for_event(event, settings):
 def send_deliveries(kind, deliveries, config):
     if kind != "echo_test":
         return None
-    timeout = (config.get("timeout_seconds", 10), config.get("timeout_seconds", 10))
+    timeout = (config.get("affnet.timeout_seconds", 10), config.get("affnet.timeout_seconds", 10))
     results = []
-    with outbound_session(allow_private=bool(config.get("allow_private_targets"))) as session:
+    with outbound_session(allow_private=bool(config.get("affnet.allow_private_targets"))) as session:
         for delivery in deliveries:
             url = delivery.settings.get("url", "")
             try:
