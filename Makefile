@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(wildcard plugins/*/setup.cfg) tests/plugins/affnet_echo_receiver/setup.cfg
 
-.PHONY: run test demo bench bench-reports clean install
+.PHONY: run test lint demo bench bench-reports clean install
 
 $(BIN)/activate:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "affnet needs Python 3.11 or newer")'
@@ -27,6 +27,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy affnet/plugins/__init__.py affnet/plugins/types.py
 
 bench: install
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 || true

@@ -13,7 +13,8 @@ import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 
 class ConfigError(Exception):
@@ -89,7 +90,7 @@ def _url(value: Any) -> str:
 
 def _database_url(value: Any) -> str:
     text = _str(value)
-    if not text.split("://", 1)[0] in ("sqlite", "postgres", "postgresql"):
+    if text.split("://", 1)[0] not in ("sqlite", "postgres", "postgresql"):
         raise ValueError("expected sqlite:///path/to/file.db or postgresql://user@host/db")
     return text
 

@@ -275,7 +275,7 @@ def outbound_client_session(allow_private: bool = False, keep_seconds: float = 1
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid = 0
 _loop_lock = threading.Lock()
-_client_sessions: "weakref.WeakSet[aiohttp.ClientSession]" = weakref.WeakSet()
+_client_sessions: weakref.WeakSet[aiohttp.ClientSession] = weakref.WeakSet()
 
 
 def run_outbound(coroutine):

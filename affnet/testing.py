@@ -224,6 +224,39 @@ def affnet_worker(affnet_app):
     return Worker(affnet_app.extensions["affnet"], app=affnet_app, worker_id="test-worker")
 
 
+@pytest.fixture
+def affnet_cli(affnet_app, affnet_settings, tmp_path):
+    """Run ``affnet <args>`` in-process as an operator would, on the test
+    app's database and instance, with the commands of the app's plugins:
+    ``affnet_cli("stripe", "show", "susurra")`` returns click's result
+    (``exit_code``, ``output``); ``input=`` feeds standard input."""
+    import json
+    from importlib.metadata import entry_points
+
+    from click.testing import CliRunner
+
+    from .cli import cli
+    from .commands import register_all
+    register_all(cli)
+    pm = affnet_app.extensions["affnet"].pm
+    pm.hook.register_commands(cli=cli)
+    by_module = {ep.value: ep.name for ep in entry_points(group="affnet")}
+    names = sorted({*affnet_settings["plugins.enabled"],
+                    *(by_module[module.__name__] for module in pm.get_plugins()
+                      if getattr(module, "__name__", None) in by_module)})
+    lines = [f"{key} = {json.dumps(str(affnet_settings[key]))}" for key in ("database_url", "instance_path", "base_url")]
+    lines += ["[plugins]", f"enabled = {json.dumps(names)}"]
+    for name in names:
+        lines += [f"[plugin.{name}]", *(f"{key} = {json.dumps(value)}"
+                                         for key, value in affnet_settings.plugin_config(name).items())]
+    config = tmp_path / "affnet-cli.toml"
+    config.write_text("\n".join(lines) + "\n")
+
+    def invoke(*args, input=None):
+        return CliRunner().invoke(cli, ["--config", str(config), *args], input=input, catch_exceptions=False)
+    return invoke
+
+
 def sale_body(click_id=None, payment="pi_123", amount=29.0, **extra) -> dict:
     """The SPEC's conversion body, with the given click and payment (the
     amount goes out as a JSON number, as product owners send it)."""

@@ -204,7 +204,7 @@ def run_database(name: str, url: str, args, workdir: str) -> list:
     results = []
     with db.connection_context():
         for group in ("day", "sub1"):
-            seconds, report = timed(lambda: build_report(group, date_from, date_to, "Europe/Madrid",
+            seconds, report = timed(lambda group=group: build_report(group, date_from, date_to, "Europe/Madrid",
                                                          affiliate=busy), args.repeat)
             results.append(_result(name, f"30-day report by {group}", f"{report.total.clicks:,} clicks, "
                                    f"{_conversions(report):,} conv.", seconds))
@@ -216,7 +216,7 @@ def run_database(name: str, url: str, args, workdir: str) -> list:
     for fmt in ("csv", "json"):
         query = f"/api/affiliate/stats-api?from={date_from}&to={date_to}&format={fmt}"
 
-        def export():
+        def export(query=query):
             response = client.get(query, headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.data[:300]
             return response.get_data()

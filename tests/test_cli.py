@@ -11,15 +11,9 @@ register_all(cli)
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("AFFNET_CONFIG", raising=False)
-    monkeypatch.setenv("AFFNET_DATABASE_URL", f"sqlite:///{tmp_path}/affnet.db")
-    monkeypatch.setenv("AFFNET_INSTANCE_PATH", str(tmp_path / "instance"))
-    runner = CliRunner()
-
+def run(affnet_fresh):
     def invoke(*args):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        result = affnet_fresh(*args)
         assert result.exit_code == 0, result.output
         return result.output
     return invoke

@@ -206,7 +206,7 @@ def test_a_database_outage_loses_nothing_acknowledged_and_needs_no_restart(priva
                 spool = sorted(f"{path.name} {path.stat().st_size}" for path in (instance / "spool").rglob("*")
                                if path.is_file())
                 raise AssertionError(f"{len(click_ids) - len(loaded)} of {len(click_ids)} clicks answered 302 are "
-                                     f"not in the database {LOAD_SECONDS} s after the outage; spool: {spool}")
+                                     f"not in the database {LOAD_SECONDS} s after the outage; spool: {spool}") from None
             events = events_by_payment([sale["payment"] for sale in traffic.sales])
         assert all(events[sale["payment"]] == [sale["body"]["txid"]] for sale in stored), \
             "every call answered 2xx is stored, once, as the event it answered"

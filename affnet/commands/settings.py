@@ -157,7 +157,8 @@ def settings_set(services, kind_name, pairs, email, ref, preset, off, as_json):
             kind, affiliate, values, participation=participation, enabled=not off,
             delay_hours=services.settings["settings.change_delay_hours"], now=now)
     except setting_versions.SettingsError as error:
-        raise click.ClickException("not saved: " + "; ".join(f"{name} {why}" for name, why in error.fields.items()))
+        raise click.ClickException(
+            "not saved: " + "; ".join(f"{name} {why}" for name, why in error.fields.items())) from None
     result = {**version_row(version), "kind": kind.name, "affiliate": affiliate.email, "ref": ref,
               "takes_effect_now": version.effective_at <= now,
               "in_force_until_then": before.id if before and version.effective_at > now else None,
@@ -255,7 +256,8 @@ def settings_test(services, kind_name, pairs, email, ref, event, clickid, as_jso
     try:
         setting_versions.validate(kind, values)
     except setting_versions.SettingsError as error:
-        raise click.ClickException("cannot test: " + "; ".join(f"{n} {why}" for n, why in error.fields.items()))
+        raise click.ClickException(
+            "cannot test: " + "; ".join(f"{n} {why}" for n, why in error.fields.items())) from None
     info = sample_event(affiliate, participation, event, clickid, clock.now())
     try:
         delivery = outbox.send_test(services.pm, services.registry, services.plugin_config, kind.name, info, values,

@@ -2,7 +2,7 @@
 import csv
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import click
 
@@ -73,7 +73,7 @@ def report(services, group_by, date_from, date_to, tz, affiliate_email, offer_sl
         zone_info = zone(tz)
     except ReportError as error:
         raise click.BadParameter(str(error), param_hint="--tz") from None
-    last = _day(date_to, "--to") or datetime.now(timezone.utc).astimezone(zone_info).date()
+    last = _day(date_to, "--to") or datetime.now(UTC).astimezone(zone_info).date()
     first = _day(date_from, "--from") or last - timedelta(days=min(6, (last - date.min).days))
     affiliate = _user(affiliate_email) if affiliate_email else None
     offer = None

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from peewee import BlobField, DateField, DateTimeField, DecimalField, ForeignKeyField, sort_models
 
@@ -173,8 +173,8 @@ def read_header(path) -> dict:
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             header = json.loads(next(lines, "null"))
             last = None
-            for last in lines:
-                pass
+            for line in lines:
+                last = line
     except FileNotFoundError:
         raise BackupError(f"{path}: no such file") from None
     except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -2,7 +2,7 @@
 
 All times in affnet are naive datetimes in UTC.
 """
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 _frozen: datetime | None = None
 
@@ -10,7 +10,7 @@ _frozen: datetime | None = None
 def now() -> datetime:
     if _frozen is not None:
         return _frozen
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def freeze(at: datetime | None) -> None:

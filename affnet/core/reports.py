@@ -31,9 +31,9 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterator
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import JOIN, SQL, Case, fn
@@ -196,7 +196,7 @@ def local_day_bounds(date_from: date, date_to: date, tz: ZoneInfo) -> tuple[date
     def utc(day: date, days_after: int, field: str) -> datetime:
         try:
             local = datetime.combine(day + timedelta(days=days_after), time(0), tz)
-            return local.astimezone(timezone.utc).replace(tzinfo=None)
+            return local.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
             raise ReportError(f"{field} {day} starts or ends outside the years 1 to 9999 in {tz.key}: "
                               "pick a day from 0001-01-02 to 9999-12-30", field) from None
@@ -204,7 +204,7 @@ def local_day_bounds(date_from: date, date_to: date, tz: ZoneInfo) -> tuple[date
 
 
 def _offset(tz: ZoneInfo, moment: datetime) -> int:
-    return int(moment.replace(tzinfo=timezone.utc).astimezone(tz).utcoffset().total_seconds())
+    return int(moment.replace(tzinfo=UTC).astimezone(tz).utcoffset().total_seconds())
 
 
 def offset_segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:

@@ -18,10 +18,11 @@ The names outside ``types`` are loaded when first used, so importing this
 package from affnet's own core never makes an import circle.
 """
 from importlib import import_module
+from typing import Any
 
 from .types import (
-    ClickInfo, ConfigKey, DeliveryKind, DeliveryResult, EventInfo, NewDelivery, OfferInfo, OutgoingDelivery, PayoutMethod,
-    PayoutRequest, PayoutResult, SettingField,
+    ClickInfo, ConfigKey, DeliveryKind, DeliveryResult, EventInfo, NewDelivery, OfferInfo, OutgoingDelivery,
+    PayoutMethod, PayoutRequest, PayoutResult, SettingField,
 )
 
 _LAZY = {
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'affnet.plugins' has no attribute {name!r}")
@@ -51,5 +52,5 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(__all__)

@@ -111,7 +111,7 @@ def mount_routes(pm: pluggy.PluginManager, app) -> list[str]:
     ``/r``, ``/api/ingest/`` or a page's path."""
     from flask import Blueprint
     mounted = []
-    for impl in getattr(pm.hook, "register_routes").get_hookimpls():
+    for impl in pm.hook.register_routes.get_hookimpls():
         try:
             given = impl.function()
         except Exception:

@@ -5,10 +5,11 @@ Plugins never receive database rows. An event reaches them as ``EventInfo``
 builds in the event's transaction, so a plugin cannot change the books by
 accident, and the shape it sees is documented here in one place.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class ClickInfo:
     fbclid: str | None
     ip: str | None
     user_agent: str | None
-    subs: dict = field(default_factory=dict)  # {"sub1": ..., "sub10": ...}
+    subs: dict[str, str | None] = field(default_factory=dict)  # {"sub1": ..., "sub10": ...}
 
     @property
     def tracker_click_id(self) -> str:
@@ -97,9 +98,9 @@ class DeliveryKind:
     label: str
     fields: tuple[SettingField, ...]
     scope: str = "participation"
-    presets: dict = field(default_factory=dict)
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
-    validate: Callable[[dict], dict] | None = None
+    validate: Callable[[dict[str, Any]], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class NewDelivery:
     at send time)."""
 
     kind: str
-    payload: dict
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,8 @@ class OutgoingDelivery:
 
     id: int
     kind: str
-    payload: dict
-    settings: dict
+    payload: dict[str, Any]
+    settings: dict[str, Any]
     attempts: int
     is_test: bool
     created_at: datetime
@@ -155,7 +156,7 @@ class PayoutRequest:
     affiliate_id: int
     amount: Any  # Decimal
     currency: str
-    details: dict
+    details: dict[str, Any]
     idempotency_key: str
 
 
@@ -182,11 +183,11 @@ class PayoutMethod:
     label: str
     fields: tuple[SettingField, ...]
     currencies: tuple[str, ...]
-    send: Callable[[PayoutRequest, dict], PayoutResult]
-    validate: Callable[[dict], dict] | None = None
+    send: Callable[[PayoutRequest, dict[str, Any]], PayoutResult]
+    validate: Callable[[dict[str, Any]], Any] | None = None
 
 
-_CONFIG_TYPES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list"}
+_CONFIG_TYPES: dict[type, str] = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list"}
 
 
 @dataclass(frozen=True)
@@ -200,18 +201,18 @@ class ConfigKey:
     are named ``affnet.<name>``, so the two never clash."""
 
     name: str
-    type: type
+    type: type[Any]
     default: Any
     help: str
     secret: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.name.isidentifier():
             raise ValueError(f"config key {self.name!r}: use letters, digits and _ only")
         if self.type not in _CONFIG_TYPES:
             raise ValueError(f"config key {self.name!r}: type must be one of str, int, float, bool, list")
 
-    def check(self, value) -> str | None:
+    def check(self, value: Any) -> str | None:
         """Why ``value`` does not fit this key, or None."""
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
             return None

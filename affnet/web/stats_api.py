@@ -19,7 +19,7 @@ import csv
 import io
 import json
 from urllib.parse import urlencode
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
@@ -82,7 +82,7 @@ def parse_moment(value: str, name: str, faults: dict, end: bool = False) -> date
         return None
     if moment.tzinfo is not None:
         try:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:  # in UTC it is before year 1 or after year 9999
             moment = datetime.min if moment.year == 1 else datetime.max
     return moment

@@ -4,7 +4,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from click.testing import CliRunner
 
 from affnet.cli import cli
 from affnet.commands import register_all
@@ -64,17 +63,10 @@ def test_a_negative_string_amount_says_so():
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("AFFNET_CONFIG", raising=False)
-    monkeypatch.setenv("AFFNET_DATABASE_URL", f"sqlite:///{tmp_path}/affnet.db")
-    monkeypatch.setenv("AFFNET_INSTANCE_PATH", str(tmp_path / "instance"))
-
-    def invoke(*args):
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert invoke("init").exit_code == 0
-    assert invoke("users", "create", "o@example.com", "--role", "advertiser").exit_code == 0
-    return invoke
+def run(affnet_fresh):
+    assert affnet_fresh("init").exit_code == 0
+    assert affnet_fresh("users", "create", "o@example.com", "--role", "advertiser").exit_code == 0
+    return affnet_fresh
 
 
 @pytest.mark.parametrize("currency", ["USS", "XYZ", "BTC"])

@@ -65,7 +65,7 @@ def test_add_months_keeps_the_day_or_takes_the_months_last(moment, months, expec
     assert commissions.add_months(moment, months) == expected
 
 
-def reversal(payout, gross, amount, reversed_=D("0"), refunded=D("0")):
+def reversal(payout, gross, amount, reversed_="0", refunded="0"):
     original = Event(payout=D(payout), gross_amount=D(gross) if gross else None, payout_currency="USD")
     return commissions.reversal_share(original, D(amount) if amount else None, D(reversed_), D(refunded))
 

@@ -36,7 +36,7 @@ def client_get(url: str, allow_private: bool = False) -> int:
     try:
         return run_outbound(get())
     except aiohttp.ClientError as error:
-        raise refusal_in(error) or error
+        raise (refusal_in(error) or error) from None
 
 
 @pytest.fixture(params=[session_get, client_get], ids=["requests session", "aiohttp session"])

@@ -1,7 +1,7 @@
 """Reports: one report function, checked against the raw rows, and
 the stats export it shares the data with."""
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -79,7 +79,7 @@ def traffic(affnet_app, affnet_network, affnet_clock, second_offer):
 # ---- the reference: the same numbers computed in Python from the raw rows ----------------------------------
 
 def _local_day(moment: datetime, tz: str) -> date:
-    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz)).date()
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).date()
 
 
 def _key_of(group_by, row, moment, tz, click):

@@ -425,21 +425,6 @@ def test_an_unknown_ingest_call_answers_404_in_json(affnet_client, affnet_networ
     assert Event.select().count() == 0
 
 
-def test_a_database_that_fails_answers_503_and_records_nothing(affnet_client, affnet_network, click_id,
-                                                               monkeypatch):
-    from peewee import OperationalError
-
-    from affnet.core import rows
-
-    def refuse(*args, **kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
-    monkeypatch.setattr(rows, "insert_event", refuse)
-    response = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
-    assert response.status_code == 503
-    assert response.get_json()["error"].startswith("the database is unavailable; nothing was recorded")
-    assert Event.select().count() == 0
-
-
 def test_a_bug_answers_json_and_is_logged_never_an_html_page(affnet_client, affnet_network, click_id,
                                                             monkeypatch, caplog):
     from affnet.core import ingest as core_ingest

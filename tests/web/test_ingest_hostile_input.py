@@ -67,15 +67,15 @@ def test_text_with_letters_of_any_script_and_surrounding_spaces_is_still_accepte
     assert Event.get().user_ref == "cliente_Muñoz_東京_🙂"
 
 
-@pytest.mark.parametrize("failure", ["peewee", "psycopg2 interface", "psycopg2 operational"])
-def test_a_connection_already_closed_answers_503_and_records_nothing(affnet_client, affnet_network, click_id,
+@pytest.mark.parametrize("failure", ["peewee", "peewee operational", "psycopg2 interface", "psycopg2 operational"])
+def test_a_database_that_fails_answers_503_and_records_nothing(affnet_client, affnet_network, click_id,
                                                                     monkeypatch, failure):
     import peewee
     import psycopg2
 
     from affnet.core import rows
-    error = {"peewee": peewee.InterfaceError, "psycopg2 interface": psycopg2.InterfaceError,
-             "psycopg2 operational": psycopg2.OperationalError}[failure]
+    error = {"peewee": peewee.InterfaceError, "peewee operational": peewee.OperationalError,
+             "psycopg2 interface": psycopg2.InterfaceError, "psycopg2 operational": psycopg2.OperationalError}[failure]
 
     def refuse(*args, **kwargs):
         raise error("connection already closed")

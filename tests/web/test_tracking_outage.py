@@ -15,9 +15,10 @@ PHONE = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) M
 
 
 @contextmanager
-def database_down(monkeypatch, error=OperationalError("could not connect to server: Connection refused")):
+def database_down(monkeypatch, error=None):
     """Every statement and every new connection fails as they do while the
     server is stopped; returns a list that counts the statements tried."""
+    error = error or OperationalError("could not connect to server: Connection refused")
     tried = []
 
     def fail(*args, **kwargs):

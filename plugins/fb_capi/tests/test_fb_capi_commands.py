@@ -4,10 +4,7 @@ standard input; ``--token`` still works and its help says what it costs."""
 import json
 
 import pytest
-from click.testing import CliRunner
 
-import affnet_fb_capi.plugin as fb_capi_plugin
-from affnet.cli import cli
 from affnet.core import setting_versions
 from affnet.core.models import SettingVersion
 
@@ -16,17 +13,8 @@ PIXEL = "1234567890123"
 
 
 @pytest.fixture
-def run(affnet_app, affnet_settings, tmp_path):
-    """Run `affnet --config <this test's config> ...` in-process."""
-    config = tmp_path / "affnet.toml"
-    config.write_text(f'database_url = "{affnet_settings.database_url}"\n'
-                      f'instance_path = "{affnet_settings["instance_path"]}"\n'
-                      '[plugins]\nenabled = ["fb_capi"]\n')
-    fb_capi_plugin.register_commands(cli=cli)
-
-    def invoke(*args, input=None):
-        return CliRunner().invoke(cli, ["--config", str(config), *args], input=input, catch_exceptions=False)
-    return invoke
+def run(affnet_cli):
+    return affnet_cli
 
 
 def saved_token(network) -> str:

@@ -3,19 +3,11 @@ once, encrypted, and only its hint ever comes out."""
 import json
 
 import pytest
-from click.testing import CliRunner
 
-import affnet_stripe_ingest.plugin as stripe_plugin
-from affnet.cli import cli
 from affnet.core.models import Event, OfferSecret
 from affnet.core.offer_secrets import get_offer_secret
 from affnet_stripe_ingest.webhook import SECRET_NAME
 from stripe_ingest_support import TEST_SECRET, event_text, post_event
-
-
-@pytest.fixture
-def affnet_plugins():
-    return [stripe_plugin]
 
 
 @pytest.fixture
@@ -24,18 +16,8 @@ def affnet_config():
 
 
 @pytest.fixture
-def run(affnet_app, affnet_settings, tmp_path):
-    """Run `affnet --config <this test's config> ...` in-process."""
-    config = tmp_path / "affnet.toml"
-    config.write_text(f'database_url = "{affnet_settings.database_url}"\n'
-                      f'instance_path = "{affnet_settings["instance_path"]}"\n'
-                      f'base_url = "https://network.example"\n'
-                      '[plugins]\nenabled = ["stripe_ingest"]\n')
-    stripe_plugin.register_commands(cli=cli)
-
-    def invoke(*args, input=None):
-        return CliRunner().invoke(cli, ["--config", str(config), *args], input=input, catch_exceptions=False)
-    return invoke
+def run(affnet_cli):
+    return affnet_cli
 
 
 def test_set_secret_from_a_file_prints_only_the_hint_and_the_webhook_works(run, affnet_client, affnet_network,

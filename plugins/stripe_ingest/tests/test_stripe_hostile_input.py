@@ -11,7 +11,7 @@ import pytest
 
 from affnet.core.models import Event, LedgerEntry
 from affnet_stripe_ingest.webhook import CLOCK_SKEW_SECONDS
-from stripe_ingest_support import TEST_SECRET, event_data, event_text, post_event, sign
+from stripe_ingest_support import event_data, event_text, post_event, sign
 
 ACACIA_SALE = "invoice_payment_succeeded_acacia_subscription_create"
 
