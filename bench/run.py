@@ -168,7 +168,7 @@ def measure(deployment: Deployment, options, lua: Path) -> dict:
     base = f"http://127.0.0.1:{deployment.port}"
     results = {}
     if "click" in options.paths:
-        click_url = f"{base}/r?ref={deployment.ref}&s1=bench&fbclid=IwAR123"
+        click_url = f"{base}/r?ref={deployment.ref}&{options.link_query}"
         wrk(click_url, WARM_UP_SECONDS, options.connections, headers=[f"User-Agent: {USER_AGENT}"])
         results["click"] = wrk(click_url, options.duration, options.connections, headers=[f"User-Agent: {USER_AGENT}"])
     if "ingest" in options.paths:
@@ -191,6 +191,8 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--paths", default="click,ingest", help="which paths to measure (click, ingest)")
+    parser.add_argument("--link-query", default="s1=bench&fbclid=IwAR123",
+                        help="the tracking link's parameters besides ref")
     options = parser.parse_args()
     options.paths = options.paths.split(",")
     if not shutil.which("wrk"):

@@ -63,3 +63,16 @@ def test_the_readme_starts_with_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     head = readme[:1500]
     assert "make run" in head and "make test" in head
+
+
+def test_the_stats_guide_shows_every_column_of_the_export():
+    from affnet.core.reports import EXPORT_COLUMNS
+    guide = (ROOT / "docs" / "stats.md").read_text()
+    assert re.search(r"^```csv\n(.*)$", guide, re.MULTILINE).group(1).split(",") == list(EXPORT_COLUMNS)
+
+
+def test_the_integration_guide_names_every_ad_platform_click_id_the_link_keeps():
+    from affnet.core.tracking import AD_CLICK_IDS
+    guide = (ROOT / "docs" / "integration-guide.md").read_text()
+    section = guide[guide.index("#### Ad platform click ids"):guide.index("### 2.")]
+    assert re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE) == ["fbclid", *AD_CLICK_IDS]

@@ -10,7 +10,7 @@ import pytest
 import affnet.plugins
 
 ROOT = Path(__file__).resolve().parent.parent
-ALLOWED_MODULES = {"affnet.plugins", "affnet.plugins.types", "affnet.plugins.sources"}
+ALLOWED_MODULES = {"affnet.plugins", "affnet.plugins.types", "affnet.plugins.sources", "affnet.plugins.senders"}
 PACKAGES = sorted(path for path in (ROOT / "plugins").glob("*/affnet_*") if path.is_dir())
 
 

@@ -199,7 +199,8 @@ def sample_event(affiliate: User, participation: Participation | None, event: st
         attributed=True, affiliate_id=affiliate.id, participation_id=participation.id if participation else None,
         ref_code=participation.ref_code if participation else None, payout=payout, payout_currency=currency,
         gross_amount=None, currency=None, user_ref=None, external_payment_id=None, is_first_payment=False,
-        click=ClickInfo("test_click", now, clickid, None, None, None, {}), is_test=True)
+        click=ClickInfo("test_click", now, clickid, None, None, None, {f"sub{n}": None for n in range(1, 11)}),
+        is_test=True)
 
 
 def delivery_row(delivery: Delivery, attempts) -> dict:

@@ -2,6 +2,7 @@
 
 All times in affnet are naive datetimes in UTC.
 """
+import calendar
 from datetime import datetime, UTC
 
 _frozen: datetime | None = None
@@ -24,3 +25,9 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.isoformat(timespec="seconds") + "Z"
+
+
+def unix_seconds(moment: datetime) -> int:
+    """A naive UTC time as Unix seconds (``datetime.timestamp()`` would read
+    a naive time as the server's local time)."""
+    return calendar.timegm(moment.utctimetuple())

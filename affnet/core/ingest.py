@@ -17,6 +17,7 @@ from peewee import IntegrityError, fn
 
 from . import clock, commissions, ledger, outbox, rows
 from .attribution import attribute
+from .tracking import ad_click_ids
 from .db import db
 from ..plugins.types import ClickInfo, EventInfo, OfferInfo
 from .models import CONVERSION_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Event, Offer
@@ -201,7 +202,7 @@ def event_info(event: Event, offer: Offer, is_test: bool = False) -> EventInfo:
         currency=event.currency, user_ref=event.user_ref, external_payment_id=event.external_payment_id,
         is_first_payment=event.is_first_payment,
         click=ClickInfo(click.click_id, click.created_at, click.clickid, click.fbclid, click.ip, click.user_agent,
-                        click.subs()) if click else None,
+                        click.subs(), ad_click_ids(click.ad_click_ids)) if click else None,
         is_test=is_test)
 
 

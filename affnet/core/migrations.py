@@ -6,7 +6,8 @@ is a function of the ``SchemaMigrator`` (``playhouse.migrate``) and the
 database; append one to ``STEPS`` whenever a model changes, and never edit a
 step that has shipped.
 """
-from playhouse.migrate import SchemaMigrator
+from peewee import TextField
+from playhouse.migrate import SchemaMigrator, migrate as run_migration
 
 from .db import db
 from .models import ALL_MODELS, Delivery, Event, SchemaVersion
@@ -31,9 +32,15 @@ def _leaner_indexes(migrator, database):
         model._schema.create_indexes(safe=True)  # the partial ones that replace them
 
 
+def _ad_click_ids(migrator, database):
+    """Clicks keep the click ids of every ad platform (gclid, ttclid, ...)."""
+    run_migration(migrator.add_column("click", "ad_click_ids", TextField(null=True)))
+
+
 STEPS = [
     (1, _initial),
     (2, _leaner_indexes),
+    (3, _ad_click_ids),
 ]
 LATEST = STEPS[-1][0]
 

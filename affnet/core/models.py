@@ -126,6 +126,7 @@ class Click(BaseModel):
     s10 = CharField(null=True)
     fbclid = CharField(null=True)
     clickid = CharField(null=True)
+    ad_click_ids = TextField(null=True)  # {"gclid": ..., "ttclid": ...} as compact JSON (tracking.AD_CLICK_IDS)
     ip = CharField(null=True)
     user_agent = TextField(null=True)
     referer = TextField(null=True)

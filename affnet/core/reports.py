@@ -41,14 +41,16 @@ from peewee import JOIN, SQL, Case, fn
 from .db import is_postgres
 from .models import EVENT_KINDS, STATUS_OF_EVENT, Click, Event, Offer, User
 from .money import format_amount, from_units, round_money
+from .tracking import AD_CLICK_IDS, ad_click_ids
 
 SUB_GROUPS = tuple(f"sub{n}" for n in range(1, 11))
-GROUPS = ("day", "offer", "affiliate") + SUB_GROUPS
+CLICK_ID_GROUPS = ("fbclid", *AD_CLICK_IDS)  # the ad platforms' click ids, shown where a sub id would be
+GROUPS = ("day", "offer", "affiliate") + SUB_GROUPS + CLICK_ID_GROUPS
 COUNTS = ("clicks", "unique_clicks", "bot_clicks", "leads", "trials", "sales", "rebills", "rejected")
 STATUSES = tuple(sorted(set(STATUS_OF_EVENT.values())))
 MAX_DAYS = 3660
-EXPORT_COLUMNS = ("txid", "time", "offer", "click_id", "clickid", *SUB_GROUPS, "event", "status", "payout",
-                  "currency")
+EXPORT_COLUMNS = ("txid", "time", "offer", "click_id", "clickid", *SUB_GROUPS, *CLICK_ID_GROUPS, "event", "status",
+                  "payout", "currency")
 _KIND_COUNT = {"lead": "leads", "trial": "trials", "sale": "sales", "rebill": "rebills",
                "refund": "rejected", "chargeback": "rejected"}
 
@@ -310,7 +312,18 @@ def _group_key(group_by, model, column, segments):
         return model.offer
     if group_by == "affiliate":
         return model.affiliate
+    if group_by == "fbclid":
+        return Click.fbclid
+    if group_by in AD_CLICK_IDS:
+        return _json_text(Click.ad_click_ids, group_by)
     return getattr(Click, "s" + group_by[3:])
+
+
+def _json_text(column, key: str):
+    """``column``'s JSON object's text at ``key`` (None when absent), in SQL."""
+    if is_postgres():
+        return fn.json_extract_path_text(column.cast("json"), key)
+    return fn.json_extract(column, f'$."{key}"')
 
 
 def _filtered(query, model, affiliate, offer, advertiser):
@@ -336,7 +349,7 @@ def _event_sums(group_by, segments, start, end, affiliate, offer, advertiser):
     key = _group_key(group_by, Event, Event.occurred_at, segments)
     query = Event.select(key, Event.kind, Event.payout_currency, Event.currency, fn.COUNT(SQL("*")),
                          fn.SUM(Event.payout).coerce(False), fn.SUM(Event.gross_amount).coerce(False))
-    if group_by in SUB_GROUPS:
+    if group_by in SUB_GROUPS + CLICK_ID_GROUPS:
         query = query.join(Click, JOIN.LEFT_OUTER, on=(Event.click == Click.id))
     query = query.where((Event.occurred_at >= start) & (Event.occurred_at < end))
     if affiliate is None:
@@ -475,7 +488,7 @@ def _export_rows(base, boundary: Cursor | None, chunk: int) -> Iterator[dict]:
         base = _up_to(base, boundary)
     subs = [getattr(Click, f"s{n}") for n in range(1, 11)]
     base = (base.select(Event.txid, Event.occurred_at, Event.offer, Event.kind, Event.status, Event.payout,
-                        Event.payout_currency, Click.click_id, Click.clickid, *subs)
+                        Event.payout_currency, Click.click_id, Click.clickid, Click.fbclid, Click.ad_click_ids, *subs)
             .join(Click, JOIN.LEFT_OUTER, on=(Event.click == Click.id))
             .order_by(Event.occurred_at, Event.txid))
     slugs: dict = {}
@@ -483,12 +496,15 @@ def _export_rows(base, boundary: Cursor | None, chunk: int) -> Iterator[dict]:
     while True:
         query = base if position is None else _after(base, position)
         batch = list(query.limit(chunk).tuples())
-        for txid, occurred_at, offer_id, kind, status, payout, currency, click_id, clickid, *sub_values in batch:
+        for txid, occurred_at, offer_id, kind, status, payout, currency, click_id, clickid, fbclid, ad_ids, \
+                *sub_values in batch:
             if offer_id not in slugs:
                 slugs[offer_id] = Offer.select(Offer.slug).where(Offer.id == offer_id).scalar()
+            ad_ids = ad_click_ids(ad_ids)
             yield {"txid": txid, "time": occurred_at.isoformat(timespec="seconds") + "Z", "offer": slugs[offer_id],
                    "click_id": click_id, "clickid": (clickid or sub_values[0] or click_id) if click_id else None,
-                   **dict(zip(SUB_GROUPS, sub_values)), "event": kind, "status": status,
+                   **dict(zip(SUB_GROUPS, sub_values)), "fbclid": fbclid,
+                   **{name: ad_ids.get(name) for name in AD_CLICK_IDS}, "event": kind, "status": status,
                    "payout": format_amount(payout, currency), "currency": currency}
         if len(batch) < chunk:
             return

@@ -10,8 +10,14 @@ loaded for it, however old (a visitor is still redirected and the click is
 spooled); a refCode this process never loaded gets the 404 page or the
 fallback URL. A click's values are stored as sent, less NUL characters,
 which PostgreSQL cannot store in text.
+
+Besides the SPEC's ``s1``…``s10``, ``fbclid`` and ``clickid``, the link keeps
+the click id of every ad platform in ``AD_CLICK_IDS``: the ones a click
+carries are stored together in one column as a small JSON object (nothing
+when it carries none), each cut to 255 characters like the sub ids.
 """
 import base64
+import json
 import os
 import re
 import threading
@@ -31,6 +37,28 @@ _BOT_AGENTS = re.compile(
     r"lighthouse|pingdom|monitor|scanner|whatsapp|telegram|skypeuripreview|discord|"
     r"embedly|quora link|bitlybot|vkshare|outbrain|pinterest|slack|linkedin")
 _SUB_LIMIT = 255
+
+# The click ids ad platforms add to a link, by the query parameter's name (as
+# each platform spells it). Meta's ``fbclid`` has a column of its own (SPEC).
+AD_CLICK_IDS = {
+    "gclid": "Google Ads",
+    "gbraid": "Google Ads (iOS app campaigns)",
+    "wbraid": "Google Ads (iOS web campaigns)",
+    "dclid": "Google Display & Video 360, Campaign Manager 360",
+    "msclkid": "Microsoft Advertising",
+    "ttclid": "TikTok",
+    "twclid": "X (Twitter)",
+    "li_fat_id": "LinkedIn",
+    "ScCid": "Snapchat",
+    "rdt_cid": "Reddit",
+    "epik": "Pinterest",
+    "tblci": "Taboola",
+    "qclid": "Quora",
+    "yclid": "Yandex Direct",
+    "awclid": "Amazon Ads",
+}
+_AD_CLICK_ID_NAMES = frozenset(AD_CLICK_IDS)
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _REF = re.compile(r"[A-Za-z0-9_.~-]{1,64}")  # refCodes are base58; nothing else can name a participation
 
 
@@ -178,7 +206,23 @@ def click_row(route: Route, args, *, ip, user_agent, referer, method, has_cookie
     }
     for n in range(1, 11):
         row[f"s{n}"] = _clip(args.get(f"s{n}"))
+    row["ad_click_ids"] = ad_click_ids_text(args)
     return row
+
+
+def ad_click_ids_text(args) -> str | None:
+    """The ad platforms' click ids among ``args``, as stored: a compact JSON
+    object in ``AD_CLICK_IDS`` order, or None when there are none."""
+    present = _AD_CLICK_ID_NAMES.intersection(args)
+    if not present:
+        return None
+    found = {name: value for name in AD_CLICK_IDS if name in present and (value := _clip(args[name]))}
+    return _json(found) if found else None
+
+
+def ad_click_ids(text: str | None) -> dict[str, str]:
+    """The stored column back as ``{name: click id}`` (empty for none)."""
+    return json.loads(text) if text else {}
 
 
 def record_click(route: Route, args, **request_facts) -> dict:

@@ -3,11 +3,14 @@ in its tests, ``affnet.testing``. Anything else in affnet may change between
 versions without notice; a test holds the bundled plugins to this surface.
 
 - The shapes that cross the boundary (``affnet.plugins.types``).
-- Money and time: ``minor_units``, ``round_money``, ``format_amount``, ``now``.
+- Money and time: ``minor_units``, ``round_money``, ``format_amount``, ``now``,
+  ``unix_seconds``.
 - Outbound calls to addresses an affiliate typed, refused when they point
   inside the operator's network: ``outbound_session`` (requests),
   ``outbound_client_session`` and ``run_outbound`` (aiohttp, on affnet's
   outbound event loop), ``refusal_in``, ``UnresolvableHost``.
+- Conversion-API senders (``affnet.plugins.senders``): ``send_batches``,
+  ``Destination``, ``Answer``, ``read_answer``, ``retry_after_seconds``, ``mask``.
 - Commands: ``JSON_OPTION``, ``emit``, ``with_db``, and ``settings_set`` (the
   ``affnet settings set`` command, to invoke from a command of your own).
 - Ingest sources (``affnet.plugins.sources``): ``find_offer``,
@@ -27,11 +30,13 @@ from .types import (
 
 _LAZY = {
     "minor_units": "affnet.core.money", "round_money": "affnet.core.money", "format_amount": "affnet.core.money",
-    "now": "affnet.core.clock",
+    "now": "affnet.core.clock", "unix_seconds": "affnet.core.clock",
     "outbound_session": "affnet.net", "outbound_client_session": "affnet.net", "run_outbound": "affnet.net",
     "refusal_in": "affnet.net", "UnresolvableHost": "affnet.net",
     "JSON_OPTION": "affnet.commands.common", "emit": "affnet.commands.common", "with_db": "affnet.commands.common",
     "settings_set": "affnet.commands.settings",
+    **{name: "affnet.plugins.senders" for name in (
+        "send_batches", "Destination", "Answer", "read_answer", "retry_after_seconds", "mask")},
     **{name: "affnet.plugins.sources" for name in (
         "find_offer", "get_offer_secret", "set_offer_secret", "offer_secret_hint", "parse_conversion",
         "parse_reversal", "IngestError", "record")},

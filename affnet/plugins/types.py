@@ -14,13 +14,24 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ClickInfo:
+    """The click an event is attributed to, as ``/r`` recorded it.
+
+    ``created_at`` is naive UTC. Texts are as the link sent them (NUL removed,
+    cut to 255 characters; the user agent to 1,000); a parameter the link
+    did not carry, or carried empty, is None. ``subs`` always has the ten
+    keys ``sub1``…``sub10``. ``ad_click_ids`` holds the ad platforms' click ids
+    the link carried, by parameter name (``{"gclid": "…", "ttclid": "…"}``;
+    the names are listed in docs/plugins.md), and nothing for the others.
+    """
+
     click_id: str
     created_at: datetime
     clickid: str | None
     fbclid: str | None
     ip: str | None
     user_agent: str | None
-    subs: dict[str, str | None] = field(default_factory=dict)  # {"sub1": ..., "sub10": ...}
+    subs: dict[str, str | None] = field(default_factory=dict)
+    ad_click_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def tracker_click_id(self) -> str:

@@ -4,7 +4,8 @@ from playhouse.migrate import migrate as run
 
 from affnet.core import migrations
 from affnet.core.db import db
-from affnet.core.models import SchemaVersion
+from affnet.core.models import Click, SchemaVersion
+from affnet.testing import click, click_id_of, load_clicks
 
 
 def test_a_migrated_database_is_at_the_latest_version(affnet_app):
@@ -57,7 +58,25 @@ def test_a_version_1_database_migrated_has_the_indexes_of_a_new_one(affnet_app):
         db.execute_sql(f'DROP INDEX "{name}"')
     for name, definition in _VERSION_1_INDEXES.items():
         db.execute_sql(f'CREATE INDEX "{name}" ON {definition}')
+    _drop_ad_click_ids()
     SchemaVersion.update(version=1).execute()
     assert migrations.migrate(progress=lambda line: None) == (1, migrations.LATEST)
     assert _indexes() == new
     assert not set(_VERSION_1_INDEXES) & {name for names in new.values() for name in names}
+
+
+def _drop_ad_click_ids():
+    run(migrations.SchemaMigrator.from_database(db.obj).drop_column("click", "ad_click_ids"))
+
+
+def test_a_version_2_database_migrated_keeps_its_clicks_and_stores_ad_click_ids(affnet_app, affnet_client,
+                                                                                affnet_network):
+    old = click_id_of(click(affnet_client, affnet_network.ref, s1="before"))
+    load_clicks(affnet_app)
+    _drop_ad_click_ids()
+    SchemaVersion.update(version=2).execute()
+    assert migrations.migrate(progress=lambda line: None) == (2, migrations.LATEST)
+    new = click_id_of(click(affnet_client, affnet_network.ref, gclid="Cj0-after"))
+    load_clicks(affnet_app)
+    assert Click.get(Click.click_id == old).s1 == "before"
+    assert Click.get(Click.click_id == new).ad_click_ids == '{"gclid":"Cj0-after"}'

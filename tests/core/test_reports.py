@@ -1,5 +1,6 @@
 """Reports: one report function, checked against the raw rows, and
 the stats export it shares the data with."""
+import json
 from collections import defaultdict
 from datetime import date, datetime, UTC
 from decimal import Decimal
@@ -7,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from affnet.core import accounts
+from affnet.core import accounts, tracking
 from affnet.core.models import Click, Event, Offer, User
 from affnet.core.reports import GROUPS, Cursor, ExportFilter, ReportError, build_report, export_page
 from affnet.testing import click, click_id_of, ingest, sale_body
@@ -53,8 +54,8 @@ def traffic(affnet_app, affnet_network, affnet_clock, second_offer):
     t = Traffic(affnet_app, net, affnet_clock)
     day1 = datetime(2026, 6, 1)
     returning = affnet_app.test_client()
-    first = t.visit(day1.replace(hour=9), net.ref, client=returning, s1="fb", s2="feed")
-    t.visit(day1.replace(hour=9, minute=5), net.ref, client=returning, s1="fb", s2="feed")  # not unique
+    first = t.visit(day1.replace(hour=9), net.ref, client=returning, s1="fb", s2="feed", gclid="g-1", fbclid="f-1")
+    t.visit(day1.replace(hour=9, minute=5), net.ref, client=returning, s1="fb", s2="feed", gclid="g-1")  # not unique
     t.visit(day1.replace(hour=9, minute=10), net.ref, s1="fb", ua=BOT)
     t.convert(day1.replace(hour=10), sale_body(first, payment="pi_1", amount=29.0, user_ref="cus_1"))
     late = t.visit(day1.replace(hour=23, minute=30), net.ref, s1="tt")
@@ -63,12 +64,12 @@ def traffic(affnet_app, affnet_network, affnet_clock, second_offer):
     t.convert(datetime(2026, 6, 2, 12, 30),
               {**sale_body(eur, payment="pi_eur", amount=50.0, user_ref="cus_3"), "currency": "EUR"},
               key=nocturna_key)
-    theirs = t.visit(datetime(2026, 6, 2, 13), other.ref_code, s1="fb")
+    theirs = t.visit(datetime(2026, 6, 2, 13), other.ref_code, s1="fb", ttclid="t-1", gclid="g-2")
     t.convert(datetime(2026, 6, 2, 13, 30), sale_body(theirs, payment="pi_other", amount=19.9, user_ref="cus_4"))
     t.convert(datetime(2026, 6, 2, 14), sale_body("unknown-click", payment="pi_none", amount=9.0,
                                                   user_ref="cus_nobody"))
     t.convert(datetime(2026, 6, 2, 23, 30), {"external_payment_id": "pi_1"}, call="refund")
-    early = t.visit(datetime(2026, 6, 3, 2), net.ref)
+    early = t.visit(datetime(2026, 6, 3, 2), net.ref, ttclid="t-1")
     t.convert(datetime(2026, 6, 3, 2, 10), {"click_id": early, "user_ref": "cus_5", "event": "trial"})
     t.convert(datetime(2026, 6, 3, 3), sale_body(early, payment="pi_5", amount=9.99, user_ref="cus_5"))
     t.convert(datetime(2026, 6, 3, 4), sale_body(None, payment="pi_5b", amount=9.99, user_ref="cus_5",
@@ -89,7 +90,13 @@ def _key_of(group_by, row, moment, tz, click):
         return Offer.get_by_id(row.offer_id).slug
     if group_by == "affiliate":
         return User.get_by_id(row.affiliate_id).email
-    return getattr(click, "s" + group_by[3:]) if click else None
+    if click is None:
+        return None
+    if group_by in tracking.AD_CLICK_IDS:
+        return json.loads(click.ad_click_ids or "{}").get(group_by)
+    if group_by == "fbclid":
+        return click.fbclid
+    return getattr(click, "s" + group_by[3:])
 
 
 def expected_from_raw_rows(group_by, date_from, date_to, tz, affiliate=None, offer=None):
@@ -126,7 +133,8 @@ def _as_totals(row) -> dict:
     return {name: value for name, value in numbers.items() if value}
 
 
-@pytest.mark.parametrize("group_by, tz", [(group_by, "UTC") for group_by in GROUPS] + [
+@pytest.mark.parametrize("group_by, tz", [
+    (group_by, "UTC") for group_by in GROUPS if group_by not in tracking.AD_CLICK_IDS or group_by in ("gclid", "ttclid")] + [
     ("day", "Europe/Madrid"), ("day", "America/New_York"), ("sub1", "America/New_York")])
 def test_report_totals_match_the_raw_rows(traffic, group_by, tz):
     report = build_report(group_by, date(2026, 6, 1), date(2026, 6, 3), tz)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from affnet.core import accounts, api_tokens
+from affnet.core import accounts, api_tokens, tracking
 from affnet.core.models import Event
 from affnet.core.reports import EXPORT_COLUMNS
 from affnet.testing import click, click_id_of, ingest, sale_body
@@ -67,7 +67,7 @@ def test_csv_has_a_header_row_and_one_row_per_event_of_the_affiliate(affnet_clie
     assert response.mimetype == "text/csv"
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0].split(",") == ["txid", "time", "offer", "click_id", "clickid", *[f"sub{n}" for n in range(1, 11)],
-                                   "event", "status", "payout", "currency"]
+                                   "fbclid", *tracking.AD_CLICK_IDS, "event", "status", "payout", "currency"]
     rows = rows_of(response)
     expected = Event.select().where(Event.affiliate == world["network"].affiliate.id).order_by(Event.occurred_at)
     assert [row["txid"] for row in rows] == [event.txid for event in expected]

@@ -19,6 +19,8 @@ Every text made here has the token scrubbed out of it.
 import json
 from dataclasses import dataclass
 
+from affnet.plugins.senders import mask
+
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613})
 TOKEN_CODES = frozenset({102, 190})
 
@@ -35,9 +37,7 @@ class Verdict:
 
 def scrub(text: str, token: str) -> str:
     """``text`` with the token replaced by its last four characters."""
-    if token and token in text:
-        text = text.replace(token, "…" + token[-4:])
-    return text
+    return mask(text, (token,))
 
 
 def _error_of(body_text: str) -> dict:

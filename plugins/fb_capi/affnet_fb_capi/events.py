@@ -6,19 +6,13 @@ stores JSON, and money never passes through a float); ``graph`` writes it to
 Meta as a JSON number with exactly those digits. Nothing secret is stored:
 the pixel's token comes back as settings at send time.
 """
-import calendar
 import hashlib
 from datetime import datetime
 from decimal import Decimal
 
-from affnet.plugins import minor_units
+from affnet.plugins import minor_units, unix_seconds
 
 EVENT_NAMES = {"lead": "Lead", "trial": "StartTrial", "sale": "Purchase", "rebill": "Purchase"}
-
-
-def unix_seconds(moment: datetime) -> int:
-    """A naive UTC time as Unix seconds (Meta's ``event_time``)."""
-    return calendar.timegm(moment.utctimetuple())
 
 
 def unix_millis(moment: datetime) -> int:

@@ -6,7 +6,7 @@ open across batches; each answer is turned into a ``DeliveryResult``.
 * 2xx: sent.
 * Network errors (connect, timeout, a name that does not resolve), 5xx and
   429: retried later by the core with backoff; ``Retry-After`` is honoured
-  (capped at ``MAX_RETRY_AFTER``).
+  (capped at six hours, ``affnet.plugins.retry_after_seconds``).
 * A refused destination (loopback, private... see ``affnet.net``), a redirect
   (never followed) and any other 4xx: failed for good.
 
@@ -16,19 +16,17 @@ so one dead tracker costs the batch at most a couple of timeouts instead of
 one per delivery.
 """
 import asyncio
-import email.utils
 import os
 import re
-import time
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from affnet.plugins import DeliveryResult, UnresolvableHost, outbound_client_session, refusal_in, run_outbound
+from affnet.plugins import (
+    DeliveryResult, UnresolvableHost, outbound_client_session, refusal_in, retry_after_seconds, run_outbound)
 
 EXCERPT = 500
 MAX_BODY = 64 * 1024
-MAX_RETRY_AFTER = 6 * 3600
 HOST_FAILURES = 2
 SECRET_NAME = re.compile(r"token|key|secret|pass|auth|sig|hash", re.IGNORECASE)
 MASK = "***"
@@ -52,22 +50,6 @@ def mask_url(url: str) -> str:
     else:
         query = parts.query
     return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (a number or an HTTP date), capped; None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = moment.timestamp() - time.time()
-    return min(max(seconds, 1.0), MAX_RETRY_AFTER)
 
 
 async def _excerpt(response: aiohttp.ClientResponse) -> str:
