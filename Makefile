@@ -30,7 +30,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy affnet/plugins/__init__.py affnet/plugins/types.py
+	$(BIN)/mypy affnet/plugins/__init__.py affnet/plugins/types.py affnet/plugins/senders.py
 
 bench: install
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 || true
