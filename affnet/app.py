@@ -11,11 +11,12 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings, load_settings
-from .core import cache, outbox
-from .core.db import DATABASE_ERRORS, db, open_database
-from .core.ingest import Recorder
-from .core.secrets import keyring
-from .core.spool import ClickSpool
+from .core.storage import cache
+from .core.deliveries import outbox
+from .core.storage.db import DATABASE_ERRORS, db, open_database
+from .core.events.ingest import Recorder
+from .core.storage.secrets import keyring
+from .core.clicks.spool import ClickSpool
 from .instance import load_flask_secret
 from .logs import access_writer, configure_logging, log_text
 from .plugins.manager import check_plugin_config, get_plugin_manager, mount_routes

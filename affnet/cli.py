@@ -31,7 +31,7 @@ class Context:
         """Open the database and load plugins (after `affnet init`)."""
         if self._services is None:
             from .app import build_services
-            from .core.secrets import SecretError
+            from .core.storage.secrets import SecretError
             from .plugins.manager import PluginError
             try:
                 self._services = build_services(self.settings)

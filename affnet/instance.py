@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .core.secrets import KEYS_FILE, new_fernet_key, write_keys_file
+from .core.storage.secrets import KEYS_FILE, new_fernet_key, write_keys_file
 
 SECRET_KEY_FILE = "secret_key"
 

@@ -21,9 +21,9 @@ import time
 
 import schedule
 
-from .core import outbox
-from .core.retention import RetentionJob
-from .core.db import db
+from .core.deliveries import outbox
+from .core.storage.retention import RetentionJob
+from .core.storage.db import db
 
 log = logging.getLogger("affnet.worker")
 

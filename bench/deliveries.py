@@ -95,9 +95,12 @@ def measure_worker(database_url: str, folder: str, tracker: Tracker, count: int,
     import affnet_keitaro.plugin as keitaro
     from affnet.app import build_services
     from affnet.config import load_settings
-    from affnet.core import accounts, clock, migrations, setting_versions
-    from affnet.core.db import db
-    from affnet.core.models import Delivery
+    from affnet.core.network import accounts
+    from affnet.core import clock
+    from affnet.core.storage import migrations
+    from affnet.core.deliveries import setting_versions
+    from affnet.core.storage.db import db
+    from affnet.core.storage.models import Delivery
     from affnet.instance import init_instance
     from affnet.worker import Worker
 

@@ -27,9 +27,10 @@ import uuid
 from datetime import date, datetime, timedelta
 
 from affnet.config import load_settings
-from affnet.core import accounts, api_tokens, migrations
-from affnet.core.db import db, open_database
-from affnet.core.models import Click, Event
+from affnet.core.network import accounts, api_tokens
+from affnet.core.storage import migrations
+from affnet.core.storage.db import db, open_database
+from affnet.core.storage.models import Click, Event
 from affnet.core.reports import build_report
 from affnet.instance import init_instance
 

@@ -15,10 +15,13 @@ from datetime import timedelta
 
 from affnet.app import build_services
 from affnet.config import load_settings
-from affnet.core import accounts, clock, setting_versions, tracking
-from affnet.core.db import db, is_postgres
-from affnet.core.models import Delivery, Event
-from affnet.core.spool import insert_clicks
+from affnet.core.network import accounts
+from affnet.core import clock
+from affnet.core.deliveries import setting_versions
+from affnet.core.clicks import tracking
+from affnet.core.storage.db import db, is_postgres
+from affnet.core.storage.models import Delivery, Event
+from affnet.core.storage.sql import insert_clicks
 
 
 def seed(receiver_url: str, services) -> dict:

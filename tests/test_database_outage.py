@@ -20,10 +20,12 @@ import pytest
 import requests
 
 import affnet_keitaro.plugin as keitaro
-from affnet.core import accounts, migrations, setting_versions
-from affnet.core.db import db, open_database
-from affnet.core.models import Click, Event
-from affnet.core.secrets import keyring
+from affnet.core.network import accounts
+from affnet.core.storage import migrations
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.db import db, open_database
+from affnet.core.storage.models import Click, Event
+from affnet.core.storage.secrets import keyring
 from affnet.instance import init_instance
 from affnet.testing import FakeReceiver, click_id_of, free_port
 

@@ -72,7 +72,44 @@ def test_the_stats_guide_shows_every_column_of_the_export():
 
 
 def test_the_integration_guide_names_every_ad_platform_click_id_the_link_keeps():
-    from affnet.core.tracking import AD_CLICK_IDS
+    from affnet.core.clicks.tracking import AD_CLICK_IDS
     guide = (ROOT / "docs" / "integration-guide.md").read_text()
     section = guide[guide.index("#### Ad platform click ids"):guide.index("### 2.")]
     assert re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE) == ["fbclid", *AD_CLICK_IDS]
+
+
+def test_the_manual_describes_every_name_of_affnet_testing():
+    import affnet.testing
+    manual = (ROOT / "docs" / "plugins.md").read_text()
+    section = manual[manual.index("## Fixtures for plugin tests"):]
+    documented = {name for name in affnet.testing.__all__ if re.search(rf"`{name}[`(]", section)}
+    internal = {"DEFAULT_POSTGRES", "postgres_schema_url", "Clock", "Network"}
+    assert set(affnet.testing.__all__) - internal - documented == set()
+
+
+def test_the_manual_gives_every_field_of_the_event_shapes_with_its_type():
+    import dataclasses
+    import typing
+
+    from affnet.plugins import ClickInfo, EventInfo, OfferInfo
+    manual = (ROOT / "docs" / "plugins.md").read_text()
+    for shape in (EventInfo, OfferInfo, ClickInfo):
+        table = manual[manual.index(f"`{shape.__name__}`:\n"):]
+        table = table[:table.index("\n\n", table.index("| ---"))]
+        rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]+)` \|", table, re.MULTILINE))
+        hints = typing.get_type_hints(shape)
+        expected = {f.name: _type_text(hints[f.name]) for f in dataclasses.fields(shape)}
+        assert {name: kind.replace("\\|", "|") for name, kind in rows.items()} == expected, shape.__name__
+
+
+def _type_text(hint) -> str:
+    import types
+    import typing
+    if hint is type(None):
+        return "None"
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return hint.__name__
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return " | ".join(_type_text(arg) for arg in typing.get_args(hint))
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    return f"{origin.__name__}[{', '.join(_type_text(arg) for arg in args)}]"

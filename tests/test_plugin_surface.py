@@ -45,7 +45,7 @@ def test_a_bundled_plugin_imports_nothing_of_affnet_but_its_plugin_surface(packa
 
 def test_the_check_catches_an_import_from_the_core(tmp_path):
     source = tmp_path / "plugin.py"
-    source.write_text("from affnet.core.money import minor_units\nfrom affnet.plugins import now\nimport affnet.net\n")
+    source.write_text("from affnet.core.earnings.money import minor_units\nfrom affnet.plugins import now\nimport affnet.net\n")
     assert [outside_the_surface(module, names) for _, module, names in affnet_imports(source)] == [True, False, True]
 
 

@@ -44,7 +44,7 @@ def test_affnet_test_databases_sqlite_runs_a_plugins_tests_on_sqlite_only(pytest
 def test_assert_not_stored_finds_a_secret_kept_in_plain_text_and_passes_an_encrypted_one(affnet_network):
     import pytest
 
-    from affnet.core import setting_versions
+    from affnet.core.deliveries import setting_versions
     from affnet.plugins import DeliveryKind, SettingField
     from affnet.testing import assert_not_stored
     kind = DeliveryKind("vault", "Vault", fields=(SettingField("token", "Token", secret=True),

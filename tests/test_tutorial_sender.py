@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from affnet.core import setting_versions
-from affnet.core.models import Delivery, DeliveryAttempt
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.models import Delivery, DeliveryAttempt
 from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body
 
 ROOT = Path(__file__).resolve().parent.parent

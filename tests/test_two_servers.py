@@ -24,10 +24,12 @@ import pytest
 import requests
 from peewee import fn
 
-from affnet.core import accounts, migrations, setting_versions
-from affnet.core.db import db, open_database
-from affnet.core.models import Click, Delivery, DeliveryAttempt, Event, LedgerEntry
-from affnet.core.secrets import keyring
+from affnet.core.network import accounts
+from affnet.core.storage import migrations
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.db import db, open_database
+from affnet.core.storage.models import Click, Delivery, DeliveryAttempt, Event, LedgerEntry
+from affnet.core.storage.secrets import keyring
 from affnet.instance import init_instance
 from affnet.testing import DEFAULT_POSTGRES, FakeReceiver, click_id_of, free_port, postgres_schema_url
 

@@ -10,8 +10,8 @@ import time
 import pytest
 
 import affnet_keitaro.plugin as keitaro
-from affnet.core import setting_versions
-from affnet.core.models import Delivery
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.models import Delivery
 from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body
 
 GRACE_SECONDS = 10

@@ -4,8 +4,8 @@ import os
 import click
 
 from .common import JSON_OPTION, emit, with_db
-from ..core import migrations
-from ..core.db import db, open_database
+from ..core.storage import migrations
+from ..core.storage.db import db, open_database
 
 
 @click.command()
@@ -16,8 +16,8 @@ def init(ctx, as_json):
 
     Safe to run again: it only makes what is missing. The admin password is
     printed once, when the admin is made."""
-    from ..core.accounts import create_user
-    from ..core.models import User
+    from ..core.network.accounts import create_user
+    from ..core.storage.models import User
     from ..instance import init_instance
     settings = ctx.settings
     made = init_instance(settings.instance_path)
@@ -100,8 +100,9 @@ def keys():
 @click.pass_obj
 def keys_rotate(ctx, drop_old, as_json):
     """Add a new encryption key, re-encrypt every stored secret with it."""
-    from ..core import offer_secrets, setting_versions
-    from ..core.secrets import keyring, new_fernet_key, write_keys_file
+    from ..core.network import offer_secrets
+    from ..core.deliveries import setting_versions
+    from ..core.storage.secrets import keyring, new_fernet_key, write_keys_file
     if os.environ.get("AFFNET_ENCRYPTION_KEYS"):
         # A new key written to the keys file would be ignored: nothing would rotate.
         raise click.ClickException(

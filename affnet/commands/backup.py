@@ -2,7 +2,7 @@
 import click
 
 from .common import JSON_OPTION, emit
-from ..core.db import db, open_database
+from ..core.storage.db import db, open_database
 
 
 def _progress(as_json: bool):
@@ -18,7 +18,7 @@ def backup(ctx, file, as_json):
 
     Safe while affnet runs: the backup is one consistent snapshot. The
     encryption keys are not in it: back up the instance folder as well."""
-    from ..core.backup import BackupError, write_backup
+    from ..core.storage.backup import BackupError, write_backup
     open_database(ctx.settings.database_url)
     try:
         with db.connection_context():
@@ -37,7 +37,7 @@ def restore(ctx, file, as_json):
 
     The database must hold no data: a new SQLite file, or an empty PostgreSQL
     database (the schema may already be made by `affnet migrate`)."""
-    from ..core.backup import BackupError, restore_backup
+    from ..core.storage.backup import BackupError, restore_backup
     open_database(ctx.settings.database_url)
     try:
         with db.connection_context():

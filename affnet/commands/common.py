@@ -8,7 +8,7 @@ from functools import wraps
 
 import click
 
-from ..core.db import db
+from ..core.storage.db import db
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 

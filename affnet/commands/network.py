@@ -2,8 +2,8 @@
 import click
 
 from .common import JSON_OPTION, emit, with_db
-from ..core import accounts
-from ..core.models import Offer, Participation, User
+from ..core.network import accounts
+from ..core.storage.models import Offer, Participation, User
 
 
 def _user(email: str) -> User:

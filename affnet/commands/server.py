@@ -87,7 +87,7 @@ def worker(ctx, once, as_json):
 def _app(ctx):
     """The app, or one line saying why it cannot start (a plugin's section, the keys)."""
     from ..app import create_app
-    from ..core.secrets import SecretError
+    from ..core.storage.secrets import SecretError
     from ..plugins.manager import PluginError
     try:
         return create_app(ctx.settings)

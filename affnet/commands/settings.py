@@ -11,9 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from .common import JSON_OPTION, emit, with_db
-from ..core import clock, outbox, setting_versions
+from ..core import clock
+from ..core.deliveries import outbox, setting_versions
 from ..plugins.types import ClickInfo, EventInfo, OfferInfo
-from ..core.models import EVENT_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Delivery, Participation, User
+from ..core.storage.models import EVENT_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Delivery, Participation, User
 
 FIELD_VALUE = "FIELD=VALUE"
 

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, UTC
 import click
 
 from .common import JSON_OPTION, emit, with_db
-from ..core import api_tokens
-from ..core.models import Offer, User
+from ..core.network import api_tokens
+from ..core.storage.models import Offer, User
 from ..core.reports import GROUPS, ReportError, build_report, spreadsheet_row, zone
 
 

@@ -8,9 +8,11 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
-from . import accounts, clock, tracking
-from .ingest import Conversion, Reversal
-from .models import Offer
+from .network import accounts
+from . import clock
+from .clicks import tracking
+from .events.ingest import Conversion, Reversal
+from .storage.models import Offer
 
 AGENTS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 [FBAN/FBIOS]",

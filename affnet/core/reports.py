@@ -38,10 +38,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import JOIN, SQL, Case, fn
 
-from .db import is_postgres
-from .models import EVENT_KINDS, STATUS_OF_EVENT, Click, Event, Offer, User
-from .money import format_amount, from_units, round_money
-from .tracking import AD_CLICK_IDS, ad_click_ids
+from .storage.db import is_postgres
+from .storage.models import EVENT_KINDS, STATUS_OF_EVENT, Click, Event, Offer, User
+from .earnings.money import format_amount, from_units, round_money
+from .clicks.tracking import AD_CLICK_IDS, ad_click_ids
 
 SUB_GROUPS = tuple(f"sub{n}" for n in range(1, 11))
 CLICK_ID_GROUPS = ("fbclid", *AD_CLICK_IDS)  # the ad platforms' click ids, shown where a sub id would be

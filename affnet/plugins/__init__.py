@@ -15,7 +15,8 @@ versions without notice; a test holds the bundled plugins to this surface.
   ``affnet settings set`` command, to invoke from a command of your own).
 - Ingest sources (``affnet.plugins.sources``): ``find_offer``,
   ``get_offer_secret`` / ``set_offer_secret`` / ``offer_secret_hint``,
-  ``parse_conversion`` / ``parse_reversal`` / ``IngestError``, ``record``.
+  ``parse_call`` (and ``parse_conversion`` / ``parse_reversal``), ``IngestError``,
+  ``record``.
 
 The names outside ``types`` are loaded when first used, so importing this
 package from affnet's own core never makes an import circle.
@@ -29,7 +30,7 @@ from .types import (
 )
 
 _LAZY = {
-    "minor_units": "affnet.core.money", "round_money": "affnet.core.money", "format_amount": "affnet.core.money",
+    "minor_units": "affnet.core.earnings.money", "round_money": "affnet.core.earnings.money", "format_amount": "affnet.core.earnings.money",
     "now": "affnet.core.clock", "unix_seconds": "affnet.core.clock",
     "outbound_session": "affnet.net", "outbound_client_session": "affnet.net", "run_outbound": "affnet.net",
     "refusal_in": "affnet.net", "UnresolvableHost": "affnet.net",
@@ -38,7 +39,7 @@ _LAZY = {
     **{name: "affnet.plugins.senders" for name in (
         "send_batches", "Destination", "Answer", "read_answer", "retry_after_seconds", "mask")},
     **{name: "affnet.plugins.sources" for name in (
-        "find_offer", "get_offer_secret", "set_offer_secret", "offer_secret_hint", "parse_conversion",
+        "find_offer", "get_offer_secret", "set_offer_secret", "offer_secret_hint", "parse_call", "parse_conversion",
         "parse_reversal", "IngestError", "record")},
 }
 

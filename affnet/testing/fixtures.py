@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from ..config import load_settings
-from ..core import accounts, clock
-from ..core.db import db, open_database
-from ..core.models import ALL_MODELS
+from ..core.network import accounts
+from ..core import clock
+from ..core.storage.db import db, open_database
+from ..core.storage.models import ALL_MODELS
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -50,7 +51,7 @@ def affnet_postgres_url():
     connection.autocommit = True
     connection.cursor().execute(f"CREATE SCHEMA {schema}")
     url = postgres_schema_url(base, schema)
-    from ..core import migrations
+    from ..core.storage import migrations
     database = open_database(url)
     with db.connection_context():
         migrations.migrate(progress=lambda line: None)
@@ -105,7 +106,7 @@ def affnet_app(affnet_settings, affnet_plugins):
     """The Flask app on the test database, with the schema made and only
     ``affnet_plugins`` (and the config's ``plugins.enabled``) registered."""
     from ..app import create_app
-    from ..core import migrations
+    from ..core.storage import migrations
     app = create_app(affnet_settings, extra_plugins=affnet_plugins,
                      load_entrypoints=bool(affnet_settings["plugins.enabled"]))
     app.config["TESTING"] = True

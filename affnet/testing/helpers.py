@@ -50,7 +50,7 @@ def click_id_of(response) -> str:
 def assert_not_stored(secret: str) -> None:
     """Fail when ``secret`` appears as it is in any value of any affnet
     table (a secret setting must be stored encrypted, a token hashed)."""
-    from ..core.models import ALL_MODELS
+    from ..core.storage.models import ALL_MODELS
     found = []
     for model in ALL_MODELS:
         for row in model.select().tuples():

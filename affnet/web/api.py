@@ -24,9 +24,9 @@ from limits import parse_many
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from ..core import accounts
-from ..core.db import DATABASE_ERRORS, db
-from ..core.ingest import IngestError, parse_conversion, parse_reversal
+from ..core.network import accounts
+from ..core.storage.db import DATABASE_ERRORS, db
+from ..core.events.ingest import IngestError, parse_call
 from ..logs import access_writer, log_text
 
 log = logging.getLogger("affnet.ingest")
@@ -159,10 +159,7 @@ class IngestAPI:
             if offer is None:
                 raise _Refused(401, "missing or wrong X-Offer-Key")
             body = _body(environ, self.max_body)
-            if call == "conversion":
-                outcome = self.recorder.conversion(offer, parse_conversion(body, offer))
-            else:
-                outcome = self.recorder.reversal(offer, parse_reversal(call, body))
+            outcome = self.recorder.record(offer, parse_call(call, body, offer))
         finally:
             if not db.is_closed():
                 db.close()

@@ -23,11 +23,11 @@ from datetime import date, datetime, timedelta, UTC
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from ..core import api_tokens, clock
+from ..core.network import api_tokens
+from ..core import clock
 from .api import error
 from ..core.reports import (
-    EXPORT_COLUMNS, Cursor, ExportFilter, ReportError, build_report, export_page, spreadsheet_row,
-    spreadsheet_text,
+    EXPORT_COLUMNS, Cursor, ExportFilter, ReportError, build_report, export_page, spreadsheet_row, spreadsheet_text,
 )
 
 bp = Blueprint("stats_api", __name__, url_prefix="/api/affiliate")

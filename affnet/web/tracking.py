@@ -8,7 +8,7 @@ Everything else goes on to the Flask app.
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from ..core import tracking
+from ..core.clicks import tracking
 from ..logs import access_writer
 
 _NOT_FOUND = (Path(__file__).parent / "templates" / "404.html").read_bytes()

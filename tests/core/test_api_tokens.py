@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from affnet.core import accounts, api_tokens
-from affnet.core.models import ALL_MODELS, ApiToken
+from affnet.core.network import accounts, api_tokens
+from affnet.core.storage.models import ALL_MODELS, ApiToken
 
 
 def _every_stored_value():

@@ -14,10 +14,13 @@ from click.testing import CliRunner
 
 from affnet.cli import cli
 from affnet.commands import register_all
-from affnet.core import api_tokens, clock, migrations, offer_secrets, setting_versions
-from affnet.core.backup import BackupError, restore_backup, write_backup
-from affnet.core.db import db, open_database
-from affnet.core.models import ALL_MODELS, Click, Delivery, Event, LedgerEntry, Payout, SettingVersion, User
+from affnet.core.network import api_tokens, offer_secrets
+from affnet.core import clock
+from affnet.core.storage import migrations
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.backup import BackupError, restore_backup, write_backup
+from affnet.core.storage.db import db, open_database
+from affnet.core.storage.models import ALL_MODELS, Click, Delivery, Event, LedgerEntry, Payout, SettingVersion, User
 from affnet.testing import DEFAULT_POSTGRES, postgres_schema_url, click, click_id_of, ingest, sale_body
 from tests import sample_plugin
 
@@ -201,7 +204,7 @@ def test_an_incomplete_backup_is_refused_before_anything_is_written(filled, tmp_
 def test_a_failed_backup_leaves_no_file_behind(filled, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr("affnet.core.backup._dump_table", broken)
+    monkeypatch.setattr("affnet.core.storage.backup._dump_table", broken)
     with pytest.raises(OSError):
         write_backup(tmp_path / "b.gz")
     assert list(tmp_path.glob("b.gz*")) == []

@@ -2,8 +2,9 @@
 without a ping, statements planned once per connection (PostgreSQL)."""
 import pytest
 
-from affnet.core import db as database_module
-from affnet.core.db import db, is_postgres
+from affnet.core.storage import db as database_module
+from affnet.core.storage import sql as sql_module
+from affnet.core.storage.db import db, is_postgres
 from affnet.testing import click, click_id_of, ingest, sale_body
 
 
@@ -61,8 +62,8 @@ def test_the_ingest_path_plans_each_statement_once_per_connection(postgres_only,
 def test_a_prepared_statement_runs_with_each_call_s_values(postgres_only):
     with db.connection_context():
         sql = "SELECT %s::int + %s::int"
-        assert database_module.execute(sql, [1, 2]).fetchone()[0] == 3
-        assert database_module.execute(sql, [40, 2]).fetchone()[0] == 42
+        assert sql_module.execute(sql, [1, 2]).fetchone()[0] == 3
+        assert sql_module.execute(sql, [40, 2]).fetchone()[0] == 42
         assert [statement.split(" AS ", 1)[1] for statement in _prepared_statements()
                 if "$1::int" in statement] == ["SELECT $1::int + $2::int"]
 
@@ -73,7 +74,7 @@ def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(postgres
     database = database_module.make_database(affnet_postgres_url + separator + "prepared_statements=false")
     monkeypatch.setattr(db, "obj", database)
     with database.connection_context():
-        assert database_module.execute("SELECT %s::int * 6", [7]).fetchone()[0] == 42
+        assert sql_module.execute("SELECT %s::int * 6", [7]).fetchone()[0] == 42
         assert _prepared_statements() == []
     database.close_all()
 

@@ -7,10 +7,11 @@ from click.testing import CliRunner
 
 from affnet.cli import cli
 from affnet.commands import register_all
-from affnet.core import offer_secrets, setting_versions
-from affnet.core.db import db
-from affnet.core.models import SettingVersion
-from affnet.core.secrets import KEYS_FILE, SecretError, keyring, write_keys_file
+from affnet.core.network import offer_secrets
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.db import db
+from affnet.core.storage.models import SettingVersion
+from affnet.core.storage.secrets import KEYS_FILE, SecretError, keyring, write_keys_file
 from affnet.plugins.types import DeliveryKind, SettingField
 
 VAULT = DeliveryKind("vault", "Vault", (SettingField("token", "Token", secret=True),))

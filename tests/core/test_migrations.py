@@ -2,9 +2,9 @@
 from peewee import CharField
 from playhouse.migrate import migrate as run
 
-from affnet.core import migrations
-from affnet.core.db import db
-from affnet.core.models import Click, SchemaVersion
+from affnet.core.storage import migrations
+from affnet.core.storage.db import db
+from affnet.core.storage.models import Click, SchemaVersion
 from affnet.testing import click, click_id_of, load_clicks
 
 

@@ -7,9 +7,10 @@ import pytest
 
 from affnet.cli import cli
 from affnet.commands import register_all
-from affnet.core.models import Offer
-from affnet.core.money import MoneyError, SCALE, from_units, minor_units, parse_amount, parse_currency, \
-    round_money, to_units
+from affnet.core.storage.models import Offer
+from affnet.core.earnings.money import (
+    MoneyError, SCALE, from_units, minor_units, parse_amount, parse_currency, round_money, to_units,
+)
 
 register_all(cli)
 
@@ -74,7 +75,7 @@ def test_offers_create_refuses_a_currency_outside_iso_4217_and_makes_no_offer(ru
     result = run("offers", "create", "Susurra", "--advertiser", "o@example.com", "--landing-url",
                  "https://s.example/", "--currency", currency)
     assert result.exit_code == 1 and "ISO 4217" in result.output, result.output
-    from affnet.core.db import db
+    from affnet.core.storage.db import db
     with db.connection_context():
         assert Offer.select().count() == 0
 

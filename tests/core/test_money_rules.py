@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from affnet.core import accounts, attribution, commissions, ledger
-from affnet.core.models import Click, Event, LedgerEntry
-from affnet.core.tracking import find_route, record_click
+from affnet.core.network import accounts
+from affnet.core.events import attribution
+from affnet.core.earnings import commissions, ledger
+from affnet.core.storage.models import Click, Event, LedgerEntry
+from affnet.core.clicks.tracking import find_route, record_click
 
 D = Decimal
 T0 = datetime(2026, 6, 1, 12, 0)
@@ -127,7 +129,7 @@ def test_a_click_of_another_offer_does_not_attribute(affnet_network, offer):
 
 def test_a_commission_is_payable_when_its_hold_ends(affnet_network, offer):
     sale = event(affnet_network, payout=D("8.70"))
-    entry = ledger.commission_entry(sale, offer)
+    entry = ledger.entry_for(sale, offer)
     entry.save()
     hold_ends = T0 + timedelta(days=offer.hold_days)
     assert ledger.balances(affnet_network.affiliate.id, at=hold_ends - timedelta(seconds=1)) == \
@@ -136,14 +138,16 @@ def test_a_commission_is_payable_when_its_hold_ends(affnet_network, offer):
 
 
 def test_an_unattributed_or_unpaid_event_books_nothing(affnet_network, offer):
-    assert ledger.commission_entry(event(affnet_network, attributed=False, payout=D("1")), offer) is None
-    assert ledger.commission_entry(event(affnet_network, payout=D("0")), offer) is None
+    assert ledger.entry_for(event(affnet_network, attributed=False, payout=D("1")), offer) is None
+    assert ledger.entry_for(event(affnet_network, payout=D("0")), offer) is None
 
 
 def test_a_reversal_counts_at_once_and_balances_are_per_currency(affnet_network, offer):
-    ledger.commission_entry(event(affnet_network, payout=D("8.70")), offer).save()
-    ledger.commission_entry(event(affnet_network, payout=D("900"), payout_currency="JPY"), offer).save()
-    ledger.book_reversal(event(affnet_network, kind="refund", status="rejected", payout=D("-3.00")))
+    ledger.entry_for(event(affnet_network, payout=D("8.70")), offer).save()
+    ledger.entry_for(event(affnet_network, payout=D("900"), payout_currency="JPY"), offer).save()
+    reversal = ledger.entry_for(event(affnet_network, kind="refund", status="rejected", payout=D("-3.00")), offer)
+    reversal.save()
+    assert (reversal.kind, reversal.available_at) == ("reversal", T0), "not held: it counts at once"
     assert LedgerEntry.select().count() == 3
     assert ledger.balances(affnet_network.affiliate.id, at=T0) == {
         "USD": {"balance": D("5.70"), "payable": D("-3.00")}, "JPY": {"balance": D("900"), "payable": D("0")}}

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from affnet.core import outbox, setting_versions
-from affnet.core.models import Delivery, DeliveryAttempt, Event, LedgerEntry
+from affnet.core.deliveries import outbox, setting_versions
+from affnet.core.storage.models import Delivery, DeliveryAttempt, Event, LedgerEntry
 from affnet.testing import click, click_id_of, ingest, sale_body
 from tests import sample_plugin
 
@@ -78,7 +78,7 @@ def test_worker_sends_due_deliveries_with_decrypted_settings(affnet_client, conf
 
 
 def test_secret_setting_is_stored_encrypted(configured):
-    from affnet.core.models import SettingVersion
+    from affnet.core.storage.models import SettingVersion
     stored = SettingVersion.get().values
     assert stored["url"] == "https://receiver.example/hit"
     assert "s3cr3t-token" not in stored["token"] and stored["token"].startswith("fernet:")
@@ -188,7 +188,7 @@ def test_kind_without_an_enabled_plugin_is_kept_for_later(affnet_client, configu
 
 
 def test_test_send_goes_out_at_once_marked_as_a_test_and_touches_no_money(affnet_services, configured):
-    from affnet.core import ledger
+    from affnet.core.earnings import ledger
     from affnet.plugins import EventInfo, OfferInfo
     from decimal import Decimal
     offer = configured.offer
@@ -220,7 +220,7 @@ def test_a_setting_switched_off_sends_nothing(affnet_client, configured, affnet_
 
 
 def test_the_workers_own_records_do_not_wait_for_the_disk_but_events_do(affnet_app):
-    from affnet.core.db import db, is_postgres
+    from affnet.core.storage.db import db, is_postgres
     if not is_postgres():
         pytest.skip("only PostgreSQL has synchronous_commit")
     with db.connection_context():

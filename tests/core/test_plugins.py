@@ -2,7 +2,7 @@
 import pytest
 from click.testing import CliRunner
 
-from affnet.core import payouts
+from affnet.core.earnings import payouts
 from affnet.plugins import hookspecs
 from affnet.plugins.manager import PluginError, call_isolated, get_plugin_manager, installed_plugins
 from affnet.testing import click, click_id_of, ingest, sale_body
@@ -106,8 +106,8 @@ def test_hook_delivery_kinds_registers_the_kind_with_its_owner(affnet_services):
 
 
 def test_hook_deliveries_for_event_gets_the_event_and_the_settings_in_force(affnet_client, affnet_network):
-    from affnet.core import setting_versions
-    from affnet.core.models import Delivery
+    from affnet.core.deliveries import setting_versions
+    from affnet.core.storage.models import Delivery
     setting_versions.save(sample_plugin.KIND, affnet_network.affiliate, {"url": "https://r.example/", "token": "x"})
     click_id = click_id_of(click(affnet_client, affnet_network.ref))
     txid = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id)).get_json()["txid"]

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from affnet.core import accounts, tracking
-from affnet.core.models import Click, Event, Offer, User
+from affnet.core.network import accounts
+from affnet.core.clicks import tracking
+from affnet.core.storage.models import Click, Event, Offer, User
 from affnet.core.reports import GROUPS, Cursor, ExportFilter, ReportError, build_report, export_page
 from affnet.testing import click, click_id_of, ingest, sale_body
 

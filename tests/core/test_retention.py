@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 
 from affnet.core import clock
-from affnet.core.models import Click, LedgerEntry, Payout
-from affnet.core.retention import RetentionJob, apply_retention, unsettled_commissions
+from affnet.core.storage.models import Click, LedgerEntry, Payout
+from affnet.core.storage.retention import RetentionJob, apply_retention, unsettled_commissions
 from affnet.testing import click, click_id_of, ingest, sale_body
 
 START = datetime(2026, 3, 2, 12, 0)

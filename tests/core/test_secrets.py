@@ -5,7 +5,7 @@ import sys
 
 from cryptography.fernet import Fernet
 
-from affnet.core.secrets import Keyring, SecretError, hash_token, hint, new_token
+from affnet.core.storage.secrets import Keyring, SecretError, hash_token, hint, new_token
 
 
 def test_a_secret_encrypts_and_decrypts_and_is_not_kept_in_clear():
@@ -42,7 +42,7 @@ def test_a_token_hashes_the_same_every_time_and_in_every_process():
     restarts or servers (a random salt, a per-process key) would lock every
     tracker out. SHA-256 of the token, as the stored hashes were made."""
     token = "st_4zS1mPl3-t0k3n"
-    again = subprocess.run([sys.executable, "-c", f"from affnet.core.secrets import hash_token; "
+    again = subprocess.run([sys.executable, "-c", f"from affnet.core.storage.secrets import hash_token; "
                             f"print(hash_token({token!r}))"], capture_output=True, text=True, check=True).stdout.strip()
     assert hash_token(token) == hash_token(token) == again
     assert hash_token(token) == "6ee865abef4b7ab6f9fcbfb0216e9da0a4bf5167b79702a54c3ea383d3586058"

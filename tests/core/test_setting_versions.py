@@ -2,8 +2,9 @@
 ``cache_seconds``; a save in this process is seen at once."""
 import pytest
 
-from affnet.core import clock, setting_versions
-from affnet.core.models import SettingVersion
+from affnet.core import clock
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.models import SettingVersion
 from tests import sample_plugin
 
 URL = {"url": "https://receiver.example/hit", "token": "s3cr3t-token"}

@@ -9,8 +9,9 @@ from click.testing import CliRunner
 from affnet.cli import cli
 from affnet.commands import register_all
 from affnet.commands.settings import describe_versions, with_preset
-from affnet.core import clock, setting_versions
-from affnet.core.models import LedgerEntry
+from affnet.core import clock
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.models import LedgerEntry
 from affnet.plugins import DeliveryKind, SettingField
 from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body
 

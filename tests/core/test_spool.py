@@ -10,8 +10,8 @@ from http.client import HTTPConnection
 
 import pytest
 
-from affnet.core.models import Click
-from affnet.core.spool import ClickSpool
+from affnet.core.storage.models import Click
+from affnet.core.clicks.spool import ClickSpool
 from affnet.testing import click_id_of, free_port
 
 

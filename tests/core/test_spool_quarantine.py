@@ -8,8 +8,8 @@ import sys
 import pytest
 from peewee import OperationalError
 
-from affnet.core import spool as spool_module
-from affnet.core.models import Click
+from affnet.core.clicks import spool as spool_module
+from affnet.core.storage.models import Click
 from affnet.testing import click, click_id_of, ingest, sale_body
 
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from affnet.core import api_tokens
-from affnet.core.models import ApiToken
+from affnet.core.network import api_tokens
+from affnet.core.storage.models import ApiToken
 from affnet.core.reports import build_report
 from affnet.testing import click, click_id_of, ingest, sale_body
 

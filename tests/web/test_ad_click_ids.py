@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from affnet.core import api_tokens, tracking
-from affnet.core.models import Click
+from affnet.core.network import api_tokens
+from affnet.core.clicks import tracking
+from affnet.core.storage.models import Click
 from affnet.core.reports import EXPORT_COLUMNS
 from affnet.testing import click, click_id_of, ingest, load_clicks, sale_body
 from tests import sample_plugin

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from affnet.core.models import Event, LedgerEntry
+from affnet.core.storage.models import Event, LedgerEntry
 from affnet.testing import click, click_id_of
 
 ROOT = Path(__file__).resolve().parents[2]

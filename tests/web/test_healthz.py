@@ -3,7 +3,7 @@ import pytest
 
 from affnet.app import create_app
 from affnet.config import load_settings
-from affnet.core.db import db
+from affnet.core.storage.db import db
 from affnet.instance import init_instance
 
 

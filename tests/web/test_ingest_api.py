@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from affnet.core import ledger
-from affnet.core.models import Event, LedgerEntry, Payout
+from affnet.core.earnings import ledger
+from affnet.core.storage.models import Event, LedgerEntry, Payout
 from affnet.testing import click, click_id_of, ingest, sale_body
 from affnet.web.api import SweptMemoryStorage
 
@@ -46,7 +46,7 @@ def test_wrong_offer_key_answers_401(affnet_client, affnet_network, click_id):
 
 
 def test_rotated_offer_key_replaces_the_old_one(affnet_client, affnet_network, click_id):
-    from affnet.core.accounts import rotate_offer_key
+    from affnet.core.network.accounts import rotate_offer_key
     old = affnet_network.offer_key
     affnet_network.offer_key = rotate_offer_key(affnet_network.offer)
     assert ingest(affnet_client, affnet_network, "conversion", sale_body(click_id), key=old).status_code == 401
@@ -54,7 +54,7 @@ def test_rotated_offer_key_replaces_the_old_one(affnet_client, affnet_network, c
 
 
 def test_offer_key_is_stored_hashed(affnet_network):
-    from affnet.core.models import Offer
+    from affnet.core.storage.models import Offer
     row = Offer.get_by_id(affnet_network.offer.id)
     assert affnet_network.offer_key not in (row.key_hash, row.key_hint)
     assert row.key_hint == "…" + affnet_network.offer_key[-4:]
@@ -206,7 +206,7 @@ def test_click_inside_the_cookie_window_attributes(affnet_client, affnet_network
 
 
 def test_click_of_another_offer_does_not_attribute(affnet_client, affnet_network):
-    from affnet.core import accounts
+    from affnet.core.network import accounts
     other_offer, _ = accounts.create_offer(affnet_network.advertiser, "Other", "https://other.example/")
     other = accounts.apply(affnet_network.affiliate, other_offer)
     accounts.set_participation_status(other, "approved")
@@ -240,7 +240,7 @@ def test_same_payment_id_with_another_event_kind_is_the_same_event(affnet_client
 
 
 def test_same_payment_id_on_another_offer_is_another_event(affnet_client, affnet_network, click_id):
-    from affnet.core import accounts
+    from affnet.core.network import accounts
     other_offer, other_key = accounts.create_offer(affnet_network.advertiser, "Other", "https://other.example/")
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
     response = ingest(affnet_client, affnet_network, "conversion", sale_body(), key=other_key)
@@ -369,7 +369,7 @@ def test_commission_becomes_payable_after_the_offers_hold(affnet_client, affnet_
 
 
 def test_rebill_stops_earning_after_the_rule_months(affnet_client, affnet_network, click_id, affnet_clock):
-    from affnet.core import accounts
+    from affnet.core.network import accounts
     accounts.set_rule(affnet_network.offer, accounts.RuleSpec.parse("rebill=20%:2"))
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id, user_ref="cus_9"))
     payouts = []
@@ -394,7 +394,7 @@ def test_a_refund_recorded_blind_to_its_simultaneous_payment_is_applied_by_the_w
         affnet_client, affnet_network, click_id, affnet_worker):
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
     # as if the refund's transaction had not seen the payment's: it waits, pending, beside it
-    from affnet.core.models import Event as EventRow
+    from affnet.core.storage.models import Event as EventRow
     refund = ingest(affnet_client, affnet_network, "refund", {"external_payment_id": "pi_999"}).get_json()
     EventRow.update(external_payment_id="pi_123").where(EventRow.txid == refund["txid"]).execute()
     affnet_worker.run_once()
@@ -427,7 +427,7 @@ def test_an_unknown_ingest_call_answers_404_in_json(affnet_client, affnet_networ
 
 def test_a_bug_answers_json_and_is_logged_never_an_html_page(affnet_client, affnet_network, click_id,
                                                             monkeypatch, caplog):
-    from affnet.core import ingest as core_ingest
+    from affnet.core.events import ingest as core_ingest
 
     def bug(*args, **kwargs):
         raise KeyError("a bug")

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from affnet.core.models import Event, LedgerEntry
+from affnet.core.storage.models import Event, LedgerEntry
 from affnet.testing import click, click_id_of, ingest, sale_body
 
 
@@ -73,13 +73,13 @@ def test_a_database_that_fails_answers_503_and_records_nothing(affnet_client, af
     import peewee
     import psycopg2
 
-    from affnet.core import rows
+    from affnet.core.storage import sql
     error = {"peewee": peewee.InterfaceError, "peewee operational": peewee.OperationalError,
              "psycopg2 interface": psycopg2.InterfaceError, "psycopg2 operational": psycopg2.OperationalError}[failure]
 
     def refuse(*args, **kwargs):
         raise error("connection already closed")
-    monkeypatch.setattr(rows, "insert_event", refuse)
+    monkeypatch.setattr(sql, "insert_event", refuse)
     response = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
     assert response.status_code == 503
     assert response.get_json()["error"].startswith("the database is unavailable; nothing was recorded")
@@ -91,7 +91,7 @@ def test_a_database_whose_every_query_meets_a_closed_connection_answers_503(affn
                                                                            monkeypatch):
     import peewee
 
-    from affnet.core.db import db
+    from affnet.core.storage.db import db
 
     def closed(*args, **kwargs):
         raise peewee.InterfaceError("connection already closed")

@@ -4,7 +4,7 @@ import threading
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from affnet.core.models import Event, LedgerEntry
+from affnet.core.storage.models import Event, LedgerEntry
 from affnet.testing import click, click_id_of, ingest, sale_body
 
 

@@ -5,8 +5,10 @@ from decimal import Decimal
 import pytest
 
 import affnet_keitaro.plugin as keitaro
-from affnet.core import accounts, ledger, setting_versions
-from affnet.core.models import Delivery, Event, LedgerEntry
+from affnet.core.network import accounts
+from affnet.core.earnings import ledger
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.models import Delivery, Event, LedgerEntry
 from affnet.testing import Network, click, click_id_of, ingest, sale_body
 
 

@@ -5,8 +5,9 @@ from datetime import datetime
 
 import pytest
 
-from affnet.core import accounts, api_tokens, tracking
-from affnet.core.models import Event
+from affnet.core.network import accounts, api_tokens
+from affnet.core.clicks import tracking
+from affnet.core.storage.models import Event
 from affnet.core.reports import EXPORT_COLUMNS
 from affnet.testing import click, click_id_of, ingest, sale_body
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from affnet.core import api_tokens
+from affnet.core.network import api_tokens
 from affnet.testing import click, click_id_of, ingest, sale_body
 
 STATS = "/api/affiliate/stats-api"
@@ -55,7 +55,7 @@ def test_stats_csv_writes_formula_like_text_as_text_and_numbers_and_ids_as_they_
 
 
 def test_stats_csv_keeps_a_click_id_that_starts_with_a_dash(affnet_client, affnet_network, token, monkeypatch):
-    from affnet.core import tracking
+    from affnet.core.clicks import tracking
     monkeypatch.setattr(tracking, "new_click_id", lambda: "-Xy_0123456789abcdef")
     clicked = click_id_of(click(affnet_client, affnet_network.ref))
     assert clicked == "-Xy_0123456789abcdef"
@@ -124,7 +124,7 @@ def test_a_flask_route_that_meets_a_closed_connection_answers_503_json(affnet_cl
     import peewee
     import psycopg2
 
-    from affnet.core.db import db
+    from affnet.core.storage.db import db
     error = peewee.InterfaceError if failure == "peewee" else psycopg2.InterfaceError
 
     def closed(*args, **kwargs):

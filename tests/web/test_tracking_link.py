@@ -4,8 +4,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from affnet.core import accounts
-from affnet.core.models import Click
+from affnet.core.network import accounts
+from affnet.core.storage.models import Click
 from affnet.testing import click, click_id_of, load_clicks
 
 
@@ -151,7 +151,7 @@ def test_a_cached_route_is_dropped_at_once_when_its_participation_is_paused(affn
 
 @pytest.mark.parametrize("affnet_config", [{"cache_seconds": 5}])
 def test_a_cached_route_answers_without_the_database(affnet_client, affnet_network):
-    from affnet.core.models import Participation
+    from affnet.core.storage.models import Participation
     assert click(affnet_client, affnet_network.ref).status_code == 302
     Participation.update(status="paused").where(Participation.id == affnet_network.participation.id).execute()
     assert click(affnet_client, affnet_network.ref).status_code == 302, "another server's change waits for the TTL"

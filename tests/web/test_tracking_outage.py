@@ -6,9 +6,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from peewee import InterfaceError, OperationalError
 
-from affnet.core import accounts, cache, tracking
-from affnet.core.db import db
-from affnet.core.models import Click, Participation
+from affnet.core.network import accounts
+from affnet.core.storage import cache
+from affnet.core.clicks import tracking
+from affnet.core.storage.db import db
+from affnet.core.storage.models import Click, Participation
 from affnet.testing import click, load_clicks
 
 PHONE = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"}

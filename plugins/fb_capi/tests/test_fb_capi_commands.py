@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from affnet.core import setting_versions
-from affnet.core.models import SettingVersion
+from affnet.core.deliveries import setting_versions
+from affnet.core.storage.models import SettingVersion
 
 TOKEN = "EAAGsecretConversionsApiToken0123456789"
 PIXEL = "1234567890123"

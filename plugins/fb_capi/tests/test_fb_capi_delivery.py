@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from affnet.core import outbox, setting_versions
+from affnet.core.deliveries import outbox, setting_versions
 from affnet.plugins import ClickInfo, EventInfo, OfferInfo
-from affnet.core.models import Delivery, DeliveryAttempt
+from affnet.core.storage.models import Delivery, DeliveryAttempt
 from affnet.testing import click_id_of, ingest, sale_body
 from fb_capi_fake_graph import VALID_TOKEN, meta_error
 

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from affnet.cli import cli
 from affnet.commands import register_all
 
-from affnet.core import outbox, setting_versions
-from affnet.core.db import db, is_postgres
-from affnet.core.models import ALL_MODELS, Delivery, DeliveryAttempt, SettingVersion
+from affnet.core.deliveries import outbox, setting_versions
+from affnet.core.storage.db import db, is_postgres
+from affnet.core.storage.models import ALL_MODELS, Delivery, DeliveryAttempt, SettingVersion
 from affnet.testing import click_id_of, ingest, sale_body
 from fb_capi_fake_graph import VALID_TOKEN, meta_error
 from test_fb_capi_delivery import PIXEL, sample_test_event

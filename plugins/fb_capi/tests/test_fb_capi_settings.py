@@ -1,7 +1,7 @@
 """The pixel settings an affiliate fills in, checked before they are saved."""
 import pytest
 
-from affnet.core.setting_versions import SettingsError, validate
+from affnet.core.deliveries.setting_versions import SettingsError, validate
 from affnet_fb_capi.plugin import PIXEL
 
 TOKEN = "EAAGm0PX4ZCpsBAJZCsettingsTOKEN42"

@@ -7,8 +7,8 @@ import pytest
 from affnet.testing import FakeReceiver
 
 import affnet_keitaro.plugin as keitaro
-from affnet.core import outbox, setting_versions
-from affnet.core.models import Delivery, DeliveryAttempt
+from affnet.core.deliveries import outbox, setting_versions
+from affnet.core.storage.models import Delivery, DeliveryAttempt
 from affnet.testing import click, click_id_of, ingest, sale_body
 
 KEITARO = "/postback?subid={clickid}&status={status}&payout={payout}&currency={currency}"

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import affnet_keitaro.plugin as keitaro
-from affnet.core.setting_versions import SettingsError, validate
+from affnet.core.deliveries.setting_versions import SettingsError, validate
 from affnet.plugins import ClickInfo, EventInfo, OfferInfo
 from affnet_keitaro.presets import PRESETS, PRESETS_BY_NAME
 from affnet_keitaro.template import MACROS, expand, unknown_macros

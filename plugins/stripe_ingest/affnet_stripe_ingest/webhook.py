@@ -32,7 +32,7 @@ import stripe
 from flask import Blueprint, abort, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from affnet.plugins.sources import IngestError, find_offer, get_offer_secret, parse_conversion, parse_reversal, record
+from affnet.plugins.sources import IngestError, find_offer, get_offer_secret, parse_call, record
 
 from .events import PayloadError, translate
 
@@ -90,9 +90,7 @@ def _payload() -> bytes:
 
 def _parsed(offer, call):
     """The checked value of one planned call (raises IngestError, writing nothing)."""
-    if call.kind == "conversion":
-        return parse_conversion(call.body, offer)
-    return parse_reversal(call.kind, call.body)
+    return parse_call(call.kind, call.body, offer)
 
 
 @bp.post("/<offer_slug>")

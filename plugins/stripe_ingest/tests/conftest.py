@@ -3,7 +3,7 @@ offer with its signing secret saved, and a click to name in events."""
 import pytest
 
 import affnet_stripe_ingest.plugin as stripe_plugin
-from affnet.core.offer_secrets import set_offer_secret
+from affnet.core.network.offer_secrets import set_offer_secret
 from affnet.testing import click, click_id_of
 from affnet_stripe_ingest.webhook import SECRET_NAME
 from stripe_ingest_support import TEST_SECRET

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 
 import affnet_stripe_ingest.plugin as stripe_plugin
-from affnet.core.models import Event, LedgerEntry
-from affnet.core.offer_secrets import set_offer_secret
+from affnet.core.storage.models import Event, LedgerEntry
+from affnet.core.network.offer_secrets import set_offer_secret
 from affnet.testing import click, click_id_of
 from affnet_stripe_ingest.webhook import SECRET_NAME
 from stripe_ingest_support import TEST_SECRET, event_data, post_event

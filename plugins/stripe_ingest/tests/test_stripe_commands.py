@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from affnet.core.models import Event, OfferSecret
-from affnet.core.offer_secrets import get_offer_secret
+from affnet.core.storage.models import Event, OfferSecret
+from affnet.core.network.offer_secrets import get_offer_secret
 from affnet_stripe_ingest.webhook import SECRET_NAME
 from stripe_ingest_support import TEST_SECRET, event_text, post_event
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from affnet.core.models import Event, LedgerEntry
+from affnet.core.storage.models import Event, LedgerEntry
 from affnet_stripe_ingest.webhook import CLOCK_SKEW_SECONDS
 from stripe_ingest_support import event_data, event_text, post_event, sign
 
@@ -103,7 +103,7 @@ def test_a_database_that_meets_a_closed_connection_answers_503_and_records_nothi
     import peewee
     import psycopg2
 
-    from affnet.core.db import db
+    from affnet.core.storage.db import db
     error = peewee.InterfaceError if failure == "peewee" else psycopg2.InterfaceError
 
     def closed(*args, **kwargs):

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import stripe
 
-from affnet.core.models import Event, LedgerEntry, OfferSecret
+from affnet.core.storage.models import Event, LedgerEntry, OfferSecret
 from affnet.testing import ingest, sale_body
 from affnet_stripe_ingest.webhook import SECRET_NAME
 from stripe_ingest_support import TEST_SECRET, event_data, event_text, post_event, sign

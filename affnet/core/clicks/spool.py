@@ -33,8 +33,6 @@ each state; ``affnet spool load-quarantined`` loads set-aside lines again
 (after a fix). While the database does not answer, files stay where they are
 and are loaded once it is back.
 """
-import csv
-import io
 import json
 import logging
 import os
@@ -50,9 +48,9 @@ from pathlib import Path
 import peewee
 import psycopg2
 
-from ..logs import log_text
-from .db import db, is_postgres
-from .models import Click
+from ...logs import log_text
+from ..storage.db import db
+from ..storage.sql import insert_clicks
 from .tracking import storable
 
 log = logging.getLogger("affnet.spool")
@@ -368,31 +366,6 @@ def _find_row(data: bytes, wanted: bytes, click_id: str) -> dict | None:
 
 def _database_error(error: Exception) -> bool:
     return isinstance(error, (peewee.PeeweeException, psycopg2.Error, sqlite3.Error))
-
-
-def insert_clicks(rows: list[dict]) -> None:
-    """Insert click rows, skipping click ids already present, by each
-    database's fastest path (peewee's ``insert_many`` builds SQL per row).
-
-    On PostgreSQL the rows are copied (``COPY``, CSV) into a temporary table
-    and moved from there with one ``INSERT ... ON CONFLICT DO NOTHING``: the
-    server parses no SQL per row. Call it inside a transaction."""
-    fields = [field for field in Click._meta.sorted_fields if field.name != "id"]
-    columns = ", ".join(field.column_name for field in fields)
-    values = [tuple(field.db_value(row.get(field.name)) for field in fields) for row in rows]
-    cursor = db.cursor()
-    if is_postgres():
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(values)  # None becomes an empty field: NULL (no click has an empty text)
-        buffer.seek(0)
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS click_load ON COMMIT DELETE ROWS "
-                       f"AS SELECT {columns} FROM click WITH NO DATA")
-        cursor.copy_expert(f"COPY click_load ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
-        cursor.execute(f"INSERT INTO click ({columns}) SELECT {columns} FROM click_load "
-                       f"ON CONFLICT (click_id) DO NOTHING")
-    else:
-        marks = ", ".join("?" * len(fields))
-        cursor.executemany(f"INSERT OR IGNORE INTO click ({columns}) VALUES ({marks})", values)
 
 
 def _alive(pid: int) -> bool:

@@ -33,7 +33,8 @@ from collections.abc import Callable
 
 from peewee import BlobField, DateField, DateTimeField, DecimalField, ForeignKeyField, sort_models
 
-from . import clock, migrations
+from .. import clock
+from . import migrations, sql
 from .db import db, is_postgres
 from .models import ALL_MODELS, MoneyField, SchemaVersion
 
@@ -243,7 +244,7 @@ def restore_backup(path, progress: Callable[[str], None] = _quiet) -> Summary:
             model = models[record["table"]]
             summary.rows[model._meta.table_name] = _load_table(model, record["columns"], lines, progress)
     if is_postgres():
-        _reset_sequences()
+        sql.reset_sequences(ALL_MODELS)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -299,26 +300,8 @@ def _insert(model, fields, rows) -> int:
         for row in rows:
             for i, convert in custom:
                 row[i] = convert(row[i])
-    columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    table = model._meta.table_name
     with db.atomic():
-        cursor = db.cursor()
-        if is_postgres():
-            from psycopg2.extras import execute_values
-            execute_values(cursor, f'INSERT INTO "{table}" ({columns}) VALUES %s', rows, page_size=len(rows))
-        else:
-            cursor.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(fields))})', rows)
+        sql.insert_values(model, fields, rows)
     return len(rows)
 
 
-def _reset_sequences() -> None:
-    """Point each PostgreSQL id sequence past the restored rows, so the next
-    insert does not collide with a restored id."""
-    for model in ALL_MODELS:
-        key = model._meta.primary_key
-        if not getattr(key, "field_type", "").endswith("AUTO"):
-            continue
-        table = model._meta.table_name
-        db.execute_sql(
-            f"SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX({key.column_name}), 1), "
-            f"MAX({key.column_name}) IS NOT NULL) FROM \"{table}\"", (f'"{table}"', key.column_name))

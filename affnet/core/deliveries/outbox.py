@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from . import clock, rows, setting_versions
-from .db import db, is_postgres
-from .models import Delivery, DeliveryAttempt, SettingVersion
-from ..plugins.manager import call_isolated, declared_by_plugins
-from ..plugins.types import DeliveryResult, OutgoingDelivery
+from .. import clock
+from ..storage import sql
+from . import setting_versions
+from ..storage.db import db, is_postgres
+from ..storage.models import Delivery, DeliveryAttempt, SettingVersion
+from ...plugins.manager import call_isolated, declared_by_plugins
+from ...plugins.types import DeliveryResult, OutgoingDelivery
 
 log = logging.getLogger("affnet.outbox")
 EXCERPT = 500
@@ -75,16 +77,6 @@ def deliveries_for(pm, registry: KindRegistry, info) -> list[Delivery]:
     return created
 
 
-def enqueue_for_event(pm, registry: KindRegistry, event_row, info) -> list[Delivery]:
-    """Ask the plugins for the event's deliveries and store them, in the
-    caller's transaction."""
-    created = deliveries_for(pm, registry, info)
-    for delivery in created:
-        delivery.event = event_row.id
-        rows.insert(delivery)
-    return created
-
-
 def _storable(new) -> bool:
     try:
         json.dumps(new.payload)
@@ -107,8 +99,7 @@ def _bookkeeping():
     a delivery would then be claimed, or sent, once more; delivery is at
     least once anyway. Events and ledger entries always wait for the disk."""
     with db.atomic():
-        if is_postgres():
-            db.execute_sql("SET LOCAL synchronous_commit = off")
+        sql.commit_without_waiting_for_disk()
         yield
 
 
@@ -284,14 +275,14 @@ def record_results(settled: list, policy: RetryPolicy) -> None:
     sent: dict[int, list[int]] = {}
     with _bookkeeping():
         for start in range(0, len(outcomes), 500):
-            rows.insert_many(DeliveryAttempt, [attempt for _, _, _, attempt in outcomes[start:start + 500]])
+            sql.insert_many(DeliveryAttempt, [attempt for _, _, _, attempt in outcomes[start:start + 500]])
         for delivery, outcome, changes, _ in outcomes:
             if outcome == "sent":
                 sent.setdefault(changes["attempts"], []).append(delivery.id)
             else:
                 Delivery.update(**changes).where(Delivery.id == delivery.id).execute()
         for attempts, ids in sent.items():
-            rows.update_by_ids(Delivery, ids, status="sent", sent_at=now, last_error="", attempts=attempts,
+            sql.update_by_ids(Delivery, ids, status="sent", sent_at=now, last_error="", attempts=attempts,
                                claimed_by=None, claimed_until=None)
 
 
@@ -345,7 +336,7 @@ def deliveries_for_affiliate(affiliate_id: int | None = None, status: str | None
     """Newest first: the deliveries of an affiliate's events and of their test
     sends of saved settings (every delivery when ``affiliate_id`` is None)."""
     from peewee import JOIN
-    from .models import Event, SettingVersion
+    from ..storage.models import Event, SettingVersion
     query = (Delivery.select(Delivery)
              .join(Event, JOIN.LEFT_OUTER, on=(Delivery.event == Event.id)).switch(Delivery)
              .join(SettingVersion, JOIN.LEFT_OUTER, on=(Delivery.setting == SettingVersion.id)))

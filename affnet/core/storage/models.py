@@ -11,9 +11,9 @@ from peewee import (
     ForeignKeyField, IntegerField, Model, TextField,
 )
 
-from . import clock
+from .. import clock
 from .db import db
-from .money import from_units, to_units
+from ..earnings.money import from_units, to_units
 
 ROLES = ("admin", "advertiser", "affiliate")
 EVENT_KINDS = ("lead", "trial", "sale", "rebill", "refund", "chargeback")
@@ -282,7 +282,7 @@ class DeliveryAttempt(BaseModel):
 
 class OfferSecret(BaseModel):
     """A secret a plugin keeps per offer (a payment provider's signing
-    secret), encrypted; see ``affnet.core.offer_secrets``."""
+    secret), encrypted; see ``affnet.core.network.offer_secrets``."""
 
     offer = ForeignKeyField(Offer, backref="secrets", on_delete="CASCADE")
     name = CharField()
@@ -301,7 +301,7 @@ class SchemaVersion(BaseModel):
 
 class ApiToken(BaseModel):
     """A token an affiliate's tracker uses to pull its stats
-    (``affnet.core.api_tokens``). Only the SHA-256 of the token is kept; the
+    (``affnet.core.network.api_tokens``). Only the SHA-256 of the token is kept; the
     token itself is shown once, when it is made."""
 
     affiliate = ForeignKeyField(User, backref="api_tokens")

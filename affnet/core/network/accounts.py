@@ -8,15 +8,14 @@ from urllib.parse import urlsplit
 from peewee import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from . import clock, commissions, tracking
-from .cache import TTLCache
-from .db import db
-from .models import (
-    CONVERSION_KINDS, PARTICIPATION_STATES, ROLES, CommissionRule, Offer,
-    Participation, User,
-)
-from .money import MoneyError, parse_amount, parse_currency
-from .secrets import hash_token, hint, new_token
+from .. import clock
+from ..earnings import commissions
+from ..clicks import tracking
+from ..storage.cache import TTLCache
+from ..storage.db import db
+from ..storage.models import CONVERSION_KINDS, PARTICIPATION_STATES, ROLES, CommissionRule, Offer, Participation, User
+from ..earnings.money import MoneyError, parse_amount, parse_currency
+from ..storage.secrets import hash_token, hint, new_token
 
 _REF_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # base58
 

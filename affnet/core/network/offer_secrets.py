@@ -1,8 +1,8 @@
 """Secrets a plugin keeps per offer, encrypted at rest (for example the
 Stripe signing secret of an offer's webhook). Shown again only as a hint."""
-from . import clock
-from .models import Offer, OfferSecret
-from .secrets import hint, keyring
+from .. import clock
+from ..storage.models import Offer, OfferSecret
+from ..storage.secrets import hint, keyring
 
 
 def set_offer_secret(offer: Offer, name: str, value: str) -> None:

@@ -10,8 +10,8 @@ import calendar
 from datetime import datetime
 from decimal import Decimal
 
-from .cache import TTLCache
-from .models import CommissionRule, Event, Offer
+from ..storage.cache import TTLCache
+from ..storage.models import CommissionRule, Event, Offer
 from .money import round_money
 
 

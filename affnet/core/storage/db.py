@@ -18,8 +18,6 @@ executed: planning cost the server more than running them. A pooler that
 hands each transaction another server connection (PgBouncer in transaction
 mode) cannot keep them: ``?prepared_statements=false`` in the URL turns them off.
 """
-import itertools
-import re
 import sqlite3
 import time
 from urllib.parse import parse_qsl, urlsplit
@@ -84,23 +82,6 @@ class _PostgresPool(PooledPostgresqlDatabase):
 
 def is_postgres() -> bool:
     return isinstance(db.obj, PooledPostgresqlDatabase)
-
-
-def execute(sql: str, params: list):
-    """Run ``sql`` (``%s`` placeholders) and return the cursor. On PostgreSQL
-    the server parses and plans it once per connection: the first call
-    prepares it, every call executes the prepared statement."""
-    if not is_postgres() or not db.obj.prepare_statements or "%%" in sql:  # a literal % stays unprepared
-        return db.execute_sql(sql, params)
-    connection = db.connection()
-    name = connection.prepared.get(sql)
-    if name is None:
-        number = itertools.count(1)
-        name = f"affnet_{len(connection.prepared) + 1}"
-        db.execute_sql(f"PREPARE {name} AS " + re.sub("%s", lambda _: f"${next(number)}", sql))
-        connection.prepared[sql] = name
-    return db.execute_sql(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}",
-                          params)
 
 
 def make_database(url: str):

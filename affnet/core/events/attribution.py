@@ -8,8 +8,8 @@ else attributes.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from . import rows
-from .models import Click, Event, Offer, Participation
+from ..storage import sql
+from ..storage.models import Click, Event, Offer, Participation
 
 
 @dataclass(frozen=True)
@@ -25,20 +25,14 @@ class Attribution:
 NOBODY = Attribution(None, None)
 
 
-_CLICK_FIELDS = Click._meta.sorted_fields
-
-
 def _fetch_click(key: str, condition, params: list) -> Click | None:
     """One click with its participation (id, affiliate, refCode), by a query
     whose SQL is built once: attribution runs on every conversion."""
-    found = rows.fetch(key, lambda: (
-        Click.select(*_CLICK_FIELDS, Participation.affiliate, Participation.ref_code).join(Participation)
-        .where(condition()).limit(1)), params + [1])
-    if not found:
+    click, (affiliate_id, ref_code) = sql.fetch_instance(Click, key, lambda fields: (
+        Click.select(*fields, Participation.affiliate, Participation.ref_code).join(Participation)
+        .where(condition()).limit(1)), params + [1], extra=2)
+    if click is None:
         return None
-    *values, affiliate_id, ref_code = found[0]
-    click = Click(__no_default__=1)
-    click.__data__.update((field.name, field.python_value(value)) for field, value in zip(_CLICK_FIELDS, values))
     click.participation = Participation(id=click.participation_id, affiliate=affiliate_id, ref_code=ref_code)
     return click
 

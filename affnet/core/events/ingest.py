@@ -15,14 +15,17 @@ from decimal import Decimal
 
 from peewee import IntegrityError, fn
 
-from . import clock, commissions, ledger, outbox, rows
+from .. import clock
+from ..earnings import commissions, ledger
+from ..deliveries import outbox
+from ..storage import sql
 from .attribution import attribute
-from .tracking import ad_click_ids
-from .db import db
-from ..plugins.types import ClickInfo, EventInfo, OfferInfo
-from .models import CONVERSION_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Event, Offer
-from .money import MoneyError, format_amount, from_units, parse_amount, parse_currency, round_money
-from ..plugins.manager import call_isolated
+from ..clicks.tracking import ad_click_ids
+from ..storage.db import db
+from ...plugins.types import ClickInfo, EventInfo, OfferInfo
+from ..storage.models import CONVERSION_KINDS, REVERSAL_KINDS, STATUS_OF_EVENT, Event, Offer
+from ..earnings.money import MoneyError, format_amount, from_units, parse_amount, parse_currency, round_money
+from ...plugins.manager import call_isolated
 
 log = logging.getLogger("affnet.ingest")
 _TEXT_LIMIT = 255
@@ -155,6 +158,14 @@ def parse_reversal(kind: str, body) -> Reversal:
     return Reversal(kind, payment_id, amount, refund_id)
 
 
+def parse_call(call: str, body, offer: Offer) -> "Conversion | Reversal":
+    """The checked value of one ingest call (``conversion``, ``refund`` or
+    ``chargeback``) and its JSON body; raises IngestError, writing nothing."""
+    if call == "conversion":
+        return parse_conversion(body, offer)
+    return parse_reversal(call, body)
+
+
 def _txid() -> str:
     return "tx_" + _random.token_urlsafe(12)
 
@@ -214,10 +225,17 @@ class Recorder:
         self.registry = registry or outbox.KindRegistry.from_plugins(pm)
         self.spool = spool
 
+    def record(self, offer: Offer, call: "Conversion | Reversal", source: str = "api", now=None) -> Outcome:
+        """Record a parsed call (``parse_call``): what the ingest API and
+        every ingest source (the Stripe webhook) do with what they received."""
+        if isinstance(call, Reversal):
+            return self.reversal(offer, call, source, now)
+        return self.conversion(offer, call, source, now)
+
     def conversion(self, offer: Offer, conversion: Conversion, source: str = "api", now=None) -> Outcome:
         """Record a conversion. Everything is worked out first (attribution
         and prices read only); then the event, its ledger entry and its
-        deliveries are inserted at once (``rows.insert_event``)."""
+        deliveries are inserted at once (``sql.insert_event``)."""
         now = now or clock.now()
         key = conversion_key(conversion)
         found = attribute(offer, conversion.click_id, conversion.user_ref, now,
@@ -234,10 +252,8 @@ class Recorder:
             external_payment_id=conversion.external_payment_id, gross_amount=conversion.gross_amount,
             currency=conversion.currency, payout=payout, payout_currency=payout_currency,
             is_first_payment=conversion.is_first_payment, source=source, occurred_at=now)
-        info = event_info(event, offer)
-        entry = ledger.commission_entry(event, offer)
-        deliveries = outbox.deliveries_for(self.pm, self.registry, info)
-        inserted, reversals_waiting = rows.insert_event(event, ([entry] if entry else []) + deliveries)
+        info, rows = self._book(event, offer)
+        inserted, reversals_waiting = sql.insert_event(event, rows)
         if not inserted:
             return self._duplicate(offer, key)
         notify = [info]
@@ -254,7 +270,7 @@ class Recorder:
         try:
             with db.atomic():
                 original = self._payment(offer, reversal.external_payment_id)
-                event = rows.create(
+                event = sql.create(
                     Event, txid=_txid(), offer=offer, kind=reversal.kind, status=STATUS_OF_EVENT[reversal.kind],
                     dedup_key=key, external_payment_id=reversal.external_payment_id, refund_id=reversal.refund_id,
                     gross_amount=reversal.amount, currency=None, payout=Decimal(0), payout_currency=offer.currency,
@@ -287,11 +303,21 @@ class Recorder:
         event.payout = -share
         event.payout_currency = original.payout_currency
         event.save()
-        ledger.book_reversal(event)
-        return self._enqueue(event, offer)
+        info, rows = self._book(event, offer)
+        sql.insert_children(event, rows)
+        return info
+
+    def _book(self, event: Event, offer: Offer) -> tuple[EventInfo, list]:
+        """How every event is booked, whatever its kind: the event as plugins
+        see it, and its rows, unsaved: the ledger entry of its payout (a
+        commission, or a reversal's negative entry) and the deliveries the
+        plugins ask for. The caller writes them with the event."""
+        info = event_info(event, offer)
+        entry = ledger.entry_for(event, offer)
+        return info, ([entry] if entry else []) + outbox.deliveries_for(self.pm, self.registry, info)
 
     def _apply_waiting_reversals(self, offer: Offer, payment: Event, now) -> list[EventInfo]:
-        waiting = rows.fetch("ingest.waiting_reversals", lambda: (
+        waiting = sql.fetch("ingest.waiting_reversals", lambda: (
             Event.select(Event.id)
             .where((Event.offer == offer.id) & (Event.external_payment_id == payment.external_payment_id)
                    & (Event.pending == True))  # noqa: E712 - a SQL comparison
@@ -330,11 +356,6 @@ class Recorder:
                 applied.append(self._reverse(original.offer, original, reversal))
         self._notify(applied)
         return len(applied)
-
-    def _enqueue(self, event: Event, offer: Offer) -> EventInfo:
-        info = event_info(event, offer)
-        outbox.enqueue_for_event(self.pm, self.registry, event, info)
-        return info
 
     def _duplicate(self, offer: Offer, key: str) -> Outcome:
         event = Event.get((Event.offer == offer.id) & (Event.dedup_key == key))

@@ -10,29 +10,24 @@ from decimal import Decimal
 
 from peewee import fn
 
-from . import clock, rows
-from .models import Event, LedgerEntry, Offer
+from .. import clock
+from ..storage.models import REVERSAL_KINDS, Event, LedgerEntry, Offer
 from .money import from_units
 
 
-def commission_entry(event: Event, offer: Offer) -> LedgerEntry | None:
-    """The (unsaved) entry that books an event's commission; the ingest path
-    inserts it with the event (``rows.insert_event``)."""
+def entry_for(event: Event, offer: Offer) -> LedgerEntry | None:
+    """The (unsaved) entry that books an event's payout, or None when it
+    earns nothing: a commission, payable when the offer's hold ends; a
+    reversal (refund, chargeback), negative and counted at once. The ingest
+    path inserts it with the event's other rows."""
     if not event.attributed or not event.payout:
         return None
+    reversal = event.kind in REVERSAL_KINDS
     return LedgerEntry(
-        affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
-        kind="commission", memo=f"{event.kind} {event.txid}",
-        available_at=event.occurred_at + timedelta(days=offer.hold_days), created_at=event.occurred_at)
-
-
-def book_reversal(event: Event) -> LedgerEntry | None:
-    if not event.attributed or not event.payout:
-        return None
-    return rows.create(
-        LedgerEntry, affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
-        kind="reversal", event=event, memo=f"{event.kind} {event.txid}",
-        available_at=event.occurred_at, created_at=event.occurred_at)
+        event=event.id, affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
+        kind="reversal" if reversal else "commission", memo=f"{event.kind} {event.txid}",
+        available_at=event.occurred_at if reversal else event.occurred_at + timedelta(days=offer.hold_days),
+        created_at=event.occurred_at)
 
 
 def balances(affiliate_id: int, at=None) -> dict[str, dict[str, Decimal]]:

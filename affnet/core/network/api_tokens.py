@@ -8,9 +8,9 @@ minute so a tracker polling every few seconds does not turn reads into writes.
 """
 from datetime import timedelta
 
-from . import clock
-from .models import ApiToken, User
-from .secrets import hash_token, hint, new_token
+from .. import clock
+from ..storage.models import ApiToken, User
+from ..storage.secrets import hash_token, hint, new_token
 
 TOKEN_PREFIX = "st"
 NAME_LIMIT = 100

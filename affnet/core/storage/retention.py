@@ -49,7 +49,7 @@ from datetime import datetime, timedelta
 
 from peewee import fn
 
-from . import clock
+from .. import clock
 from .db import db
 from .models import Click, Event, LedgerEntry, Offer, Payout
 

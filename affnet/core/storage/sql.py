@@ -1,21 +1,49 @@
-"""Inserting a row with SQL that is built once.
+"""Hand-written SQL, kept where it was measured to matter, and the only core
+module that reaches below peewee's query builder.
 
 peewee builds the SQL of every query anew, which on the ingest path cost more
-than the database did. ``create`` is ``Model.create`` for the rows written on
-every event (the event, its ledger entry, its deliveries): the model applies
-its defaults, the INSERT is built once per model and set of columns, and
-only the values change.
+than the database did. Here:
+
+- ``execute``: a statement PostgreSQL prepares once per connection;
+- ``create`` / ``insert`` / ``insert_many`` / ``update_by_ids`` / ``fetch`` /
+  ``fetch_instance``: ``Model.create`` and friends with SQL built once per
+  model and set of columns (the rows written and read on every event);
+- ``insert_event``: an event and its rows in one statement (PostgreSQL);
+- ``insert_clicks``: spooled clicks by ``COPY`` (PostgreSQL);
+- ``insert_values`` and ``reset_sequences``: a backup's rows restored;
+- ``commit_without_waiting_for_disk``: the worker's own bookkeeping.
 """
+import csv
+import io
+import itertools
 import json
+import re
 import threading
 
 from peewee import IntegrityError
 
-from .db import db, execute, is_postgres
-from .models import Event
+from .db import db, is_postgres
+from .models import Click, Event
 
 _statements: dict = {}
 _lock = threading.Lock()
+
+
+def execute(sql: str, params: list):
+    """Run ``sql`` (``%s`` placeholders) and return the cursor. On PostgreSQL
+    the server parses and plans it once per connection: the first call
+    prepares it, every call executes the prepared statement."""
+    if not is_postgres() or not db.obj.prepare_statements or "%%" in sql:  # a literal % stays unprepared
+        return db.execute_sql(sql, params)
+    connection = db.connection()
+    name = connection.prepared.get(sql)
+    if name is None:
+        number = itertools.count(1)
+        name = f"affnet_{len(connection.prepared) + 1}"
+        db.execute_sql(f"PREPARE {name} AS " + re.sub("%s", lambda _: f"${next(number)}", sql))
+        connection.prepared[sql] = name
+    return db.execute_sql(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}",
+                          params)
 
 
 def _quote(name: str) -> str:
@@ -197,9 +225,7 @@ def insert_event(event, children: list) -> tuple[bool, bool]:
     try:
         with db.atomic():
             insert(event)
-            for child in children:
-                child.event = event.id
-                insert(child)
+            insert_children(event, children)
             waiting = bool(payment_id) and bool(
                 execute(f"SELECT {_waiting()}", [event.offer_id, payment_id]).fetchone()[0])
     except IntegrityError:
@@ -207,3 +233,84 @@ def insert_event(event, children: list) -> tuple[bool, bool]:
             raise  # not a repeat of an event: some other row was refused
         return False, False
     return True, waiting
+
+
+def insert_children(event, children: list) -> None:
+    """Insert unsaved rows that point to the (saved) ``event``: its ledger
+    entry, its deliveries. Call it in the event's transaction."""
+    for child in children:
+        child.event = event.id
+        insert(child)
+
+
+def fetch_instance(model, key: str, build, params: list, extra: int = 0):
+    """The first row of a query built once (see ``fetch``) as an instance of
+    ``model``, and its ``extra`` trailing columns; None and as many Nones
+    when there is no row. ``build(fields)`` makes the query selecting ``fields`` (every
+    field of the model) first, then the extra columns."""
+    fields = model._meta.sorted_fields
+    found = fetch(key, lambda: build(fields), params)
+    if not found:
+        return None, (None,) * extra
+    values = found[0]
+    instance = model(__no_default__=1)
+    instance.__data__.update((field.name, field.python_value(value)) for field, value in zip(fields, values))
+    return instance, tuple(values[len(fields):len(fields) + extra])
+
+
+def insert_clicks(rows: list[dict]) -> None:
+    """Insert click rows, skipping click ids already present, by each
+    database's fastest path (peewee's ``insert_many`` builds SQL per row).
+
+    On PostgreSQL the rows are copied (``COPY``, CSV) into a temporary table
+    and moved from there with one ``INSERT ... ON CONFLICT DO NOTHING``: the
+    server parses no SQL per row. Call it inside a transaction."""
+    fields = [field for field in Click._meta.sorted_fields if field.name != "id"]
+    columns = ", ".join(field.column_name for field in fields)
+    values = [tuple(field.db_value(row.get(field.name)) for field in fields) for row in rows]
+    cursor = db.cursor()
+    if is_postgres():
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(values)  # None becomes an empty field: NULL (no click has an empty text)
+        buffer.seek(0)
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS click_load ON COMMIT DELETE ROWS "
+                       f"AS SELECT {columns} FROM click WITH NO DATA")
+        cursor.copy_expert(f"COPY click_load ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+        cursor.execute(f"INSERT INTO click ({columns}) SELECT {columns} FROM click_load "
+                       f"ON CONFLICT (click_id) DO NOTHING")
+    else:
+        marks = ", ".join("?" * len(fields))
+        cursor.executemany(f"INSERT OR IGNORE INTO click ({columns}) VALUES ({marks})", values)
+
+
+def insert_values(model, fields: list, rows: list[list]) -> None:
+    """Insert rows of database values (one list per row, in ``fields``
+    order) as they are: a backup's rows. Call it inside a transaction."""
+    columns = ", ".join(_quote(field.column_name) for field in fields)
+    table = _quote(model._meta.table_name)
+    cursor = db.cursor()
+    if is_postgres():
+        from psycopg2.extras import execute_values
+        execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", rows, page_size=len(rows))
+    else:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(fields))})", rows)
+
+
+def reset_sequences(models) -> None:
+    """Point each PostgreSQL id sequence past the rows present, so the next
+    insert does not collide with a restored id."""
+    for model in models:
+        key = model._meta.primary_key
+        if not getattr(key, "field_type", "").endswith("AUTO"):
+            continue
+        table = model._meta.table_name
+        db.execute_sql(
+            f"SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX({key.column_name}), 1), "
+            f"MAX({key.column_name}) IS NOT NULL) FROM \"{table}\"", (f'"{table}"', key.column_name))
+
+
+def commit_without_waiting_for_disk() -> None:
+    """Let the open PostgreSQL transaction commit without waiting for the
+    disk (nothing on SQLite): for records a crash may lose harmlessly."""
+    if is_postgres():
+        db.execute_sql("SET LOCAL synchronous_commit = off")

@@ -2,7 +2,7 @@
 
 This is the hot path. It makes no outbound call and calls no plugin; the
 route of a refCode is kept in memory for ``cache_seconds`` and the web layer
-spools the click row (``affnet.core.spool``), so the redirect waits for no
+spools the click row (``affnet.core.clicks.spool``), so the redirect waits for no
 database.
 
 While the database does not answer, a refCode is served from the last route
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from . import clock
-from .cache import TTLCache
-from .db import DATABASE_ERRORS, db
-from .models import Click, Offer, Participation
+from .. import clock
+from ..storage.cache import TTLCache
+from ..storage.db import DATABASE_ERRORS, db
+from ..storage.models import Click, Offer, Participation
 
 COOKIE_PREFIX = "affnet_"
 _BOT_AGENTS = re.compile(

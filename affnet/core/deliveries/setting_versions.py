@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from . import clock, rows
-from .cache import TTLCache
-from .models import Participation, SettingVersion, User
-from .secrets import hint, keyring
+from .. import clock
+from ..storage import sql
+from ..storage.cache import TTLCache
+from ..storage.models import Participation, SettingVersion, User
+from ..storage.secrets import hint, keyring
 
 ENCRYPTED = "fernet:"
 
@@ -116,7 +117,7 @@ def _versions_of(affiliate_id: int) -> list[tuple]:
     participation id, stored values, enabled, effective_at); kept in memory
     for ``cache_seconds`` (a save in this process drops it at once)."""
     def load():
-        found = rows.fetch("settings.versions_of", lambda: (
+        found = sql.fetch("settings.versions_of", lambda: (
             SettingVersion.select(SettingVersion.id, SettingVersion.kind, SettingVersion.participation,
                                   SettingVersion.values, SettingVersion.enabled, SettingVersion.effective_at)
             .where(SettingVersion.affiliate == affiliate_id)

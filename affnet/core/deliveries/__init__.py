@@ -1,0 +1,1 @@
+"""Outgoing messages: the outbox the worker sends, and the versioned settings they use."""

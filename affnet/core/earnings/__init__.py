@@ -1,0 +1,1 @@
+"""Money: amounts and currencies, commission rules, the ledger, payouts."""

@@ -1,0 +1,1 @@
+"""Events: recording what product owners report, and attributing it to a click."""

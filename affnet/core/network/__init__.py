@@ -1,0 +1,1 @@
+"""The network's people and offers: users, offers, participations, keys and tokens."""
