@@ -241,20 +241,20 @@ def _delivery_text(row: dict) -> str:
 @JSON_OPTION
 @with_db
 def settings_test(services, kind_name, pairs, email, ref, event, clickid, as_json):
-    """Send one test delivery now, to the given values or else the newest saved
-    version (pending or active), marked as a test; touches no money."""
+    """Send one test delivery now, marked as a test, touching no money: to the
+    newest saved version (pending or active) with the given FIELD=VALUE pairs
+    laid over it (a field not given keeps its saved value)."""
     kind = _kind(services, kind_name)
     affiliate = _affiliate(email)
     participation = _scope(kind, affiliate, ref)
     given = _pairs(kind, pairs)
     history = setting_versions.history(kind.name, affiliate.id, participation.id if participation else None)
     newest = max(history, key=lambda version: version.created_at, default=None)
-    if given:
-        values, setting_id = given, None
-    elif newest is not None:
-        values, setting_id = setting_versions.decrypt_values(newest.values), newest.id
-    else:
+    if not given and newest is None:
         raise click.ClickException(f"nothing to test: give {FIELD_VALUE} or save a version first")
+    saved = setting_versions.decrypt_values(newest.values) if newest is not None else {}
+    values = {**saved, **given}  # a field not given keeps its saved value, secrets included
+    setting_id = newest.id if newest is not None and not given else None
     try:
         setting_versions.validate(kind, values)
     except setting_versions.SettingsError as error:

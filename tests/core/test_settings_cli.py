@@ -229,3 +229,4 @@ def test_an_offer_without_its_own_url_uses_the_affiliate_wide_one(run, affnet_cl
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
     affnet_worker.run_once()
     assert received(tracker) == [{"path": "/all", "subid": "kt-7"}]
+

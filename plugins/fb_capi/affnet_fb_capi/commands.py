@@ -14,7 +14,7 @@ import click
 
 from affnet.plugins import JSON_OPTION, settings_set
 
-from .plugin import KIND
+from . import KIND
 
 
 def _read_token(token: str | None, token_file) -> str:

@@ -10,10 +10,10 @@ import re
 from affnet import hookimpl
 from affnet.plugins.types import ConfigKey, DeliveryKind, NewDelivery, SettingField
 
-from . import graph
+from . import KIND, graph
 from .events import server_event
 
-KIND = "fb_capi"
+__all__ = ["KIND", "PIXEL"]
 _PIXEL_ID = re.compile(r"^\d{5,20}$")
 
 
