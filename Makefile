@@ -30,6 +30,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy affnet/plugins/__init__.py affnet/plugins/types.py affnet/plugins/senders.py
 
 bench: install

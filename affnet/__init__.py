@@ -4,6 +4,7 @@ Plugin authors import ``hookimpl`` from here::
 
     from affnet import hookimpl
 """
+
 import pluggy
 
 __version__ = "0.1.0"

@@ -4,6 +4,7 @@ Nothing connects at import time. The app keeps its services in
 ``app.extensions["affnet"]`` (an ``Services``): the settings, the plugin
 manager, the delivery kinds and the event recorder.
 """
+
 from dataclasses import dataclass, field
 
 from flask import Flask, g, request
@@ -47,10 +48,14 @@ class Services:
         """A plugin's ``[plugin.<name>]`` section (its declared keys with their
         defaults) and the core's values it may use, named ``affnet.*``."""
         config = dict(self.plugin_sections.get(plugin_name) or self.settings.plugin_config(plugin_name))
-        config.update({"affnet.allow_private_targets": self.settings["deliveries.allow_private_targets"],
-                       "affnet.timeout_seconds": self.settings["deliveries.timeout_seconds"],
-                       "affnet.parallelism": self.settings["deliveries.parallelism"],
-                       "affnet.base_url": self.settings["base_url"]})
+        config.update(
+            {
+                "affnet.allow_private_targets": self.settings["deliveries.allow_private_targets"],
+                "affnet.timeout_seconds": self.settings["deliveries.timeout_seconds"],
+                "affnet.parallelism": self.settings["deliveries.parallelism"],
+                "affnet.base_url": self.settings["base_url"],
+            }
+        )
         return config
 
 
@@ -63,8 +68,9 @@ def build_services(settings: Settings, extra_plugins=(), load_entrypoints=True) 
     pm = get_plugin_manager(settings["plugins.enabled"], load_entrypoints=load_entrypoints, extra=extra_plugins)
     sections = check_plugin_config(pm, settings)
     registry = outbox.KindRegistry.from_plugins(pm)
-    spool = ClickSpool(settings.instance_path / "spool", settings["tracking.spool_flush_ms"],
-                       settings["tracking.spool_fsync"])
+    spool = ClickSpool(
+        settings.instance_path / "spool", settings["tracking.spool_flush_ms"], settings["tracking.spool_fsync"]
+    )
     return Services(settings, pm, registry, Recorder(pm, registry, spool), spool, sections)
 
 
@@ -93,6 +99,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
 
     def _database_down(error):
         return api.database_down(error), 503
+
     for failure in DATABASE_ERRORS:  # register_error_handler takes one class at a time
         app.register_error_handler(failure, _database_down)
 
@@ -123,6 +130,8 @@ def log_requests(app: Flask) -> None:
     def _log(response):
         environ = request.environ
         ref = log_text(request.args.get("ref", "-")) if "ref=" in environ.get("QUERY_STRING", "") else "-"
-        write(f"method={log_text(environ['REQUEST_METHOD'])} path={log_text(environ['PATH_INFO'])} "
-              f"status={response.status_code} ref={ref} click_id={g.get('click_id', '-')} txid={g.get('txid', '-')}")
+        write(
+            f"method={log_text(environ['REQUEST_METHOD'])} path={log_text(environ['PATH_INFO'])} "
+            f"status={response.status_code} ref={ref} click_id={g.get('click_id', '-')} txid={g.get('txid', '-')}"
+        )
         return response

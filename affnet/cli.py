@@ -3,6 +3,7 @@
 Every command takes the server's config (``--config`` or ``AFFNET_CONFIG``),
 prints what it made, and with ``--json`` prints it as JSON instead.
 """
+
 import os
 import sys
 
@@ -33,6 +34,7 @@ class Context:
             from .app import build_services
             from .core.storage.secrets import SecretError
             from .plugins.manager import PluginError
+
             try:
                 self._services = build_services(self.settings)
             except (SecretError, PluginError) as error:
@@ -41,8 +43,13 @@ class Context:
 
 
 @click.group()
-@click.option("--config", "config_path", envvar="AFFNET_CONFIG", type=click.Path(dir_okay=False),
-              help="The TOML config file (default: AFFNET_CONFIG, else built-in defaults).")
+@click.option(
+    "--config",
+    "config_path",
+    envvar="AFFNET_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="The TOML config file (default: AFFNET_CONFIG, else built-in defaults).",
+)
 @click.version_option(package_name="affnet")
 @click.pass_context
 def cli(click_ctx, config_path):
@@ -66,6 +73,7 @@ def _register_plugin_commands():
     try:
         settings = load_settings(config_path or os.environ.get("AFFNET_CONFIG"))
         from .plugins.manager import get_plugin_manager
+
         pm = get_plugin_manager(settings["plugins.enabled"])
     except Exception:  # reported by the command that needs the config
         return

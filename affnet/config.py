@@ -6,6 +6,7 @@ test keeps the two in step. A key ``tracking.fallback_url`` is overridden by
 the variable ``AFFNET_TRACKING_FALLBACK_URL``. A wrong value stops start-up
 with a ``ConfigError`` that names the key.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,6 +74,7 @@ def _str(value: Any) -> str:
 
 def _rate(value: Any) -> str:
     from limits import parse_many
+
     text = _str(value)
     try:
         parse_many(text)
@@ -111,64 +113,117 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("database_url", _database_url, "sqlite:///instance/affnet.db",
-          "Where the data lives: sqlite:///relative/or//absolute/path.db or "
-          "postgresql://user:password@host:5432/dbname."),
-    Field("instance_path", _str, "instance",
-          "The folder of this installation's own files: secrets, the SQLite database, spools."),
-    Field("base_url", _url, "http://127.0.0.1:8000",
-          "The public address of the tracker, used in links shown to users."),
+    Field(
+        "database_url",
+        _database_url,
+        "sqlite:///instance/affnet.db",
+        "Where the data lives: sqlite:///relative/or//absolute/path.db or postgresql://user:password@host:5432/dbname.",
+    ),
+    Field(
+        "instance_path",
+        _str,
+        "instance",
+        "The folder of this installation's own files: secrets, the SQLite database, spools.",
+    ),
+    Field(
+        "base_url", _url, "http://127.0.0.1:8000", "The public address of the tracker, used in links shown to users."
+    ),
     Field("log_level", _log_level, "INFO", "DEBUG, INFO, WARNING or ERROR."),
-    Field("behind_proxy", _bool, False,
-          "True when nginx (or another proxy) sets X-Forwarded-For and X-Forwarded-Proto."),
-    Field("cache_seconds", _positive_int, 5,
-          "How long a process keeps refCode routes, offer keys and commission rules in memory; "
-          "a change made on another server is seen after at most this long (0: no cache)."),
+    Field(
+        "behind_proxy", _bool, False, "True when nginx (or another proxy) sets X-Forwarded-For and X-Forwarded-Proto."
+    ),
+    Field(
+        "cache_seconds",
+        _positive_int,
+        5,
+        "How long a process keeps refCode routes, offer keys and commission rules in memory; "
+        "a change made on another server is seen after at most this long (0: no cache).",
+    ),
     Field("server.host", _str, "127.0.0.1", "The address `affnet serve` listens on."),
     Field("server.port", _positive_int, 8000, "The port `affnet serve` listens on."),
     Field("server.workers", _positive_int, 2, "gunicorn worker processes (0: one per core)."),
     Field("server.threads", _positive_int, 4, "Threads per gunicorn worker."),
-    Field("tracking.fallback_url", _url, "",
-          "Where an unknown, paused or unapproved ref is sent; empty shows a 404 page."),
-    Field("tracking.cookie_secure", _str, "auto",
-          "auto (Secure when the request came over HTTPS), always, or never."),
-    Field("tracking.spool_flush_ms", _positive_int, 200,
-          "How often each web process loads its spooled clicks into the database (milliseconds)."),
-    Field("tracking.spool_fsync", _bool, False,
-          "fsync every spooled click: survives a power cut, at a cost per click."),
-    Field("ingest.max_body_bytes", _positive_int, 16384,
-          "Largest accepted ingest body; a larger one answers 413."),
-    Field("ingest.rate_limit", _rate, "120000 per minute",
-          "Ingest calls allowed per offer key, in the notation of the limits library ('2000/second')."),
-    Field("ingest.rate_limit_storage", _str, "memory://",
-          "Where rate-limit counters live: memory:// (one server) or redis://host:6379 (several)."),
-    Field("settings.change_delay_hours", _positive_int, 24,
-          "The 24-hour rule: how long a changed postback or pixel setting waits before it takes effect."),
-    Field("deliveries.allow_private_targets", _bool, False,
-          "Let postbacks reach loopback and private addresses (a private deployment or tests only)."),
+    Field(
+        "tracking.fallback_url", _url, "", "Where an unknown, paused or unapproved ref is sent; empty shows a 404 page."
+    ),
+    Field("tracking.cookie_secure", _str, "auto", "auto (Secure when the request came over HTTPS), always, or never."),
+    Field(
+        "tracking.spool_flush_ms",
+        _positive_int,
+        200,
+        "How often each web process loads its spooled clicks into the database (milliseconds).",
+    ),
+    Field(
+        "tracking.spool_fsync", _bool, False, "fsync every spooled click: survives a power cut, at a cost per click."
+    ),
+    Field("ingest.max_body_bytes", _positive_int, 16384, "Largest accepted ingest body; a larger one answers 413."),
+    Field(
+        "ingest.rate_limit",
+        _rate,
+        "120000 per minute",
+        "Ingest calls allowed per offer key, in the notation of the limits library ('2000/second').",
+    ),
+    Field(
+        "ingest.rate_limit_storage",
+        _str,
+        "memory://",
+        "Where rate-limit counters live: memory:// (one server) or redis://host:6379 (several).",
+    ),
+    Field(
+        "settings.change_delay_hours",
+        _positive_int,
+        24,
+        "The 24-hour rule: how long a changed postback or pixel setting waits before it takes effect.",
+    ),
+    Field(
+        "deliveries.allow_private_targets",
+        _bool,
+        False,
+        "Let postbacks reach loopback and private addresses (a private deployment or tests only).",
+    ),
     Field("deliveries.timeout_seconds", _positive_int, 10, "Connect and read timeout of one delivery."),
     Field("deliveries.parallelism", _positive_int, 16, "Deliveries of one kind sent at the same time."),
     Field("worker.poll_seconds", _positive_int, 1, "How often the worker looks for due deliveries."),
     Field("worker.batch_size", _positive_int, 200, "Deliveries claimed at once by one worker."),
-    Field("worker.claim_seconds", _positive_int, 300,
-          "How long a claim holds; a worker that died releases its claims when this runs out."),
+    Field(
+        "worker.claim_seconds",
+        _positive_int,
+        300,
+        "How long a claim holds; a worker that died releases its claims when this runs out.",
+    ),
     Field("worker.max_attempts", _positive_int, 12, "Attempts of one delivery before it fails for good."),
     Field("worker.retry_base_seconds", _positive_int, 60, "The first retry waits this long."),
     Field("worker.retry_factor", _positive_int, 3, "Each next retry waits this many times longer."),
     Field("worker.retry_max_seconds", _positive_int, 21600, "No retry waits longer than this."),
-    Field("payouts.minimum", _decimal, Decimal("50"),
-          "The smallest payable balance (in any currency) that a payout run pays."),
+    Field(
+        "payouts.minimum",
+        _decimal,
+        Decimal("50"),
+        "The smallest payable balance (in any currency) that a payout run pays.",
+    ),
     Field("payouts.weekday", _str, "monday", "The day of the weekly payout run."),
     Field("payouts.time", _str, "10:00", "The hour of the weekly payout run (server time, HH:MM)."),
-    Field("retention.anonymize_after_days", _positive_int, 0,
-          "Clear clicks' IP, user agent and referer this many days after the click (0: never). "
-          "Clicks of commissions still on hold or unpaid keep them until paid; see docs/deploy.md."),
-    Field("retention.delete_clicks_after_days", _positive_int, 0,
-          "Delete clicks this many days old (0: never); never a click inside its offer's cookie "
-          "window or one an event points to."),
-    Field("plugins.enabled", _list, ["keitaro", "fb_capi", "stripe_ingest"],
-          "The plugins to enable, by entry point name; an installed plugin not named here has no effect. "
-          "The default names the bundled ones, which `make run` installs."),
+    Field(
+        "retention.anonymize_after_days",
+        _positive_int,
+        0,
+        "Clear clicks' IP, user agent and referer this many days after the click (0: never). "
+        "Clicks of commissions still on hold or unpaid keep them until paid; see docs/deploy.md.",
+    ),
+    Field(
+        "retention.delete_clicks_after_days",
+        _positive_int,
+        0,
+        "Delete clicks this many days old (0: never); never a click inside its offer's cookie "
+        "window or one an event points to.",
+    ),
+    Field(
+        "plugins.enabled",
+        _list,
+        ["keitaro", "fb_capi", "stripe_ingest"],
+        "The plugins to enable, by entry point name; an installed plugin not named here has no effect. "
+        "The default names the bundled ones, which `make run` installs.",
+    ),
 )
 
 FIELDS_BY_KEY = {field.key: field for field in FIELDS}
@@ -220,8 +275,9 @@ def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def load_settings(path: str | os.PathLike | None = None, overrides: dict | None = None,
-                  environ: dict | None = None) -> Settings:
+def load_settings(
+    path: str | os.PathLike | None = None, overrides: dict | None = None, environ: dict | None = None
+) -> Settings:
     """Defaults, then the TOML file (``path`` or ``AFFNET_CONFIG``), then the
     environment, then ``overrides`` (tests). Raises ConfigError on any fault."""
     environ = os.environ if environ is None else environ
@@ -279,6 +335,7 @@ def example_toml(plugin_sections: dict | None = None) -> str:
     """The commented example config: every key with its default and help,
     and the sections of the plugins given (name -> their ``ConfigKey``s)."""
     import textwrap
+
     lines = [
         "# affnet configuration: every key, with its default.",
         "# Copy this file, change what you need, and point affnet at it with",
@@ -297,15 +354,17 @@ def example_toml(plugin_sections: dict | None = None) -> str:
             section = prefix
         lines += ["# " + line for line in textwrap.wrap(field.help, 76)]
         lines += [f"# ({env_name(field.key)})", f"{name} = {_toml_value(field.default)}"]
-    lines += ["", "# Settings of one plugin go in a section named after it, read only when",
-              "# the plugin is enabled. A key the plugin does not declare stops start-up."]
+    lines += [
+        "",
+        "# Settings of one plugin go in a section named after it, read only when",
+        "# the plugin is enabled. A key the plugin does not declare stops start-up.",
+    ]
     for name, keys in sorted((plugin_sections or {}).items()):
         lines += ["", f"[plugin.{name}]"]
         if not keys:
             lines += ["# (this plugin has no settings here)"]
         for key in keys.values():
             lines += ["# " + line for line in textwrap.wrap(key.help, 76)]
-            lines += [f"# {key.name} = {_toml_value(key.default)}" if key.default is not None
-                      else f"# {key.name} ="]
+            lines += [f"# {key.name} = {_toml_value(key.default)}" if key.default is not None else f"# {key.name} ="]
     lines += [""]
     return "\n".join(lines)

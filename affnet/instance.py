@@ -3,6 +3,7 @@
 ``secret_key`` signs sessions; ``encryption.keys`` encrypts stored secrets.
 Both are created with mode 600 and never leave the folder.
 """
+
 import os
 import secrets
 from pathlib import Path

@@ -6,6 +6,7 @@ collected and written in one system call per batch, at the latest every
 second: a write per click would cost as much as the rest of the redirect.
 Everything else is written at once.
 """
+
 import logging
 import os
 import sys
@@ -31,6 +32,7 @@ class BatchedLineHandler(logging.Handler):
         def run():
             while not stop.wait(self._seconds):
                 self.flush()
+
         stop = threading.Event()
         threading.Thread(target=run, name="affnet-log-flush", daemon=True).start()
 
@@ -90,6 +92,7 @@ def access_writer():
         now = time.time()
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
         handler.append_line(f"{stamp} INFO affnet.access {message}\n")
+
     return write
 
 
@@ -105,4 +108,5 @@ def configure_logging(level: str) -> None:
     access.addHandler(handler)
     access.propagate = False
     import atexit
+
     atexit.register(handler.flush)

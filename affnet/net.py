@@ -35,6 +35,7 @@ Known gap: name resolution uses the system resolver (``socket.getaddrinfo``),
 which has no timeout of its own; a very slow DNS server delays a send beyond
 its connect timeout.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,18 @@ import requests
 from aiohttp.abc import AbstractResolver
 from requests.adapters import HTTPAdapter
 
-__all__ = ["TargetRefused", "UnresolvableHost", "refusal_reason", "resolve_checked", "PinnedAddressAdapter",
-           "outbound_session", "CheckedResolver", "outbound_client_session", "refusal_in", "run_outbound"]
+__all__ = [
+    "TargetRefused",
+    "UnresolvableHost",
+    "refusal_reason",
+    "resolve_checked",
+    "PinnedAddressAdapter",
+    "outbound_session",
+    "CheckedResolver",
+    "outbound_client_session",
+    "refusal_in",
+    "run_outbound",
+]
 
 
 class TargetRefused(requests.exceptions.RequestException):
@@ -83,8 +94,12 @@ def _refused_as(address: str, allow_private: bool) -> str | None:
         return "a multicast address"
     if allow_private:
         return None
-    for label, flag in (("a loopback", ip.is_loopback), ("a link-local", ip.is_link_local),
-                        ("a reserved", ip.is_reserved), ("a private", ip.is_private)):
+    for label, flag in (
+        ("a loopback", ip.is_loopback),
+        ("a link-local", ip.is_link_local),
+        ("a reserved", ip.is_reserved),
+        ("a private", ip.is_private),
+    ):
         if flag:
             return f"{label} address"
     if not ip.is_global:
@@ -121,10 +136,15 @@ def _checked(host: str, addresses: list[str], allow_private: bool) -> str:
     for address in addresses:
         category = _refused_as(address, allow_private)
         if category:
-            what = (f"{address} is {category}" if host.strip("[]") == address
-                    else f"{host} resolves to {address}, which is {category}")
-            raise TargetRefused(f"refused: {what}; requests to it are not allowed"
-                                + ("" if allow_private else " (deliveries.allow_private_targets is off)"))
+            what = (
+                f"{address} is {category}"
+                if host.strip("[]") == address
+                else f"{host} resolves to {address}, which is {category}"
+            )
+            raise TargetRefused(
+                f"refused: {what}; requests to it are not allowed"
+                + ("" if allow_private else " (deliveries.allow_private_targets is off)")
+            )
     return addresses[0]
 
 
@@ -214,8 +234,16 @@ class CheckedResolver(AbstractResolver):
         except (socket.gaierror, UnicodeError) as error:
             raise UnresolvableHost(f"{host} does not resolve ({error})") from None
         address = _checked(host, [info[4][0] for info in infos], self.allow_private)
-        return [{"hostname": host, "host": address, "port": port, "proto": 0, "flags": socket.AI_NUMERICHOST,
-                 "family": socket.AF_INET6 if ":" in address else socket.AF_INET}]
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+            }
+        ]
 
     async def close(self) -> None:
         pass
@@ -226,11 +254,13 @@ def _checks_the_destination(allow_private: bool):
     (aiohttp asks no resolver about those). aiohttp itself refuses a scheme
     other than http(s) (``NonHttpUrlClientError``) and an IPv4 address in a
     legacy form such as ``127.1`` (``InvalidUrlClientError``)."""
+
     async def check(request, handler):
         host = (request.url.raw_host or "").strip("[]")
         if _is_address(host):  # a name is checked by the resolver
             _checked(host, [host], allow_private)
         return await handler(request)
+
     return check
 
 
@@ -264,10 +294,19 @@ def outbound_client_session(allow_private: bool = False, keep_seconds: float = 1
     connections are kept ``keep_seconds`` for the next request."""
     # the CAs the requests session trusts: the operator's bundle, else certifi's
     bundle = _operators_ca_bundle() or certifi.where()
-    connector = aiohttp.TCPConnector(resolver=CheckedResolver(allow_private), limit=0, limit_per_host=0,
-                                     keepalive_timeout=keep_seconds, ssl=ssl.create_default_context(cafile=bundle))
-    session = aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
-                                    middlewares=(_checks_the_destination(allow_private),))
+    connector = aiohttp.TCPConnector(
+        resolver=CheckedResolver(allow_private),
+        limit=0,
+        limit_per_host=0,
+        keepalive_timeout=keep_seconds,
+        ssl=ssl.create_default_context(cafile=bundle),
+    )
+    session = aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        middlewares=(_checks_the_destination(allow_private),),
+    )
     _client_sessions.add(session)
     return session
 
@@ -296,8 +335,10 @@ def run_outbound(coroutine):
 def _close_outbound(loop: asyncio.AbstractEventLoop) -> None:
     """At exit: close the sessions of the outbound loop (their kept
     connections), then stop it."""
+
     async def close_all():
         await asyncio.gather(*(session.close() for session in list(_client_sessions)), return_exceptions=True)
+
     if loop.is_running() and _loop_pid == os.getpid():
         try:
             asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=5)

@@ -12,6 +12,7 @@ between two bytecodes, possibly while that thread holds a lock (inside
 good. The main loop sleeps in short slices, sees the flag, and sets the
 ``stopping`` event that the other threads wait on.
 """
+
 import logging
 import os
 import signal
@@ -56,9 +57,14 @@ class Worker:
         totals: dict[str, int] = {}
         while not self.stop_requested:
             counts = outbox.send_due(
-                self.services.pm, self.services.registry, self.worker_id, self.services.plugin_config,
-                self.policy, limit=self.settings["worker.batch_size"],
-                claim_seconds=self.settings["worker.claim_seconds"])
+                self.services.pm,
+                self.services.registry,
+                self.worker_id,
+                self.services.plugin_config,
+                self.policy,
+                limit=self.settings["worker.batch_size"],
+                claim_seconds=self.settings["worker.claim_seconds"],
+            )
             for key, value in counts.items():
                 totals[key] = totals.get(key, 0) + value
             if counts["claimed"] < self.settings["worker.batch_size"]:
@@ -87,8 +93,9 @@ class Worker:
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
         log.info("worker %s started", self.worker_id)
-        loader = threading.Thread(target=self.services.spool.run_loader, args=(self.stopping,),
-                                  name="affnet-spool-loader", daemon=True)
+        loader = threading.Thread(
+            target=self.services.spool.run_loader, args=(self.stopping,), name="affnet-spool-loader", daemon=True
+        )
         loader.start()
         try:
             while not self.stop_requested:

@@ -1,4 +1,5 @@
 """The WSGI entry point for gunicorn: ``gunicorn affnet.wsgi:app``."""
+
 import gc
 
 from .app import create_app

@@ -3,9 +3,12 @@
 
 
 def app(environ, start_response):
-    start_response("302 Found", [
-        ("Location", "https://susurra.example/start?lang=en&click_id=AAAAAAAAAAAAAAAAAAAAAA"),
-        ("Set-Cookie", "affnet_ref=AAAAAAAAAAAAAAAAAAAAAA; Max-Age=5184000; HttpOnly; Path=/; SameSite=Lax"),
-        ("Content-Length", "0"),
-    ])
+    start_response(
+        "302 Found",
+        [
+            ("Location", "https://susurra.example/start?lang=en&click_id=AAAAAAAAAAAAAAAAAAAAAA"),
+            ("Set-Cookie", "affnet_ref=AAAAAAAAAAAAAAAAAAAAAA; Max-Age=5184000; HttpOnly; Path=/; SameSite=Lax"),
+            ("Content-Length", "0"),
+        ],
+    )
     return [b""]

@@ -21,6 +21,7 @@ measurement, whichever comes first. Everything it made is removed at the end.
     .venv/bin/python bench/deliveries.py
     .venv/bin/python bench/deliveries.py --count 2000 --databases sqlite
 """
+
 import argparse
 import os
 import shutil
@@ -34,6 +35,7 @@ from datetime import timedelta
 from tracker import Tracker  # noqa: E402 - bench/ is the script's folder
 
 DEFAULT_POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
 
 def say(text: str) -> None:
     print(text, flush=True)
@@ -51,14 +53,17 @@ def measure_ceiling(tracker: Tracker, count: int, parallelism: int, seconds: flo
         deadline = time.monotonic() + seconds
         slots = asyncio.Semaphore(parallelism)
         async with aiohttp.ClientSession() as session:
+
             async def one(n: int) -> int:
                 async with slots:
                     if time.monotonic() > deadline:
                         return 0
-                    async with session.get(f"{tracker.base}/postback?subid=c{n}&status=sale&payout=1.00"
-                                           "&currency=USD") as response:
+                    async with session.get(
+                        f"{tracker.base}/postback?subid=c{n}&status=sale&payout=1.00&currency=USD"
+                    ) as response:
                         await response.read()
                         return 1
+
             return sum(await asyncio.gather(*(one(n) for n in range(count))))
 
     started = time.perf_counter()
@@ -68,6 +73,7 @@ def measure_ceiling(tracker: Tracker, count: int, parallelism: int, seconds: flo
 
 def postgres_url() -> tuple[str | None, str]:
     import psycopg2
+
     try:
         psycopg2.connect(DEFAULT_POSTGRES, connect_timeout=3).close()
     except psycopg2.OperationalError as error:
@@ -83,14 +89,16 @@ def postgres_url() -> tuple[str | None, str]:
 
 def drop_schema(schema: str) -> None:
     import psycopg2
+
     connection = psycopg2.connect(DEFAULT_POSTGRES)
     connection.autocommit = True
     connection.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
     connection.close()
 
 
-def measure_worker(database_url: str, folder: str, tracker: Tracker, count: int, parallelism: int,
-                   seconds: float) -> tuple[int, float]:
+def measure_worker(
+    database_url: str, folder: str, tracker: Tracker, count: int, parallelism: int, seconds: float
+) -> tuple[int, float]:
     """Queue ``count`` postbacks and let the worker send them; returns (sent, elapsed)."""
     import affnet_keitaro.plugin as keitaro
     from affnet.app import build_services
@@ -106,9 +114,17 @@ def measure_worker(database_url: str, folder: str, tracker: Tracker, count: int,
 
     instance = os.path.join(folder, "instance")
     init_instance(instance)
-    settings = load_settings(None, environ={}, overrides={
-        "database_url": database_url, "instance_path": instance, "log_level": "WARNING",
-        "deliveries.allow_private_targets": True, "deliveries.parallelism": parallelism})
+    settings = load_settings(
+        None,
+        environ={},
+        overrides={
+            "database_url": database_url,
+            "instance_path": instance,
+            "log_level": "WARNING",
+            "deliveries.allow_private_targets": True,
+            "deliveries.parallelism": parallelism,
+        },
+    )
     services = build_services(settings, extra_plugins=[keitaro], load_entrypoints=False)
     with db.connection_context():
         migrations.migrate(progress=lambda line: None)
@@ -116,16 +132,27 @@ def measure_worker(database_url: str, folder: str, tracker: Tracker, count: int,
         offer, _ = accounts.create_offer(owner, "Bench offer", "https://landing.example/", currency="USD")
         affiliate, _ = accounts.create_user(f"aff-{uuid.uuid4().hex[:6]}@bench.example", "affiliate")
         participation = accounts.apply(affiliate, offer)
-        version, _ = setting_versions.save(keitaro.POSTBACK, affiliate, {"url": tracker.base + "/postback?subid={clickid}"
-                                           "&status={status}&payout={payout}&currency={currency}"},
-                                           participation=participation)
+        version, _ = setting_versions.save(
+            keitaro.POSTBACK,
+            affiliate,
+            {"url": tracker.base + "/postback?subid={clickid}&status={status}&payout={payout}&currency={currency}"},
+            participation=participation,
+        )
         now = clock.now() - timedelta(seconds=1)
-        rows = [{"event": None, "kind": "postback", "setting": version.id,
-                 "payload": {"url": f"{tracker.base}/postback?subid=kt-{n}&status=sale&payout=8.70&currency=USD"},
-                 "next_attempt_at": now, "created_at": now} for n in range(count)]
+        rows = [
+            {
+                "event": None,
+                "kind": "postback",
+                "setting": version.id,
+                "payload": {"url": f"{tracker.base}/postback?subid=kt-{n}&status=sale&payout=8.70&currency=USD"},
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for n in range(count)
+        ]
         with db.atomic():
             for start in range(0, count, 500):
-                Delivery.insert_many(rows[start:start + 500]).execute()
+                Delivery.insert_many(rows[start : start + 500]).execute()
     worker = Worker(services, worker_id="bench")
     before = tracker.count()
     deadline = time.monotonic() + seconds
@@ -158,8 +185,10 @@ def main() -> int:
     folder = tempfile.mkdtemp(prefix="affnet-bench-")
     results = {}
     try:
-        say(f"fake tracker on {tracker.base} (own process); {args.count} deliveries, parallelism {args.parallelism}, "
-            f"{os.cpu_count()} cores")
+        say(
+            f"fake tracker on {tracker.base} (own process); {args.count} deliveries, parallelism {args.parallelism}, "
+            f"{os.cpu_count()} cores"
+        )
         measure_ceiling(tracker, min(500, args.count), args.parallelism, args.seconds)  # warm-up
         done, elapsed = measure_ceiling(tracker, args.count, args.parallelism, args.seconds)
         ceilings = [done / elapsed]
@@ -174,8 +203,9 @@ def main() -> int:
                     say(f"postgresql: skipped, {schema}")
                     continue
             try:
-                sent, elapsed = measure_worker(url, os.path.join(folder, name), tracker, args.count,
-                                               args.parallelism, args.seconds)
+                sent, elapsed = measure_worker(
+                    url, os.path.join(folder, name), tracker, args.count, args.parallelism, args.seconds
+                )
             finally:
                 if schema:
                     drop_schema(schema)
@@ -186,8 +216,10 @@ def main() -> int:
         say(f"ceiling again: {done} in {elapsed:.2f} s = {ceilings[1]:,.0f}/s")
         ceiling = max(ceilings)
         for name, rate in results.items():
-            say(f"RESULT {name}: worker {rate:,.0f}/s, ceiling {ceiling:,.0f}/s, ratio {rate / ceiling:.2f} "
-                f"({'meets' if rate / ceiling >= 0.5 else 'BELOW'} the 0.5 goal)")
+            say(
+                f"RESULT {name}: worker {rate:,.0f}/s, ceiling {ceiling:,.0f}/s, ratio {rate / ceiling:.2f} "
+                f"({'meets' if rate / ceiling >= 0.5 else 'BELOW'} the 0.5 goal)"
+            )
     finally:
         tracker.stop()
         shutil.rmtree(folder, ignore_errors=True)

@@ -13,6 +13,7 @@ made is removed at the end (the SQLite file's folder, the PostgreSQL schema).
     .venv/bin/python bench/reports.py                       # full size, both databases
     .venv/bin/python bench/reports.py --clicks 200000 --events 10000 --databases sqlite
 """
+
 import argparse
 import io
 import os
@@ -35,18 +36,52 @@ from affnet.core.reports import build_report
 from affnet.instance import init_instance
 
 DEFAULT_POSTGRES = os.environ.get("AFFNET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-AGENTS = ["Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 [FBAN/FBIOS]",
-          "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36",
-          "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
-          "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"]
+AGENTS = [
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 [FBAN/FBIOS]",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+]
 KINDS = ["lead"] * 30 + ["trial"] * 15 + ["sale"] * 35 + ["rebill"] * 15 + ["refund"] * 5
 STATUS = {"lead": "lead", "trial": "lead", "sale": "sale", "rebill": "sale", "refund": "rejected"}
-CLICK_COLUMNS = ["id", "click_id", "created_at", "participation_id", "offer_id", "affiliate_id",
-                 *[f"s{n}" for n in range(1, 11)], "fbclid", "clickid", "ip", "user_agent", "referer",
-                 "is_unique", "is_bot"]
-EVENT_COLUMNS = ["id", "txid", "offer_id", "kind", "status", "dedup_key", "participation_id", "affiliate_id",
-                 "click_id", "attributed", "user_ref", "external_payment_id", "gross_amount", "currency", "payout",
-                 "payout_currency", "is_first_payment", "pending", "source", "occurred_at"]
+CLICK_COLUMNS = [
+    "id",
+    "click_id",
+    "created_at",
+    "participation_id",
+    "offer_id",
+    "affiliate_id",
+    *[f"s{n}" for n in range(1, 11)],
+    "fbclid",
+    "clickid",
+    "ip",
+    "user_agent",
+    "referer",
+    "is_unique",
+    "is_bot",
+]
+EVENT_COLUMNS = [
+    "id",
+    "txid",
+    "offer_id",
+    "kind",
+    "status",
+    "dedup_key",
+    "participation_id",
+    "affiliate_id",
+    "click_id",
+    "attributed",
+    "user_ref",
+    "external_payment_id",
+    "gross_amount",
+    "currency",
+    "payout",
+    "payout_currency",
+    "is_first_payment",
+    "pending",
+    "source",
+    "occurred_at",
+]
 CHUNK = 50_000
 
 
@@ -71,8 +106,10 @@ class Loader:
             cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
         else:
             marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                               [tuple(_sqlite_value(value) for value in row) for row in rows])
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                [tuple(_sqlite_value(value) for value in row) for row in rows],
+            )
         connection.commit()
 
 
@@ -110,8 +147,18 @@ def make_network(affiliates: int):
     return users, offers, participations
 
 
-def load(n_clicks: int, n_events: int, days: int, share: float, end: datetime, users, offers, participations,
-         loader: Loader, rng: random.Random) -> None:
+def load(
+    n_clicks: int,
+    n_events: int,
+    days: int,
+    share: float,
+    end: datetime,
+    users,
+    offers,
+    participations,
+    loader: Loader,
+    rng: random.Random,
+) -> None:
     """Clicks in time order (as they arrive), events picked among them."""
     start = end - timedelta(days=days)
     step = (end - start) / n_clicks
@@ -130,12 +177,33 @@ def load(n_clicks: int, n_events: int, days: int, share: float, end: datetime, u
         offer = offers[0] if rng.random() < 0.6 else rng.choice(offers)
         participation = participations[(user.id, offer.id)]
         bot = rng.random() < 0.05
-        clicks.append((index + 1, secrets.token_urlsafe(16), created, participation, offer.id, user.id,
-                       rng.choice(campaigns), rng.choice(placements), f"ad{rng.randrange(300)}",
-                       None, None, None, None, None, None, None, f"IwAR{rng.getrandbits(64):x}",
-                       f"kt{index}", f"203.0.{rng.randrange(256)}.{rng.randrange(256)}",
-                       AGENTS[3] if bot else rng.choice(AGENTS[:3]), "https://facebook.com/",
-                       rng.random() < 0.8, bot))
+        clicks.append(
+            (
+                index + 1,
+                secrets.token_urlsafe(16),
+                created,
+                participation,
+                offer.id,
+                user.id,
+                rng.choice(campaigns),
+                rng.choice(placements),
+                f"ad{rng.randrange(300)}",
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                f"IwAR{rng.getrandbits(64):x}",
+                f"kt{index}",
+                f"203.0.{rng.randrange(256)}.{rng.randrange(256)}",
+                AGENTS[3] if bot else rng.choice(AGENTS[:3]),
+                "https://facebook.com/",
+                rng.random() < 0.8,
+                bot,
+            )
+        )
         if index == next_pick:
             event_id += 1
             kind = rng.choice(KINDS)
@@ -144,10 +212,30 @@ def load(n_clicks: int, n_events: int, days: int, share: float, end: datetime, u
             gross = 2900_00 if paid else None  # 29.00 in 1/10,000 units
             payout = {"lead": 5000, "trial": 20000, "sale": 87000, "rebill": 58000, "refund": -87000}[kind]
             currency = offer.currency
-            events.append((event_id, "tx_" + secrets.token_urlsafe(12), offer.id, kind, STATUS[kind],
-                           f"{kind}:{event_id}", participation, user.id, index + 1, True, f"cus_{event_id}",
-                           f"pi_{event_id}" if paid else None, gross, currency if paid else None, payout, currency,
-                           kind == "sale", False, "bench", at))
+            events.append(
+                (
+                    event_id,
+                    "tx_" + secrets.token_urlsafe(12),
+                    offer.id,
+                    kind,
+                    STATUS[kind],
+                    f"{kind}:{event_id}",
+                    participation,
+                    user.id,
+                    index + 1,
+                    True,
+                    f"cus_{event_id}",
+                    f"pi_{event_id}" if paid else None,
+                    gross,
+                    currency if paid else None,
+                    payout,
+                    currency,
+                    kind == "sale",
+                    False,
+                    "bench",
+                    at,
+                )
+            )
             next_pick = next(picks)
         if len(clicks) == CHUNK:
             loader.write("click", CLICK_COLUMNS, clicks)
@@ -159,7 +247,7 @@ def load(n_clicks: int, n_events: int, days: int, share: float, end: datetime, u
     if clicks:
         loader.write("click", CLICK_COLUMNS, clicks)
     for offset in range(0, len(events), CHUNK):
-        loader.write("event", EVENT_COLUMNS, events[offset:offset + CHUNK])
+        loader.write("event", EVENT_COLUMNS, events[offset : offset + CHUNK])
     say(f"  loaded {n_clicks:,} clicks and {len(events):,} events in {time.perf_counter() - began:.0f} s")
 
 
@@ -184,8 +272,7 @@ def run_database(name: str, url: str, args, workdir: str) -> list:
         for model in (Click, Event):
             model._schema.drop_indexes(safe=True)
         say(f"{name}: loading")
-        load(args.clicks, args.events, args.days, args.share, end, users, offers, participations,
-             Loader(postgres), rng)
+        load(args.clicks, args.events, args.days, args.share, end, users, offers, participations, Loader(postgres), rng)
         began = time.perf_counter()
         for model in (Click, Event):
             model._schema.create_indexes(safe=True)
@@ -205,13 +292,28 @@ def run_database(name: str, url: str, args, workdir: str) -> list:
     results = []
     with db.connection_context():
         for group in ("day", "sub1"):
-            seconds, report = timed(lambda group=group: build_report(group, date_from, date_to, "Europe/Madrid",
-                                                         affiliate=busy), args.repeat)
-            results.append(_result(name, f"30-day report by {group}", f"{report.total.clicks:,} clicks, "
-                                   f"{_conversions(report):,} conv.", seconds))
+            seconds, report = timed(
+                lambda group=group: build_report(group, date_from, date_to, "Europe/Madrid", affiliate=busy),
+                args.repeat,
+            )
+            results.append(
+                _result(
+                    name,
+                    f"30-day report by {group}",
+                    f"{report.total.clicks:,} clicks, {_conversions(report):,} conv.",
+                    seconds,
+                )
+            )
         seconds, report = timed(lambda: build_report("day", date_from, date_to, "Europe/Madrid"), args.repeat)
-        results.append(_result(name, "30-day report by day, all affiliates", f"{report.total.clicks:,} clicks, "
-                               f"{_conversions(report):,} conv.", seconds, goal=False))
+        results.append(
+            _result(
+                name,
+                "30-day report by day, all affiliates",
+                f"{report.total.clicks:,} clicks, {_conversions(report):,} conv.",
+                seconds,
+                goal=False,
+            )
+        )
     app = _app(url, workdir)
     client = app.test_client()
     for fmt in ("csv", "json"):
@@ -221,6 +323,7 @@ def run_database(name: str, url: str, args, workdir: str) -> list:
             response = client.get(query, headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.data[:300]
             return response.get_data()
+
         seconds, body = timed(export, args.repeat)
         rows = body.count(b"\n") - 1 if fmt == "csv" else body.count(b'"txid"')
         results.append(_result(name, f"stats API export, 30 days, {fmt}", f"{rows:,} rows", seconds))
@@ -248,10 +351,14 @@ def _line(row) -> str:
 
 def _app(url: str, workdir: str):
     from affnet.app import create_app
+
     instance = os.path.join(workdir, "instance")
     init_instance(instance)
-    settings = load_settings(None, overrides={"database_url": url, "instance_path": instance,
-                                              "plugins.enabled": [], "log_level": "WARNING"}, environ={})
+    settings = load_settings(
+        None,
+        overrides={"database_url": url, "instance_path": instance, "plugins.enabled": [], "log_level": "WARNING"},
+        environ={},
+    )
     return create_app(settings, load_entrypoints=False)
 
 
@@ -279,8 +386,10 @@ def main(argv=None) -> int:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     say("")
-    say(f"{args.clicks:,} clicks, {args.events:,} events over {args.days} days; "
-        f"measured affiliate: {args.share:.0%} of the traffic; median of {args.repeat} runs")
+    say(
+        f"{args.clicks:,} clicks, {args.events:,} events over {args.days} days; "
+        f"measured affiliate: {args.share:.0%} of the traffic; median of {args.repeat} runs"
+    )
     say(f"{'database':<11} {'measure':<37} {'size':<28} {'seconds':>8}  goal < 1 s")
     for row in results:
         say(_line(row))
@@ -289,14 +398,14 @@ def main(argv=None) -> int:
 
 def _with_schema(args, workdir: str) -> list:
     import psycopg2
+
     schema = f"affnet_bench_reports_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = psycopg2.connect(args.postgres)
     admin.autocommit = True
     admin.cursor().execute(f"CREATE SCHEMA {schema}")
     try:
         separator = "&" if "?" in args.postgres else "?"
-        return run_database("postgresql", f"{args.postgres}{separator}options=-csearch_path%3D{schema}", args,
-                            workdir)
+        return run_database("postgresql", f"{args.postgres}{separator}options=-csearch_path%3D{schema}", args, workdir)
     finally:
         if db.obj is not None:
             db.obj.close_all()

@@ -7,6 +7,7 @@ affiliate's participation the way spooled clicks are loaded.
 ``seed.py --count-events`` prints how many events the database holds,
 ``seed.py --count-pending`` how many deliveries wait to be sent.
 """
+
 import json
 import os
 import sys
@@ -26,18 +27,23 @@ from affnet.core.storage.sql import insert_clicks
 
 def seed(receiver_url: str, services) -> dict:
     owner, _ = accounts.create_user("owner@bench.example", "advertiser")
-    offer, key = accounts.create_offer(owner, "Susurra", "https://susurra.example/start?lang=en",
-                                       rules=[accounts.RuleSpec.parse("sale=30%")])
+    offer, key = accounts.create_offer(
+        owner, "Susurra", "https://susurra.example/start?lang=en", rules=[accounts.RuleSpec.parse("sale=30%")]
+    )
     affiliate, _ = accounts.create_user("aff@bench.example", "affiliate")
     participation = accounts.apply(affiliate, offer)
     accounts.set_participation_status(participation, "approved")
     kind = services.registry.kinds.get("postback")
     if kind is not None:
-        setting_versions.save(kind, affiliate, {"url": receiver_url + "?subid={clickid}&status={status}"
-                                                                      "&payout={payout}&currency={currency}"})
+        setting_versions.save(
+            kind,
+            affiliate,
+            {"url": receiver_url + "?subid={clickid}&status={status}&payout={payout}&currency={currency}"},
+        )
     route = tracking.find_route(participation.ref_code, cached=False)
-    click = tracking.record_click(route, {"s1": "bench"}, ip="127.0.0.1", user_agent="Mozilla/5.0",
-                                  referer=None, method="GET", has_cookie=False)
+    click = tracking.record_click(
+        route, {"s1": "bench"}, ip="127.0.0.1", user_agent="Mozilla/5.0", referer=None, method="GET", has_cookie=False
+    )
     return {"ref": participation.ref_code, "offer_key": key, "click_id": click["click_id"]}
 
 
@@ -48,10 +54,19 @@ def load_clicks(count: int, ref: str) -> None:
     chunk = 100_000
     began = time.monotonic()
     for offset in range(0, count, chunk):
-        rows = [tracking.click_row(route, {"s1": f"adset-{n % 50}", "s2": "feed"}, ip=f"10.0.{n % 250}.{n % 200}",
-                                   user_agent="Mozilla/5.0", referer=None, method="GET", has_cookie=n % 3 == 0,
-                                   now=start + timedelta(seconds=n * step))
-                for n in range(offset, min(offset + chunk, count))]
+        rows = [
+            tracking.click_row(
+                route,
+                {"s1": f"adset-{n % 50}", "s2": "feed"},
+                ip=f"10.0.{n % 250}.{n % 200}",
+                user_agent="Mozilla/5.0",
+                referer=None,
+                method="GET",
+                has_cookie=n % 3 == 0,
+                now=start + timedelta(seconds=n * step),
+            )
+            for n in range(offset, min(offset + chunk, count))
+        ]
         with db.atomic():
             insert_clicks(rows)  # the path spooled clicks take: COPY on PostgreSQL
         done = min(offset + chunk, count)

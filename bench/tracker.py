@@ -7,6 +7,7 @@ it is made to cost as little as it can: an asyncio protocol, no request
 parsing beyond the end of the headers (postbacks are GETs without a body),
 one write per answer.
 """
+
 import http.client
 import subprocess
 import sys
@@ -53,8 +54,9 @@ class Tracker:
     """The fake tracker in its own process; ``stop()`` ends it."""
 
     def __init__(self):
-        self.process = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         self.port = int(self.process.stdout.readline())
         self.base = f"http://127.0.0.1:{self.port}"
 

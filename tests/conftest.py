@@ -1,4 +1,5 @@
 """Our own tests use the same fixtures as a plugin author (affnet.testing)."""
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -7,9 +8,11 @@ pytest_plugins = ["pytester"]
 @pytest.fixture
 def run_affnet(affnet_cli):
     """Run `affnet ...` on the test app; returns (exit code, output)."""
+
     def invoke(*args):
         result = affnet_cli(*args)
         return result.exit_code, result.output
+
     return invoke
 
 
@@ -21,6 +24,7 @@ def affnet_fresh(tmp_path, monkeypatch):
 
     from affnet.cli import cli
     from affnet.commands import register_all
+
     register_all(cli)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AFFNET_CONFIG", raising=False)
@@ -30,4 +34,5 @@ def affnet_fresh(tmp_path, monkeypatch):
 
     def invoke(*args):
         return runner.invoke(cli, list(args), catch_exceptions=False)
+
     return invoke

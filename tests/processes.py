@@ -1,5 +1,6 @@
 """Real processes for tests: started in their own process groups, always
 stopped, their output kept for the failure message."""
+
 import os
 import signal
 import subprocess
@@ -15,8 +16,9 @@ class Processes:
 
     def start(self, name, args, env):
         with open(self.tmp_path / f"{name}.log", "wb") as log:
-            process = subprocess.Popen(args, env=env, cwd=self.tmp_path, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                args, env=env, cwd=self.tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.running.append((name, process))
         return process
 
@@ -33,14 +35,17 @@ class Processes:
             process.wait()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name} ---\n" + (self.tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
-                         for name, _ in self.running)
+        return "\n".join(
+            f"--- {name} ---\n" + (self.tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+            for name, _ in self.running
+        )
 
 
 def own_control_socket(path) -> list[str]:
     """gunicorn 25.1+ opens a control socket at one default path per user:
     two instances on one host each need their own."""
     import gunicorn
+
     return ["--control-socket", str(path)] if tuple(gunicorn.version_info[:2]) >= (25, 1) else []
 
 

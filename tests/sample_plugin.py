@@ -3,6 +3,7 @@
 It declares one delivery kind ``sample`` with a secret field, records what
 it is asked to send, and answers as ``script`` says (a list of outcomes to
 give, one per send; ``sent`` when empty)."""
+
 import click
 
 from affnet import hookimpl
@@ -14,9 +15,11 @@ recorded_events: list = []
 jobs_run: list = []
 
 KIND = DeliveryKind(
-    name="sample", label="Sample receiver",
+    name="sample",
+    label="Sample receiver",
     fields=(SettingField("url", "URL", url=True, required=True), SettingField("token", "Token", secret=True)),
-    presets={"default": {"url": "https://receiver.example/hit"}})
+    presets={"default": {"url": "https://receiver.example/hit"}},
+)
 
 
 def reset():
@@ -32,8 +35,11 @@ def delivery_kinds():
 def deliveries_for_event(event, settings):
     if "sample" not in settings:
         return []
-    return [NewDelivery("sample", {"txid": event.txid, "kind": event.kind, "payout": str(event.payout),
-                                   "test": event.is_test})]
+    return [
+        NewDelivery(
+            "sample", {"txid": event.txid, "kind": event.kind, "payout": str(event.payout), "test": event.is_test}
+        )
+    ]
 
 
 @hookimpl
@@ -44,9 +50,15 @@ def send_deliveries(kind, deliveries, config):
     for delivery in deliveries:
         sent.append((delivery.payload, delivery.settings))
         outcome = script.pop(0) if script else "sent"
-        results.append(DeliveryResult(delivery.id, outcome, url=delivery.settings.get("url", ""),
-                                      status_code=200 if outcome == "sent" else 503,
-                                      error="" if outcome == "sent" else "receiver said no"))
+        results.append(
+            DeliveryResult(
+                delivery.id,
+                outcome,
+                url=delivery.settings.get("url", ""),
+                status_code=200 if outcome == "sent" else 503,
+                error="" if outcome == "sent" else "receiver said no",
+            )
+        )
     return results
 
 
@@ -58,6 +70,7 @@ def on_event_recorded(event):
 @hookimpl
 def register_routes():
     from flask import Blueprint
+
     bp = Blueprint("sample", __name__, url_prefix="/r")  # the core mounts it at /hooks/sample/ anyway
     bp.add_url_rule("/ping", "ping", lambda: {"pong": True})
     return bp
@@ -73,8 +86,15 @@ def register_commands(cli):
 
 @hookimpl
 def payout_methods():
-    return [PayoutMethod("sample_pay", "Sample pay", (SettingField("account", "Account", required=True),),
-                         ("USD",), send=lambda request, config: PayoutResult("sent", external_id="x-1"))]
+    return [
+        PayoutMethod(
+            "sample_pay",
+            "Sample pay",
+            (SettingField("account", "Account", required=True),),
+            ("USD",),
+            send=lambda request, config: PayoutResult("sent", external_id="x-1"),
+        )
+    ]
 
 
 @hookimpl
@@ -85,5 +105,8 @@ def register_jobs(scheduler, app):
 @hookimpl
 def config_keys():
     from affnet.plugins import ConfigKey
-    return [ConfigKey("endpoint", str, "https://default.example/", "Where the sample sends."),
-            ConfigKey("retries", int, 3, "How often it tries.")]
+
+    return [
+        ConfigKey("endpoint", str, "https://default.example/", "Where the sample sends."),
+        ConfigKey("retries", int, 3, "How often it tries."),
+    ]

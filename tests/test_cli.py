@@ -1,4 +1,5 @@
 """The `affnet` command: init, demo, users, offers, participations, plugins, --json."""
+
 import json
 
 import pytest
@@ -16,6 +17,7 @@ def run(affnet_fresh):
         result = affnet_fresh(*args)
         assert result.exit_code == 0, result.output
         return result.output
+
     return invoke
 
 
@@ -54,11 +56,22 @@ def test_commands_make_users_offers_and_participations(run):
     owner = json.loads(run("users", "create", "o@example.com", "--role", "advertiser", "--json"))
     assert owner["password"]
     run("users", "create", "a@example.com", "--role", "affiliate")
-    offer = json.loads(run("offers", "create", "Susurra", "--advertiser", "o@example.com",
-                           "--landing-url", "https://s.example/", "--rule", "sale=30%", "--json"))
+    offer = json.loads(
+        run(
+            "offers",
+            "create",
+            "Susurra",
+            "--advertiser",
+            "o@example.com",
+            "--landing-url",
+            "https://s.example/",
+            "--rule",
+            "sale=30%",
+            "--json",
+        )
+    )
     assert offer["slug"] == "susurra" and offer["offer_key"].startswith("ok_")
-    part = json.loads(run("participations", "create", "--affiliate", "a@example.com", "--offer", "susurra",
-                          "--json"))
+    part = json.loads(run("participations", "create", "--affiliate", "a@example.com", "--offer", "susurra", "--json"))
     assert part["status"] == "approved" and part["link"].endswith(part["ref_code"])
     rotated = json.loads(run("offers", "rotate-key", "susurra", "--json"))
     assert rotated["offer_key"] != offer["offer_key"]
@@ -69,8 +82,20 @@ def test_commands_make_users_offers_and_participations(run):
 def test_a_bad_rule_is_refused_with_a_clear_message(run):
     run("init")
     run("users", "create", "o@example.com", "--role", "advertiser")
-    result = CliRunner().invoke(cli, ["offers", "create", "X", "--advertiser", "o@example.com",
-                                      "--landing-url", "https://x.example/", "--rule", "sale=lots"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "offers",
+            "create",
+            "X",
+            "--advertiser",
+            "o@example.com",
+            "--landing-url",
+            "https://x.example/",
+            "--rule",
+            "sale=lots",
+        ],
+    )
     assert result.exit_code != 0 and "sale=30%" in result.output
 
 
@@ -95,6 +120,7 @@ def test_every_command_has_help(run):
             yield path + [name]
             if isinstance(command, click_lib.Group):
                 yield from walk(command, path + [name])
+
     for path in walk(cli, []):
         assert "Usage:" in run(*path, "--help")
 
@@ -110,6 +136,7 @@ def test_the_commands_do_not_import_the_cli_module():
     import ast
     from pathlib import Path
     import affnet.commands
+
     for path in Path(affnet.commands.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):

@@ -5,6 +5,7 @@ is stored, every one answered 503 is not (and a retry of it is taken), no
 answer is a 500, every click answered 302 reaches the database once it is
 back, and the server and its worker recover without a restart
 (docs/operators.md, "While the database is down")."""
+
 import os
 import shutil
 import subprocess
@@ -61,32 +62,38 @@ class PrivatePostgres:
     def create(self):
         missing = [program for program in ("initdb", "pg_ctl") if not (BIN / program).exists()]
         if missing:
-            pytest.fail(f"PostgreSQL's server programs {missing} are not in {BIN}: install Debian's postgresql-15 "
-                        "package (CI has it); this test needs a PostgreSQL server of its own to stop and start")
+            pytest.fail(
+                f"PostgreSQL's server programs {missing} are not in {BIN}: install Debian's postgresql-15 "
+                "package (CI has it); this test needs a PostgreSQL server of its own to stop and start"
+            )
         if self.as_postgres:
             if shutil.which("runuser") is None:
                 pytest.fail("running as root, and runuser is missing to run PostgreSQL as the postgres user")
             shutil.chown(self.folder, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
         self.start()
-        admin = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                                 connect_timeout=5)
+        admin = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", connect_timeout=5
+        )
         admin.autocommit = True
         admin.cursor().execute("CREATE DATABASE affnet")
         admin.close()
 
     def _run(self, program, *args):
         try:
-            subprocess.run([*self.as_postgres, str(BIN / program), *args], check=True, capture_output=True,
-                           timeout=60)
+            subprocess.run([*self.as_postgres, str(BIN / program), *args], check=True, capture_output=True, timeout=60)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as failure:
-            pytest.fail(f"{program} {' '.join(args)} failed: {failure}\n"
-                        f"{(failure.stderr or b'').decode(errors='replace')}\n{self.log_tail()}")
+            pytest.fail(
+                f"{program} {' '.join(args)} failed: {failure}\n"
+                f"{(failure.stderr or b'').decode(errors='replace')}\n{self.log_tail()}"
+            )
 
     def start(self):
         # a crashed server, not a crashed machine: fsync is not needed for its recovery
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder} "
-                   "-c fsync=off -c full_page_writes=off")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder} "
+            "-c fsync=off -c full_page_writes=off"
+        )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "30", "start")
 
     def crash(self):
@@ -97,8 +104,22 @@ class PrivatePostgres:
 
     def remove(self):
         if (self.data / "postmaster.pid").exists():
-            subprocess.run([*self.as_postgres, str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                            "-w", "-t", "30", "stop"], capture_output=True, timeout=60)
+            subprocess.run(
+                [
+                    *self.as_postgres,
+                    str(BIN / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "30",
+                    "stop",
+                ],
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -135,30 +156,48 @@ def network(private_postgres, tracker, tmp_path):
         with db.connection_context():
             migrations.migrate(progress=lambda line: None)
             owner, _ = accounts.create_user("owner@example.com", "advertiser")
-            offer, key = accounts.create_offer(owner, "Susurra", "https://susurra.example/start", currency="USD",
-                                               rules=[accounts.RuleSpec.parse("sale=30%")])
+            offer, key = accounts.create_offer(
+                owner,
+                "Susurra",
+                "https://susurra.example/start",
+                currency="USD",
+                rules=[accounts.RuleSpec.parse("sale=30%")],
+            )
             affiliate, _ = accounts.create_user("aff@example.com", "affiliate")
             participation = accounts.apply(affiliate, offer)
             accounts.set_participation_status(participation, "approved")
-            setting_versions.save(keitaro.POSTBACK, affiliate, {"url": tracker.base + "/pb?txid={txid}"},
-                                  participation=participation, delay_hours=0)
+            setting_versions.save(
+                keitaro.POSTBACK,
+                affiliate,
+                {"url": tracker.base + "/pb?txid={txid}"},
+                participation=participation,
+                delay_hours=0,
+            )
         yield instance, key, participation.ref_code
     finally:
         database.close_all()
         db.initialize(previous)
 
 
-def test_a_database_outage_loses_nothing_acknowledged_and_needs_no_restart(private_postgres, network, tracker,
-                                                                          tmp_path):
+def test_a_database_outage_loses_nothing_acknowledged_and_needs_no_restart(
+    private_postgres, network, tracker, tmp_path
+):
     instance, offer_key, ref = network
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("AFFNET_")}
-    env.update(AFFNET_DATABASE_URL=private_postgres.url, AFFNET_INSTANCE_PATH=str(instance),
-               AFFNET_SERVER_HOST="127.0.0.1", AFFNET_SERVER_PORT=str(port), AFFNET_SERVER_WORKERS="2",
-               AFFNET_CACHE_SECONDS="1",  # routes and keys expire during the outage
-               AFFNET_PLUGINS_ENABLED="keitaro", AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS="true",
-               AFFNET_WORKER_POLL_SECONDS="1", AFFNET_INGEST_RATE_LIMIT="100000 per minute",
-               AFFNET_LOG_LEVEL="WARNING")
+    env.update(
+        AFFNET_DATABASE_URL=private_postgres.url,
+        AFFNET_INSTANCE_PATH=str(instance),
+        AFFNET_SERVER_HOST="127.0.0.1",
+        AFFNET_SERVER_PORT=str(port),
+        AFFNET_SERVER_WORKERS="2",
+        AFFNET_CACHE_SECONDS="1",  # routes and keys expire during the outage
+        AFFNET_PLUGINS_ENABLED="keitaro",
+        AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS="true",
+        AFFNET_WORKER_POLL_SECONDS="1",
+        AFFNET_INGEST_RATE_LIMIT="100000 per minute",
+        AFFNET_LOG_LEVEL="WARNING",
+    )
     base = f"http://127.0.0.1:{port}"
     processes = Processes(tmp_path)
     processes.start("serve", [sys.executable, "-m", "affnet", "serve"], env)
@@ -170,8 +209,11 @@ def test_a_database_outage_loses_nothing_acknowledged_and_needs_no_restart(priva
             assert answer.status_code == 302, answer.text
             early.append(click_id_of(answer))
         with db.connection_context():
-            wait_until(lambda: clicks_in_database(early) == set(early), time.monotonic() + LOAD_SECONDS,
-                       "the worker to load the clicks made before the outage")
+            wait_until(
+                lambda: clicks_in_database(early) == set(early),
+                time.monotonic() + LOAD_SECONDS,
+                "the worker to load the clicks made before the outage",
+            )
 
         traffic = Traffic(base, ref, offer_key, early)
         traffic.run(private_postgres)
@@ -190,8 +232,9 @@ def test_a_database_outage_loses_nothing_acknowledged_and_needs_no_restart(priva
         assert set(health_answers) <= {200, 503}, health_answers
         assert health_answers[503], "/healthz said the database was down while it was"
         assert [sale for sale in stored if sale["click_id"] in early], "sales naming clicks from before the outage"
-        assert all(sale["body"]["attributed"] for sale in stored), \
+        assert all(sale["body"]["attributed"] for sale in stored), (
             "a sale naming a click answered 302, before, during or after the outage, is attributed to it"
+        )
 
         click_ids = [click_id for _, click_id in traffic.clicks]
         assert len(set(click_ids)) == len(click_ids)
@@ -201,17 +244,23 @@ def test_a_database_outage_loses_nothing_acknowledged_and_needs_no_restart(priva
             def every_click_loaded():
                 loaded.update(clicks_in_database(set(click_ids) - loaded))
                 return len(loaded) == len(click_ids)
+
             try:
-                wait_until(every_click_loaded, time.monotonic() + LOAD_SECONDS,
-                           "the spooled clicks to reach the database")
+                wait_until(
+                    every_click_loaded, time.monotonic() + LOAD_SECONDS, "the spooled clicks to reach the database"
+                )
             except AssertionError:
-                spool = sorted(f"{path.name} {path.stat().st_size}" for path in (instance / "spool").rglob("*")
-                               if path.is_file())
-                raise AssertionError(f"{len(click_ids) - len(loaded)} of {len(click_ids)} clicks answered 302 are "
-                                     f"not in the database {LOAD_SECONDS} s after the outage; spool: {spool}") from None
+                spool = sorted(
+                    f"{path.name} {path.stat().st_size}" for path in (instance / "spool").rglob("*") if path.is_file()
+                )
+                raise AssertionError(
+                    f"{len(click_ids) - len(loaded)} of {len(click_ids)} clicks answered 302 are "
+                    f"not in the database {LOAD_SECONDS} s after the outage; spool: {spool}"
+                ) from None
             events = events_by_payment([sale["payment"] for sale in traffic.sales])
-        assert all(events[sale["payment"]] == [sale["body"]["txid"]] for sale in stored), \
+        assert all(events[sale["payment"]] == [sale["body"]["txid"]] for sale in stored), (
             "every call answered 2xx is stored, once, as the event it answered"
+        )
         assert not [sale for sale in refused if events[sale["payment"]]], "no call answered 503 is stored"
 
         # the same server, no restart: a product owner retries what was refused
@@ -230,8 +279,11 @@ def test_a_database_outage_loses_nothing_acknowledged_and_needs_no_restart(priva
         fresh = visit(requests, base, ref)
         assert fresh.status_code == 302, fresh.text
         with db.connection_context():
-            wait_until(lambda: clicks_in_database([click_id_of(fresh)]), time.monotonic() + LOAD_SECONDS,
-                       "the worker to load a click made after the outage")
+            wait_until(
+                lambda: clicks_in_database([click_id_of(fresh)]),
+                time.monotonic() + LOAD_SECONDS,
+                "the worker to load a click made after the outage",
+            )
         sale = sell(requests, base, offer_key, "pi_after", click_id_of(fresh))
         assert sale.status_code == 201 and sale.json()["attributed"] is True, sale.text
         txid = sale.json()["txid"]
@@ -239,14 +291,17 @@ def test_a_database_outage_loses_nothing_acknowledged_and_needs_no_restart(priva
         def sent():
             with tracker.lock:
                 return any(request["query"].get("txid") == txid for request in tracker.requests)
+
         wait_until(sent, time.monotonic() + LOAD_SECONDS, "the worker to send the postback of a sale after the outage")
         assert processes.running[0][1].poll() is None, "affnet serve is still the one started before the outage"
 
-        print(f"\noutage {traffic.outage_seconds:.1f} s (stop took {traffic.stop_seconds:.2f} s, start "
-              f"{traffic.start_seconds:.2f} s); clicks {len(traffic.clicks)} {dict(click_answers)}, all in the "
-              f"database; sales {len(traffic.sales)} {dict(sale_answers)}: {len(stored)} stored "
-              f"(all attributed), {len(refused)} refused and none stored, "
-              f"retried {dict(retries)}; /healthz {dict(health_answers)}; postbacks {len(tracker.requests)}")
+        print(
+            f"\noutage {traffic.outage_seconds:.1f} s (stop took {traffic.stop_seconds:.2f} s, start "
+            f"{traffic.start_seconds:.2f} s); clicks {len(traffic.clicks)} {dict(click_answers)}, all in the "
+            f"database; sales {len(traffic.sales)} {dict(sale_answers)}: {len(stored)} stored "
+            f"(all attributed), {len(refused)} refused and none stored, "
+            f"retried {dict(retries)}; /healthz {dict(health_answers)}; postbacks {len(tracker.requests)}"
+        )
     except BaseException:
         print(processes.logs())
         print(private_postgres.log_tail())
@@ -263,14 +318,24 @@ def health(base: str) -> int | None:
 
 
 def visit(client, base: str, ref: str) -> requests.Response:
-    return client.get(f"{base}/r", params={"ref": ref}, headers={"User-Agent": BROWSER}, allow_redirects=False,
-                      timeout=15)
+    return client.get(
+        f"{base}/r", params={"ref": ref}, headers={"User-Agent": BROWSER}, allow_redirects=False, timeout=15
+    )
 
 
 def sell(client, base: str, offer_key: str, payment: str, click_id: str | None) -> requests.Response:
-    return client.post(f"{base}/api/ingest/conversion", headers={"X-Offer-Key": offer_key}, timeout=15,
-                       json={"event": "sale", "click_id": click_id, "external_payment_id": payment,
-                             "gross_amount": 29, "currency": "USD"})
+    return client.post(
+        f"{base}/api/ingest/conversion",
+        headers={"X-Offer-Key": offer_key},
+        timeout=15,
+        json={
+            "event": "sale",
+            "click_id": click_id,
+            "external_payment_id": payment,
+            "gross_amount": 29,
+            "currency": "USD",
+        },
+    )
 
 
 def clicks_in_database(click_ids) -> set:
@@ -280,8 +345,9 @@ def clicks_in_database(click_ids) -> set:
 def events_by_payment(payments) -> dict[str, list[str]]:
     """The txids of the events stored for each external payment id."""
     found: dict[str, list[str]] = {payment: [] for payment in payments}
-    for payment, txid in (Event.select(Event.external_payment_id, Event.txid)
-                          .where(Event.external_payment_id.in_(payments)).tuples()):
+    for payment, txid in (
+        Event.select(Event.external_payment_id, Event.txid).where(Event.external_payment_id.in_(payments)).tuples()
+    ):
         found[payment].append(txid)
     return found
 
@@ -312,6 +378,7 @@ class Traffic:
             except Exception as error:  # a call without an answer: recorded, never a thread dying unseen
                 with self.lock:
                     self.errors.append(f"{work.__name__}: {error!r}")
+
         return threading.Thread(target=run)
 
     def clicking(self):
@@ -321,8 +388,9 @@ class Traffic:
                 answer = visit(session, self.base, self.ref)
                 calls += 1
                 with self.lock:
-                    self.clicks.append((answer.status_code, click_id_of(answer) if answer.status_code == 302
-                                        else answer.text[:200]))
+                    self.clicks.append(
+                        (answer.status_code, click_id_of(answer) if answer.status_code == 302 else answer.text[:200])
+                    )
                 time.sleep(0.02)
 
     def selling(self, worker: int):
@@ -333,8 +401,9 @@ class Traffic:
                     named = self.early[calls % len(self.early)]
                 else:
                     with self.lock:
-                        named = next((click_id for status, click_id in reversed(self.clicks) if status == 302),
-                                     self.early[-1])
+                        named = next(
+                            (click_id for status, click_id in reversed(self.clicks) if status == 302), self.early[-1]
+                        )
                 payment = f"pi_{worker}_{calls}"
                 answer = sell(session, self.base, self.offer_key, payment, named)
                 calls += 1
@@ -343,8 +412,9 @@ class Traffic:
                 except ValueError:
                     body = {"text": answer.text[:200]}
                 with self.lock:
-                    self.sales.append({"payment": payment, "click_id": named, "status": answer.status_code,
-                                       "body": body})
+                    self.sales.append(
+                        {"payment": payment, "click_id": named, "status": answer.status_code, "body": body}
+                    )
                 time.sleep(0.05)
 
     def watching(self):

@@ -1,5 +1,6 @@
 """The docs keep up with the code: every hook in the plugin manual with its
 exact signature, every config key in the example config."""
+
 import inspect
 import re
 import tomllib
@@ -12,8 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def hook_specs():
-    return {name: function for name, function in vars(hookspecs).items()
-            if callable(function) and hasattr(function, "affnet_spec")}
+    return {
+        name: function
+        for name, function in vars(hookspecs).items()
+        if callable(function) and hasattr(function, "affnet_spec")
+    }
 
 
 def documented_hooks():
@@ -41,9 +45,11 @@ def test_the_example_config_is_current():
     from click.testing import CliRunner
     from affnet.cli import cli
     from affnet.commands import register_all
+
     register_all(cli)
-    assert (ROOT / "config" / "affnet.example.toml").read_text() == CliRunner().invoke(cli, ["config", "example"]).output, (
-        "regenerate it: affnet config example > config/affnet.example.toml")
+    assert (ROOT / "config" / "affnet.example.toml").read_text() == CliRunner().invoke(
+        cli, ["config", "example"]
+    ).output, "regenerate it: affnet config example > config/affnet.example.toml"
 
 
 def test_every_config_key_is_in_the_example_config():
@@ -67,21 +73,24 @@ def test_the_readme_starts_with_the_two_commands():
 
 def test_the_stats_guide_shows_every_column_of_the_export():
     from affnet.core.reports import EXPORT_COLUMNS
+
     guide = (ROOT / "docs" / "stats.md").read_text()
     assert re.search(r"^```csv\n(.*)$", guide, re.MULTILINE).group(1).split(",") == list(EXPORT_COLUMNS)
 
 
 def test_the_integration_guide_names_every_ad_platform_click_id_the_link_keeps():
     from affnet.core.clicks.tracking import AD_CLICK_IDS
+
     guide = (ROOT / "docs" / "integration-guide.md").read_text()
-    section = guide[guide.index("#### Ad platform click ids"):guide.index("### 2.")]
+    section = guide[guide.index("#### Ad platform click ids") : guide.index("### 2.")]
     assert re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE) == ["fbclid", *AD_CLICK_IDS]
 
 
 def test_the_manual_describes_every_name_of_affnet_testing():
     import affnet.testing
+
     manual = (ROOT / "docs" / "plugins.md").read_text()
-    section = manual[manual.index("## Fixtures for plugin tests"):]
+    section = manual[manual.index("## Fixtures for plugin tests") :]
     documented = {name for name in affnet.testing.__all__ if re.search(rf"`{name}[`(]", section)}
     internal = {"DEFAULT_POSTGRES", "postgres_schema_url", "Clock", "Network"}
     assert set(affnet.testing.__all__) - internal - documented == set()
@@ -92,10 +101,11 @@ def test_the_manual_gives_every_field_of_the_event_shapes_with_its_type():
     import typing
 
     from affnet.plugins import ClickInfo, EventInfo, OfferInfo
+
     manual = (ROOT / "docs" / "plugins.md").read_text()
     for shape in (EventInfo, OfferInfo, ClickInfo):
-        table = manual[manual.index(f"`{shape.__name__}`:\n"):]
-        table = table[:table.index("\n\n", table.index("| ---"))]
+        table = manual[manual.index(f"`{shape.__name__}`:\n") :]
+        table = table[: table.index("\n\n", table.index("| ---"))]
         rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]+)` \|", table, re.MULTILINE))
         hints = typing.get_type_hints(shape)
         expected = {f.name: _type_text(hints[f.name]) for f in dataclasses.fields(shape)}
@@ -105,6 +115,7 @@ def test_the_manual_gives_every_field_of_the_event_shapes_with_its_type():
 def _type_text(hint) -> str:
     import types
     import typing
+
     if hint is type(None):
         return "None"
     if isinstance(hint, type) and not typing.get_args(hint):

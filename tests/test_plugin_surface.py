@@ -2,6 +2,7 @@
 ``affnet.hookimpl``, ``affnet.plugins`` (and ``affnet.plugins.types`` /
 ``affnet.plugins.sources``). What they need is what a plugin author needs, so
 the surface grows with them and nothing else of affnet is a promise."""
+
 import ast
 from pathlib import Path
 
@@ -37,15 +38,20 @@ def test_there_are_bundled_plugins_to_check():
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda path: path.name)
 def test_a_bundled_plugin_imports_nothing_of_affnet_but_its_plugin_surface(package):
-    wrong = [f"{path.relative_to(ROOT)}:{line} imports {module} {', '.join(names)}".rstrip()
-             for path in sorted(package.rglob("*.py"))
-             for line, module, names in affnet_imports(path) if outside_the_surface(module, names)]
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {module} {', '.join(names)}".rstrip()
+        for path in sorted(package.rglob("*.py"))
+        for line, module, names in affnet_imports(path)
+        if outside_the_surface(module, names)
+    ]
     assert not wrong, "\n".join(wrong)
 
 
 def test_the_check_catches_an_import_from_the_core(tmp_path):
     source = tmp_path / "plugin.py"
-    source.write_text("from affnet.core.earnings.money import minor_units\nfrom affnet.plugins import now\nimport affnet.net\n")
+    source.write_text(
+        "from affnet.core.earnings.money import minor_units\nfrom affnet.plugins import now\nimport affnet.net\n"
+    )
     assert [outside_the_surface(module, names) for _, module, names in affnet_imports(source)] == [True, False, True]
 
 

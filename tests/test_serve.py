@@ -1,5 +1,6 @@
 """`affnet serve` as a new user meets it: gunicorn and the worker on a fresh
 instance with the demo network, driven over real HTTP."""
+
 import json
 import os
 import signal
@@ -13,20 +14,31 @@ from affnet.testing import free_port
 import requests
 
 
-
 @pytest.fixture
 def served(tmp_path):
     port = free_port()
-    env = {**os.environ, "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
-           "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"), "AFFNET_SERVER_PORT": str(port),
-           "AFFNET_BASE_URL": f"http://127.0.0.1:{port}", "AFFNET_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
+        "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"),
+        "AFFNET_SERVER_PORT": str(port),
+        "AFFNET_BASE_URL": f"http://127.0.0.1:{port}",
+        "AFFNET_LOG_LEVEL": "WARNING",
+    }
     env.pop("AFFNET_CONFIG", None)
     affnet = [sys.executable, "-m", "affnet"]
     subprocess.run(affnet + ["init", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True)
-    demo = json.loads(subprocess.run(affnet + ["demo", "--json"], env=env, cwd=tmp_path, check=True,
-                                     capture_output=True).stdout)
-    server = subprocess.Popen(affnet + ["serve"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    demo = json.loads(
+        subprocess.run(affnet + ["demo", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True).stdout
+    )
+    server = subprocess.Popen(
+        affnet + ["serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -50,8 +62,13 @@ def served(tmp_path):
 def test_a_new_user_walks_through_the_demo_over_http(served):
     base, demo = served
     ref = demo["affiliates"][0]["ref_code"]
-    hit = requests.get(f"{base}/r", params={"ref": ref, "s1": "try"}, allow_redirects=False,
-                       headers={"User-Agent": "Mozilla/5.0"}, timeout=5)
+    hit = requests.get(
+        f"{base}/r",
+        params={"ref": ref, "s1": "try"},
+        allow_redirects=False,
+        headers={"User-Agent": "Mozilla/5.0"},
+        timeout=5,
+    )
     assert hit.status_code == 302
     assert hit.headers["Location"].startswith("https://susurra.example/start?lang=en&click_id=")
     click_id = hit.headers["Location"].rsplit("click_id=", 1)[1]
@@ -59,14 +76,22 @@ def test_a_new_user_walks_through_the_demo_over_http(served):
 
     time.sleep(1)  # a conversion one second after its click, on whichever web process takes it
     key = {"X-Offer-Key": demo["offer_key"]}
-    body = {"click_id": click_id, "user_ref": "cus_123", "event": "sale", "external_payment_id": "pi_new_123",
-            "gross_amount": 29.0, "currency": "USD", "is_first_payment": True}
+    body = {
+        "click_id": click_id,
+        "user_ref": "cus_123",
+        "event": "sale",
+        "external_payment_id": "pi_new_123",
+        "gross_amount": 29.0,
+        "currency": "USD",
+        "is_first_payment": True,
+    }
     first = requests.post(f"{base}/api/ingest/conversion", json=body, headers=key, timeout=5)
     assert first.status_code == 201 and first.json()["payout"] == "8.70" and first.json()["attributed"]
     again = requests.post(f"{base}/api/ingest/conversion", json=body, headers=key, timeout=5)
     assert again.status_code == 200 and again.json() == {**first.json(), "duplicate": True}
-    refund = requests.post(f"{base}/api/ingest/refund", json={"external_payment_id": "pi_new_123"}, headers=key,
-                           timeout=5)
+    refund = requests.post(
+        f"{base}/api/ingest/refund", json={"external_payment_id": "pi_new_123"}, headers=key, timeout=5
+    )
     assert refund.status_code == 201 and refund.json()["payout"] == "-8.70"
 
     assert requests.get(f"{base}/r?ref=unknown", allow_redirects=False, timeout=5).status_code == 404

@@ -1,6 +1,7 @@
 """The plugin manual's complete conversions sender (docs/examples/tiktok_events.py,
 at most 50 lines, on ``affnet.plugins.send_batches``) works end to end against
 a fake Events API: a click with a ttclid, a sale, the worker sends it."""
+
 import importlib.util
 import json
 import re
@@ -41,8 +42,10 @@ def affnet_plugins():
 
 @pytest.fixture
 def affnet_config(events_api):
-    return {"deliveries.allow_private_targets": True,
-            "plugin.tiktok_events": {"api_url": events_api.base + "/open_api/v1.3/event/track/"}}
+    return {
+        "deliveries.allow_private_targets": True,
+        "plugin.tiktok_events": {"api_url": events_api.base + "/open_api/v1.3/event/track/"},
+    }
 
 
 @pytest.fixture
@@ -66,7 +69,8 @@ def test_the_tutorial_sender_is_at_most_50_lines_and_the_manual_shows_it_whole()
 
 
 def test_a_sale_with_a_ttclid_reaches_the_events_api_with_its_token_in_a_header(
-        affnet_client, affnet_network, affnet_worker, events_api, pixel):
+    affnet_client, affnet_network, affnet_worker, events_api, pixel
+):
     txid = _sale(affnet_client, affnet_network, "pi_tt", ttclid="E.C.P.tiktok-click", s1="ad-9")
     affnet_worker.run_once()
     [request] = events_api.requests
@@ -87,7 +91,8 @@ def test_a_click_without_a_ttclid_sends_nothing(affnet_client, affnet_network, a
 
 
 def test_a_refusal_in_a_200_answer_fails_and_a_429_is_retried_after_its_delay(
-        affnet_client, affnet_network, affnet_worker, events_api, pixel):
+    affnet_client, affnet_network, affnet_worker, events_api, pixel
+):
     events_api.answer_next((200, {}, f'{{"code": 40002, "message": "invalid token {TOKEN}"}}'))
     _sale(affnet_client, affnet_network, "pi_refused", ttclid="tt-1")
     affnet_worker.run_once()

@@ -8,6 +8,7 @@ counted once and every delivery reaches the receiver exactly once.
 
 Needs the ``affnet-echo-test`` plugin installed (tests/plugins/affnet_echo_receiver).
 """
+
 import json
 import os
 import shutil
@@ -81,10 +82,12 @@ def schema_url(affnet_postgres_url):
 def make_network(instance, receiver_url):
     """One offer, two approved affiliates, each with the echo delivery set."""
     from affnet_echo_test.plugin import KIND
+
     keyring.load(instance)
     owner, _ = accounts.create_user("owner@example.com", "advertiser")
-    offer, key = accounts.create_offer(owner, "Susurra", "https://susurra.example/start", currency="USD",
-                                       rules=[accounts.RuleSpec.parse("sale=30%")])
+    offer, key = accounts.create_offer(
+        owner, "Susurra", "https://susurra.example/start", currency="USD", rules=[accounts.RuleSpec.parse("sale=30%")]
+    )
     refs = []
     for n in range(2):
         affiliate, _ = accounts.create_user(f"aff{n}@example.com", "affiliate")
@@ -97,8 +100,10 @@ def make_network(instance, receiver_url):
 
 def test_two_servers_and_two_workers_count_every_event_once_and_send_every_delivery_once(schema_url, tmp_path):
     if "echo_test" not in {entry.name for entry in entry_points(group="affnet")}:
-        pytest.fail("the test plugin is not installed: "
-                    ".venv/bin/pip install --no-build-isolation -e tests/plugins/affnet_echo_receiver")
+        pytest.fail(
+            "the test plugin is not installed: "
+            ".venv/bin/pip install --no-build-isolation -e tests/plugins/affnet_echo_receiver"
+        )
     receiver = FakeReceiver()
     instances = [tmp_path / "instance-a", tmp_path / "instance-b"]
     init_instance(instances[0])
@@ -106,18 +111,38 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
     with db.connection_context():
         offer_key, refs = make_network(instances[0], receiver.base + "/hit")
     base_env = {name: value for name, value in os.environ.items() if not name.startswith("AFFNET_")}
-    base_env.update(AFFNET_DATABASE_URL=schema_url, AFFNET_PLUGINS_ENABLED="echo_test",
-                    AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS="true", AFFNET_INGEST_RATE_LIMIT="100000 per minute",
-                    AFFNET_WORKER_POLL_SECONDS="1", AFFNET_WORKER_BATCH_SIZE="10", AFFNET_LOG_LEVEL="WARNING")
+    base_env.update(
+        AFFNET_DATABASE_URL=schema_url,
+        AFFNET_PLUGINS_ENABLED="echo_test",
+        AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS="true",
+        AFFNET_INGEST_RATE_LIMIT="100000 per minute",
+        AFFNET_WORKER_POLL_SECONDS="1",
+        AFFNET_WORKER_BATCH_SIZE="10",
+        AFFNET_LOG_LEVEL="WARNING",
+    )
     processes = Processes(tmp_path)
     servers = []
     try:
         for name, instance in zip("ab", instances):
             env = dict(base_env, AFFNET_INSTANCE_PATH=str(instance))
             port = free_port()
-            processes.start(f"web-{name}", [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4",
-                                            "-b", f"127.0.0.1:{port}", *own_control_socket(tmp_path / f"web-{name}.ctl"),
-                                            "affnet.wsgi:app"], env)
+            processes.start(
+                f"web-{name}",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    "1",
+                    "--threads",
+                    "4",
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    *own_control_socket(tmp_path / f"web-{name}.ctl"),
+                    "affnet.wsgi:app",
+                ],
+                env,
+            )
             processes.start(f"worker-{name}", [sys.executable, "-m", "affnet", "worker"], env)
             servers.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + DEADLINE_SECONDS + 30
@@ -127,11 +152,17 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
                 return requests.get(server + "/healthz", timeout=2).status_code == 200
             except requests.ConnectionError:
                 return False
+
         wait_until(lambda: all(healthy(server) for server in servers), time.monotonic() + 30, "both servers")
 
         def visit(n):
-            response = requests.get(servers[n % 2] + "/r", params={"ref": refs[n // 2 % 2], "s1": f"n{n}"},
-                                    headers={"User-Agent": BROWSER}, allow_redirects=False, timeout=10)
+            response = requests.get(
+                servers[n % 2] + "/r",
+                params={"ref": refs[n // 2 % 2], "s1": f"n{n}"},
+                headers={"User-Agent": BROWSER},
+                allow_redirects=False,
+                timeout=10,
+            )
             assert response.status_code == 302
             return click_id_of(response)
 
@@ -142,6 +173,7 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
         def all_clicks_loaded():
             with db.connection_context():
                 return Click.select().count() == CLICKS
+
         wait_until(all_clicks_loaded, deadline, "the spooled clicks to reach the database")
 
         def to_both_at_once(call, bodies):
@@ -151,9 +183,11 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
             def post(job):
                 index, server = job
                 barriers[index].wait()
-                response = requests.post(f"{server}/api/ingest/{call}", json=bodies[index],
-                                         headers={"X-Offer-Key": offer_key}, timeout=20)
+                response = requests.post(
+                    f"{server}/api/ingest/{call}", json=bodies[index], headers={"X-Offer-Key": offer_key}, timeout=20
+                )
                 return index, response.status_code, response.json()
+
             jobs = [(index, server) for index in range(len(bodies)) for server in servers]
             pairs = [[] for _ in bodies]
             with ThreadPoolExecutor(8) as pool:
@@ -161,8 +195,17 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
                     pairs[index].append((status, body))
             return pairs
 
-        sales = [{"click_id": click_ids[n], "user_ref": f"cus_{n}", "event": "sale", "external_payment_id": f"pi_{n}",
-                  "gross_amount": 29.0, "currency": "USD"} for n in range(SALES)]
+        sales = [
+            {
+                "click_id": click_ids[n],
+                "user_ref": f"cus_{n}",
+                "event": "sale",
+                "external_payment_id": f"pi_{n}",
+                "gross_amount": 29.0,
+                "currency": "USD",
+            }
+            for n in range(SALES)
+        ]
         refunds = [{"external_payment_id": f"pi_{n}"} for n in range(REFUNDS)]
         answers = to_both_at_once("conversion", sales) + to_both_at_once("refund", refunds)
         for pair in answers:
@@ -177,16 +220,22 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
             with db.connection_context():
                 pending = Delivery.select().where(Delivery.status != "sent").count()
             return pending == 0 and sum(txids_received(receiver).values()) >= SALES + REFUNDS
+
         wait_until(all_sent, deadline, "every delivery to be sent")
         time.sleep(2.5)  # two more worker rounds: nothing may arrive twice late
 
         with db.connection_context():
             assert Event.select().count() == SALES + REFUNDS
             assert {event.txid for event in Event.select(Event.txid)} == txids
-            entries = Counter(kind for kind, in LedgerEntry.select(LedgerEntry.kind).tuples())
+            entries = Counter(kind for (kind,) in LedgerEntry.select(LedgerEntry.kind).tuples())
             assert entries == {"commission": SALES, "reversal": REFUNDS}
-            assert LedgerEntry.select(LedgerEntry.event).group_by(LedgerEntry.event).having(
-                fn.COUNT(LedgerEntry.id) > 1).count() == 0, "no event booked twice"
+            assert (
+                LedgerEntry.select(LedgerEntry.event)
+                .group_by(LedgerEntry.event)
+                .having(fn.COUNT(LedgerEntry.id) > 1)
+                .count()
+                == 0
+            ), "no event booked twice"
             assert Delivery.select().count() == SALES + REFUNDS
             assert DeliveryAttempt.select().count() == SALES + REFUNDS, "one attempt per delivery"
             assert Click.select().count() == CLICKS

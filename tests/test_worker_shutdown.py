@@ -1,5 +1,6 @@
 """The worker stops cleanly on SIGTERM every time, within its grace time,
 giving back the deliveries it claimed."""
+
 import os
 import signal
 import subprocess
@@ -56,8 +57,13 @@ def slow_tracker():
 
 
 def postbacks_due(client, network, tracker, count: int) -> None:
-    setting_versions.save(keitaro.POSTBACK, network.affiliate, {"url": tracker.base + "/pb?txid={txid}"},
-                          participation=network.participation, delay_hours=0)
+    setting_versions.save(
+        keitaro.POSTBACK,
+        network.affiliate,
+        {"url": tracker.base + "/pb?txid={txid}"},
+        participation=network.participation,
+        delay_hours=0,
+    )
     clicked = click_id_of(click(client, network.ref))
     for n in range(count):
         answer = ingest(client, network, "conversion", sale_body(clicked, payment=f"pi_{n}"))
@@ -66,9 +72,14 @@ def postbacks_due(client, network, tracker, count: int) -> None:
 
 def worker_env(settings, **extra) -> dict:
     env = {name: value for name, value in os.environ.items() if not name.startswith("AFFNET_")}
-    env.update(AFFNET_DATABASE_URL=settings["database_url"], AFFNET_INSTANCE_PATH=str(settings["instance_path"]),
-               AFFNET_PLUGINS_ENABLED="keitaro", AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS="true",
-               AFFNET_LOG_LEVEL="WARNING", **extra)
+    env.update(
+        AFFNET_DATABASE_URL=settings["database_url"],
+        AFFNET_INSTANCE_PATH=str(settings["instance_path"]),
+        AFFNET_PLUGINS_ENABLED="keitaro",
+        AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS="true",
+        AFFNET_LOG_LEVEL="WARNING",
+        **extra,
+    )
     return env
 
 
@@ -79,15 +90,17 @@ def claimed() -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("affnet_database_url", ["postgresql"], indirect=True)
 def test_the_worker_exits_within_its_grace_time_on_every_sigterm(
-        affnet_client, affnet_network, affnet_settings, slow_tracker, tmp_path):
+    affnet_client, affnet_network, affnet_settings, slow_tracker, tmp_path
+):
     postbacks_due(affnet_client, affnet_network, slow_tracker, 400)
     assert Delivery.select().count() == 400
     env = worker_env(affnet_settings, AFFNET_WORKER_BATCH_SIZE="8")
     log = tmp_path / "worker.log"
     for attempt in range(12):
         with open(log, "wb") as output:
-            worker = subprocess.Popen([sys.executable, "-m", "affnet", "worker"], env=env, cwd=tmp_path,
-                                      stdout=output, stderr=output)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "affnet", "worker"], env=env, cwd=tmp_path, stdout=output, stderr=output
+            )
         requests_before = len(slow_tracker.requests)
         deadline = time.monotonic() + 20
         while len(slow_tracker.requests) == requests_before and time.monotonic() < deadline:
@@ -108,17 +121,23 @@ def test_the_worker_exits_within_its_grace_time_on_every_sigterm(
 @pytest.mark.slow
 @pytest.mark.parametrize("affnet_database_url", ["postgresql"], indirect=True)
 def test_a_killed_worker_sends_again_only_what_was_in_flight(
-        affnet_client, affnet_network, affnet_settings, slow_tracker, tmp_path):
+    affnet_client, affnet_network, affnet_settings, slow_tracker, tmp_path
+):
     """SIGKILL in the middle of a batch of 200: after a restart every delivery
     is sent, each with its own txid, none is stuck, and the ones sent twice
     are at most those in flight when the worker died."""
     postbacks_due(affnet_client, affnet_network, slow_tracker, 200)
-    env = worker_env(affnet_settings, AFFNET_WORKER_BATCH_SIZE="200", AFFNET_WORKER_CLAIM_SECONDS="2",
-                     AFFNET_DELIVERIES_PARALLELISM="16")
+    env = worker_env(
+        affnet_settings,
+        AFFNET_WORKER_BATCH_SIZE="200",
+        AFFNET_WORKER_CLAIM_SECONDS="2",
+        AFFNET_DELIVERIES_PARALLELISM="16",
+    )
     log = tmp_path / "worker.log"
     with open(log, "wb") as output:
-        worker = subprocess.Popen([sys.executable, "-m", "affnet", "worker"], env=env, cwd=tmp_path,
-                                  stdout=output, stderr=output)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "affnet", "worker"], env=env, cwd=tmp_path, stdout=output, stderr=output
+        )
     deadline = time.monotonic() + 30
     while len(slow_tracker.requests) < 90 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -127,13 +146,15 @@ def test_a_killed_worker_sends_again_only_what_was_in_flight(
     with slow_tracker.lock:
         received_at_kill, in_flight_at_kill = len(slow_tracker.requests), slow_tracker.in_flight
     assert 0 < received_at_kill < 200, "killed in the middle of the batch"
-    recorded_at_kill = {delivery.payload["url"].rsplit("txid=", 1)[1]
-                        for delivery in Delivery.select().where(Delivery.status == "sent")}
+    recorded_at_kill = {
+        delivery.payload["url"].rsplit("txid=", 1)[1] for delivery in Delivery.select().where(Delivery.status == "sent")
+    }
     assert recorded_at_kill, "results were recorded while the batch was still being sent"
 
     with open(log, "ab") as output:
-        restarted = subprocess.Popen([sys.executable, "-m", "affnet", "worker"], env=env, cwd=tmp_path,
-                                     stdout=output, stderr=output)
+        restarted = subprocess.Popen(
+            [sys.executable, "-m", "affnet", "worker"], env=env, cwd=tmp_path, stdout=output, stderr=output
+        )
     try:
         deadline = time.monotonic() + 40
         while Delivery.select().where(Delivery.status == "sent").count() < 200 and time.monotonic() < deadline:

@@ -3,5 +3,6 @@
 
 def register_all(cli):
     from . import admin, backup, network, server, settings, spool, stats
+
     for module in (admin, network, server, settings, stats, backup, spool):
         module.register(cli)

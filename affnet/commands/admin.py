@@ -1,4 +1,5 @@
 """Installation commands: init, migrate, plugins, keys."""
+
 import os
 
 import click
@@ -19,6 +20,7 @@ def init(ctx, as_json):
     from ..core.network.accounts import create_user
     from ..core.storage.models import User
     from ..instance import init_instance
+
     settings = ctx.settings
     made = init_instance(settings.instance_path)
     open_database(settings.database_url)
@@ -43,6 +45,7 @@ def init(ctx, as_json):
 def _safe_url(url: str) -> str:
     """The database URL without its password."""
     from urllib.parse import urlsplit, urlunsplit
+
     parts = urlsplit(url)
     if parts.password:
         netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
@@ -58,8 +61,11 @@ def migrate(ctx, as_json):
     open_database(ctx.settings.database_url)
     with db.connection_context():
         before, after = migrations.migrate(progress=lambda line: None if as_json else click.echo(line))
-    emit({"from_version": before, "to_version": after}, as_json,
-         f"schema version {before if before is not None else 'none'} -> {after}")
+    emit(
+        {"from_version": before, "to_version": after},
+        as_json,
+        f"schema version {before if before is not None else 'none'} -> {after}",
+    )
 
 
 @click.command("plugins")
@@ -68,15 +74,22 @@ def migrate(ctx, as_json):
 def plugins_command(ctx, as_json):
     """List installed plugins, which are enabled, and the hooks each implements."""
     from ..plugins.manager import get_plugin_manager, hooks_of, installed_plugins
+
     enabled = ctx.settings["plugins.enabled"]
     pm = get_plugin_manager([name for name in enabled if name in installed_plugins()])
     rows = []
     for name, entry_point in sorted(installed_plugins().items()):
         plugin = pm.get_plugin(name)
         dist = entry_point.dist
-        rows.append({"name": name, "module": entry_point.value, "enabled": name in enabled,
-                     "version": dist.version if dist else None,
-                     "hooks": hooks_of(pm, plugin) if plugin is not None else []})
+        rows.append(
+            {
+                "name": name,
+                "module": entry_point.value,
+                "enabled": name in enabled,
+                "version": dist.version if dist else None,
+                "hooks": hooks_of(pm, plugin) if plugin is not None else [],
+            }
+        )
     missing = [name for name in enabled if name not in installed_plugins()]
     if as_json:
         emit({"plugins": rows, "enabled_but_missing": missing}, True)
@@ -103,12 +116,14 @@ def keys_rotate(ctx, drop_old, as_json):
     from ..core.network import offer_secrets
     from ..core.deliveries import setting_versions
     from ..core.storage.secrets import keyring, new_fernet_key, write_keys_file
+
     if os.environ.get("AFFNET_ENCRYPTION_KEYS"):
         # A new key written to the keys file would be ignored: nothing would rotate.
         raise click.ClickException(
             "the encryption keys come from AFFNET_ENCRYPTION_KEYS, which overrides instance/encryption.keys: "
             "`affnet keys rotate` manages the keys file only. Put the same keys in the file, unset the "
-            "variable, and run it again.")
+            "variable, and run it again."
+        )
     settings = ctx.settings
     open_database(settings.database_url)
     keyring.load(settings.instance_path)
@@ -120,8 +135,11 @@ def keys_rotate(ctx, drop_old, as_json):
         count = setting_versions.reencrypt_all() + offer_secrets.reencrypt_offer_secrets()
     if drop_old:
         write_keys_file(settings.instance_path, [new_key])
-    emit({"reencrypted": count, "keys": 1 if drop_old else len(old_keys) + 1}, as_json,
-         f"re-encrypted {count} secrets under a new key; {'old keys dropped' if drop_old else 'old keys kept'}")
+    emit(
+        {"reencrypted": count, "keys": 1 if drop_old else len(old_keys) + 1},
+        as_json,
+        f"re-encrypted {count} secrets under a new key; {'old keys dropped' if drop_old else 'old keys kept'}",
+    )
 
 
 @click.group("config")
@@ -135,6 +153,7 @@ def config_example():
     the section of every installed plugin)."""
     from ..config import example_toml
     from ..plugins.manager import PluginError, declared_config, get_plugin_manager, installed_plugins
+
     try:
         sections = declared_config(get_plugin_manager(sorted(installed_plugins())))
     except PluginError as error:  # an installed plugin that does not load: the core's keys still print

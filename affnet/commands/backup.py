@@ -1,4 +1,5 @@
 """Backups: ``affnet backup FILE`` and ``affnet restore FILE``."""
+
 import click
 
 from .common import JSON_OPTION, emit
@@ -19,6 +20,7 @@ def backup(ctx, file, as_json):
     Safe while affnet runs: the backup is one consistent snapshot. The
     encryption keys are not in it: back up the instance folder as well."""
     from ..core.storage.backup import BackupError, write_backup
+
     open_database(ctx.settings.database_url)
     try:
         with db.connection_context():
@@ -38,6 +40,7 @@ def restore(ctx, file, as_json):
     The database must hold no data: a new SQLite file, or an empty PostgreSQL
     database (the schema may already be made by `affnet migrate`)."""
     from ..core.storage.backup import BackupError, restore_backup
+
     open_database(ctx.settings.database_url)
     try:
         with db.connection_context():

@@ -1,6 +1,7 @@
 """What the commands share: ``--json``, printing a result, and running a
 command with the services loaded and a database connection open. Plugin
 commands get these from ``affnet.plugins``."""
+
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -29,17 +30,21 @@ def emit(result, as_json: bool, text: str | None = None) -> None:
         click.echo(text)
     elif isinstance(result, dict):
         for key, value in result.items():
-            click.echo(f"{key}: {_default(value) if not isinstance(value, (list, dict)) else json.dumps(value, default=_default)}")
+            click.echo(
+                f"{key}: {_default(value) if not isinstance(value, (list, dict)) else json.dumps(value, default=_default)}"
+            )
     else:
         click.echo(result)
 
 
 def with_db(function):
     """Run the command with the services loaded and a database connection open."""
+
     @wraps(function)
     @click.pass_obj
     def wrapper(ctx, *args, **kwargs):  # ctx: affnet.cli.Context
         services = ctx.services()
         with db.connection_context():
             return function(services, *args, **kwargs)
+
     return wrapper

@@ -1,4 +1,5 @@
 """Commands that make the network: users, offers, participations, demo data."""
+
 import click
 
 from .common import JSON_OPTION, emit, with_db
@@ -64,17 +65,39 @@ def offers():
 @click.option("--currency", default="USD", show_default=True)
 @click.option("--cookie-days", default=60, show_default=True, type=int)
 @click.option("--hold-days", default=7, show_default=True, type=int)
-@click.option("--rule", "rules", multiple=True, metavar="EVENT=AMOUNT[%][:MONTHS]",
-              help="A commission rule, e.g. sale=30% lead=1.50 rebill=20%:12; repeatable.")
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    metavar="EVENT=AMOUNT[%][:MONTHS]",
+    help="A commission rule, e.g. sale=30% lead=1.50 rebill=20%:12; repeatable.",
+)
 @JSON_OPTION
 @with_db
 def offers_create(services, name, advertiser_email, landing_url, currency, cookie_days, hold_days, rules, as_json):
     """Create an offer; prints its key once."""
     specs = [_checked(accounts.RuleSpec.parse, rule) for rule in rules]
-    offer, key = _checked(accounts.create_offer, _user(advertiser_email), name, landing_url, currency=currency,
-                          cookie_days=cookie_days, hold_days=hold_days, rules=specs)
-    emit({"id": offer.id, "slug": offer.slug, "name": offer.name, "currency": offer.currency,
-          "offer_key": key, "rules": [rule for rule in rules]}, as_json)
+    offer, key = _checked(
+        accounts.create_offer,
+        _user(advertiser_email),
+        name,
+        landing_url,
+        currency=currency,
+        cookie_days=cookie_days,
+        hold_days=hold_days,
+        rules=specs,
+    )
+    emit(
+        {
+            "id": offer.id,
+            "slug": offer.slug,
+            "name": offer.name,
+            "currency": offer.currency,
+            "offer_key": key,
+            "rules": [rule for rule in rules],
+        },
+        as_json,
+    )
 
 
 @offers.command("rotate-key")
@@ -92,12 +115,28 @@ def offers_rotate_key(services, slug, as_json):
 @with_db
 def offers_list(services, as_json):
     """Every offer with its owner and state."""
-    rows = [{"slug": offer.slug, "name": offer.name, "advertiser": offer.advertiser.email,
-             "currency": offer.currency, "active": offer.is_active, "key": offer.key_hint,
-             "rules": {rule.event: f"{rule.amount}{'%' if rule.kind == 'percent' else ''}" for rule in offer.rules}}
-            for offer in Offer.select().order_by(Offer.id)]
-    emit(rows, as_json, "\n".join(f"{row['slug']:<20} {row['currency']} {'active' if row['active'] else 'paused'} "
-                                 f"{row['advertiser']} {row['rules']}" for row in rows) or "no offers")
+    rows = [
+        {
+            "slug": offer.slug,
+            "name": offer.name,
+            "advertiser": offer.advertiser.email,
+            "currency": offer.currency,
+            "active": offer.is_active,
+            "key": offer.key_hint,
+            "rules": {rule.event: f"{rule.amount}{'%' if rule.kind == 'percent' else ''}" for rule in offer.rules},
+        }
+        for offer in Offer.select().order_by(Offer.id)
+    ]
+    emit(
+        rows,
+        as_json,
+        "\n".join(
+            f"{row['slug']:<20} {row['currency']} {'active' if row['active'] else 'paused'} "
+            f"{row['advertiser']} {row['rules']}"
+            for row in rows
+        )
+        or "no offers",
+    )
 
 
 @click.group()
@@ -117,8 +156,16 @@ def participations_create(services, affiliate_email, slug, pending, as_json):
     if not pending:
         accounts.set_participation_status(participation, "approved")
     base = services.settings["base_url"]
-    emit({"ref_code": participation.ref_code, "status": participation.status, "offer": slug,
-          "affiliate": affiliate_email, "link": f"{base}/r?ref={participation.ref_code}"}, as_json)
+    emit(
+        {
+            "ref_code": participation.ref_code,
+            "status": participation.status,
+            "offer": slug,
+            "affiliate": affiliate_email,
+            "link": f"{base}/r?ref={participation.ref_code}",
+        },
+        as_json,
+    )
 
 
 @participations.command("set-status")
@@ -138,9 +185,11 @@ def participations_set_status(services, ref, status, as_json):
 def demo(services, as_json):
     """Fill a new database with a small demo network (the offer "Susurra")."""
     from ..core.demo import DemoExists, make_demo
+
     try:
-        result = make_demo(services.recorder, base_url=services.settings["base_url"],
-                           progress=None if as_json else click.echo)
+        result = make_demo(
+            services.recorder, base_url=services.settings["base_url"], progress=None if as_json else click.echo
+        )
     except DemoExists as error:
         raise click.ClickException(str(error)) from None
     if as_json:
@@ -148,8 +197,10 @@ def demo(services, as_json):
         return
     click.echo(f"offer key of Susurra: {result['offer_key']}  (shown this once)")
     for affiliate in result["affiliates"]:
-        click.echo(f"{affiliate['email']}: refCode {affiliate['ref_code']}  link {affiliate['link']}"
-                   f"  password {affiliate['password']}")
+        click.echo(
+            f"{affiliate['email']}: refCode {affiliate['ref_code']}  link {affiliate['link']}"
+            f"  password {affiliate['password']}"
+        )
     click.echo(f"advertiser {result['advertiser']['email']} password {result['advertiser']['password']}")
     click.echo(f"demo ready: {result['clicks']} clicks, {result['events']} events")
 

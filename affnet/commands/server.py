@@ -1,4 +1,5 @@
 """Running affnet: the development server, gunicorn with a worker, the worker alone."""
+
 import os
 import signal
 import subprocess
@@ -35,9 +36,25 @@ def serve(ctx, no_worker):
         env["AFFNET_CONFIG"] = os.path.abspath(ctx.config_path)
     bind = f"{settings['server.host']}:{settings['server.port']}"
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(settings["server.threads"]),
-         "--worker-class", "gthread", "--bind", bind, "--graceful-timeout", "20", "--no-control-socket",
-         "affnet.wsgi:app"], env=env)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(settings["server.threads"]),
+            "--worker-class",
+            "gthread",
+            "--bind",
+            bind,
+            "--graceful-timeout",
+            "20",
+            "--no-control-socket",
+            "affnet.wsgi:app",
+        ],
+        env=env,
+    )
     processes = [web]
     if not no_worker:
         processes.append(subprocess.Popen([sys.executable, "-m", "affnet", "worker"], env=env))
@@ -47,6 +64,7 @@ def serve(ctx, no_worker):
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
@@ -73,13 +91,18 @@ def serve(ctx, no_worker):
 def worker(ctx, once, as_json):
     """Send deliveries and run periodic jobs until stopped (SIGTERM)."""
     from ..worker import Worker
+
     app = _app(ctx)
     services = app.extensions["affnet"]
     with app.app_context():
         runner = Worker(services, app=app)
         if once:
             counts = runner.run_once()
-            emit(counts, as_json, "deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none due"))
+            emit(
+                counts,
+                as_json,
+                "deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none due"),
+            )
             return
         runner.run()
 
@@ -89,6 +112,7 @@ def _app(ctx):
     from ..app import create_app
     from ..core.storage.secrets import SecretError
     from ..plugins.manager import PluginError
+
     try:
         return create_app(ctx.settings)
     except (SecretError, PluginError) as error:

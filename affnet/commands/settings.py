@@ -4,6 +4,7 @@ from the command line: set, show, test send; list and resend deliveries.
 Every saved change follows the 24-hour rule (``settings.change_delay_hours``):
 the command says which version it saved and when it takes effect.
 """
+
 import secrets as _random
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
@@ -65,8 +66,9 @@ def with_preset(kind, preset_name: str | None, given: dict) -> dict:
     if preset_name is None:
         return dict(given)
     if preset_name not in kind.presets:
-        raise click.ClickException(f"no preset {preset_name!r} for {kind.name} "
-                                   f"(presets: {', '.join(kind.presets) or 'none'})")
+        raise click.ClickException(
+            f"no preset {preset_name!r} for {kind.name} (presets: {', '.join(kind.presets) or 'none'})"
+        )
     values = dict(kind.presets[preset_name])
     url_fields = {field.name for field in kind.fields if field.url}
     for name, value in given.items():
@@ -84,8 +86,13 @@ def _where(affiliate: User, participation: Participation | None) -> str:
 
 
 def version_row(version) -> dict:
-    return {"version": version.id, "enabled": version.enabled, "values": setting_versions.masked_values(version.values),
-            "saved_at": version.created_at, "effective_at": version.effective_at}
+    return {
+        "version": version.id,
+        "enabled": version.enabled,
+        "values": setting_versions.masked_values(version.values),
+        "saved_at": version.created_at,
+        "effective_at": version.effective_at,
+    }
 
 
 def describe_versions(kind, affiliate: User, participation: Participation | None, now=None) -> dict:
@@ -96,11 +103,14 @@ def describe_versions(kind, affiliate: User, participation: Participation | None
     history = setting_versions.history(kind.name, affiliate.id, participation.id if participation else None)
     active = next((version for version in history if version.effective_at <= now), None)
     pending = sorted((version for version in history if version.effective_at > now), key=lambda v: v.effective_at)
-    result = {"kind": kind.name, "affiliate": affiliate.email,
-              "ref": participation.ref_code if participation else None,
-              "active": version_row(active) if active else None,
-              "pending": [version_row(version) for version in pending],
-              "history": [version_row(version) for version in history]}
+    result = {
+        "kind": kind.name,
+        "affiliate": affiliate.email,
+        "ref": participation.ref_code if participation else None,
+        "active": version_row(active) if active else None,
+        "pending": [version_row(version) for version in pending],
+        "history": [version_row(version) for version in history],
+    }
     if active is None and participation is not None:
         wide = setting_versions.version_in_force(kind.name, affiliate.id, None, now)
         result["falls_back_to"] = version_row(wide) if wide else None
@@ -114,10 +124,15 @@ def _values_text(values: dict) -> str:
 def _show_text(described: dict) -> str:
     def line(row):
         state = "" if row["enabled"] else " (off)"
-        return (f"version {row['version']}{state}: {_values_text(row['values'])}  saved {clock.iso(row['saved_at'])}, "
-                f"in effect from {clock.iso(row['effective_at'])}")
-    lines = [f"{described['kind']} of {described['affiliate']}"
-             + (f" on ref {described['ref']}" if described["ref"] else " (every offer)")]
+        return (
+            f"version {row['version']}{state}: {_values_text(row['values'])}  saved {clock.iso(row['saved_at'])}, "
+            f"in effect from {clock.iso(row['effective_at'])}"
+        )
+
+    lines = [
+        f"{described['kind']} of {described['affiliate']}"
+        + (f" on ref {described['ref']}" if described["ref"] else " (every offer)")
+    ]
     lines.append("active: " + (line(described["active"]) if described["active"] else "none"))
     if "falls_back_to" in described:
         fallback = described["falls_back_to"]
@@ -152,25 +167,46 @@ def settings_set(services, kind_name, pairs, email, ref, preset, off, as_json):
     participation = _scope(kind, affiliate, ref)
     values = with_preset(kind, preset, _pairs(kind, pairs))
     now = clock.now()
-    before = setting_versions.version_in_force(kind.name, affiliate.id, participation.id if participation else None, now)
+    before = setting_versions.version_in_force(
+        kind.name, affiliate.id, participation.id if participation else None, now
+    )
     try:
         version, warnings = setting_versions.save(
-            kind, affiliate, values, participation=participation, enabled=not off,
-            delay_hours=services.settings["settings.change_delay_hours"], now=now)
+            kind,
+            affiliate,
+            values,
+            participation=participation,
+            enabled=not off,
+            delay_hours=services.settings["settings.change_delay_hours"],
+            now=now,
+        )
     except setting_versions.SettingsError as error:
         raise click.ClickException(
-            "not saved: " + "; ".join(f"{name} {why}" for name, why in error.fields.items())) from None
-    result = {**version_row(version), "kind": kind.name, "affiliate": affiliate.email, "ref": ref,
-              "takes_effect_now": version.effective_at <= now,
-              "in_force_until_then": before.id if before and version.effective_at > now else None,
-              "warnings": warnings}
-    when = ("takes effect now" if result["takes_effect_now"] else
-            f"takes effect at {clock.iso(version.effective_at)} "
-            f"(in {services.settings['settings.change_delay_hours']} h); until then "
-            + (f"version {before.id} stays in force" if before else "nothing is sent"))
-    text = "\n".join([f"warning: {warning}" for warning in warnings]
-                     + [f"saved version {version.id} of {kind.name} for {_where(affiliate, participation)}: {when}",
-                        "values: " + _values_text(result["values"])])
+            "not saved: " + "; ".join(f"{name} {why}" for name, why in error.fields.items())
+        ) from None
+    result = {
+        **version_row(version),
+        "kind": kind.name,
+        "affiliate": affiliate.email,
+        "ref": ref,
+        "takes_effect_now": version.effective_at <= now,
+        "in_force_until_then": before.id if before and version.effective_at > now else None,
+        "warnings": warnings,
+    }
+    when = (
+        "takes effect now"
+        if result["takes_effect_now"]
+        else f"takes effect at {clock.iso(version.effective_at)} "
+        f"(in {services.settings['settings.change_delay_hours']} h); until then "
+        + (f"version {before.id} stays in force" if before else "nothing is sent")
+    )
+    text = "\n".join(
+        [f"warning: {warning}" for warning in warnings]
+        + [
+            f"saved version {version.id} of {kind.name} for {_where(affiliate, participation)}: {when}",
+            "values: " + _values_text(result["values"]),
+        ]
+    )
     emit(result, as_json, text)
 
 
@@ -194,39 +230,74 @@ def sample_event(affiliate: User, participation: Participation | None, event: st
     currency = offer.currency if offer else "USD"
     payout = Decimal("-1.00") if event in REVERSAL_KINDS else Decimal("1.00")
     return EventInfo(
-        txid="test_" + _random.token_urlsafe(9), kind=event, status=STATUS_OF_EVENT[event], occurred_at=now,
-        offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency) if offer
+        txid="test_" + _random.token_urlsafe(9),
+        kind=event,
+        status=STATUS_OF_EVENT[event],
+        occurred_at=now,
+        offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency)
+        if offer
         else OfferInfo(0, "test", "Test offer", "", currency),
-        attributed=True, affiliate_id=affiliate.id, participation_id=participation.id if participation else None,
-        ref_code=participation.ref_code if participation else None, payout=payout, payout_currency=currency,
-        gross_amount=None, currency=None, user_ref=None, external_payment_id=None, is_first_payment=False,
+        attributed=True,
+        affiliate_id=affiliate.id,
+        participation_id=participation.id if participation else None,
+        ref_code=participation.ref_code if participation else None,
+        payout=payout,
+        payout_currency=currency,
+        gross_amount=None,
+        currency=None,
+        user_ref=None,
+        external_payment_id=None,
+        is_first_payment=False,
         click=ClickInfo("test_click", now, clickid, None, None, None, {f"sub{n}": None for n in range(1, 11)}),
-        is_test=True)
+        is_test=True,
+    )
 
 
 def delivery_row(delivery: Delivery, attempts) -> dict:
     event = delivery.event if delivery.event_id else None
-    return {"id": delivery.id, "kind": delivery.kind, "status": delivery.status, "is_test": delivery.is_test,
-            "txid": event.txid if event else None, "event": event.kind if event else None,
-            "attempts": delivery.attempts, "created_at": delivery.created_at,
-            "next_attempt_at": delivery.next_attempt_at if delivery.status == "pending" else None,
-            "sent_at": delivery.sent_at, "last_error": delivery.last_error,
-            "log": [{"at": attempt.at, "outcome": attempt.outcome, "url": attempt.url,
-                     "status_code": attempt.status_code, "excerpt": attempt.response_excerpt,
-                     "error": attempt.error} for attempt in attempts]}
+    return {
+        "id": delivery.id,
+        "kind": delivery.kind,
+        "status": delivery.status,
+        "is_test": delivery.is_test,
+        "txid": event.txid if event else None,
+        "event": event.kind if event else None,
+        "attempts": delivery.attempts,
+        "created_at": delivery.created_at,
+        "next_attempt_at": delivery.next_attempt_at if delivery.status == "pending" else None,
+        "sent_at": delivery.sent_at,
+        "last_error": delivery.last_error,
+        "log": [
+            {
+                "at": attempt.at,
+                "outcome": attempt.outcome,
+                "url": attempt.url,
+                "status_code": attempt.status_code,
+                "excerpt": attempt.response_excerpt,
+                "error": attempt.error,
+            }
+            for attempt in attempts
+        ],
+    }
 
 
 def _delivery_text(row: dict) -> str:
-    head = (f"#{row['id']} {row['kind']} {row['status']}" + (" TEST" if row["is_test"] else "")
-            + (f" {row['event']} {row['txid']}" if row["txid"] else "")
-            + f"  attempts {row['attempts']}"
-            + (f", next at {clock.iso(row['next_attempt_at'])}" if row["next_attempt_at"] else ""))
+    head = (
+        f"#{row['id']} {row['kind']} {row['status']}"
+        + (" TEST" if row["is_test"] else "")
+        + (f" {row['event']} {row['txid']}" if row["txid"] else "")
+        + f"  attempts {row['attempts']}"
+        + (f", next at {clock.iso(row['next_attempt_at'])}" if row["next_attempt_at"] else "")
+    )
     lines = [head]
     for attempt in row["log"]:
         answer = f" {attempt['status_code']}" if attempt["status_code"] is not None else ""
         excerpt = " ".join(attempt["excerpt"].split())[:120]
-        lines.append(f"  {clock.iso(attempt['at'])} {attempt['outcome']}{answer} {attempt['url']}"
-                     + (f"  answer: {excerpt!r}" if excerpt else "") + (f"  error: {attempt['error']}" if attempt["error"] else ""))
+        lines.append(
+            f"  {clock.iso(attempt['at'])} {attempt['outcome']}{answer} {attempt['url']}"
+            + (f"  answer: {excerpt!r}" if excerpt else "")
+            + (f"  error: {attempt['error']}" if attempt["error"] else "")
+        )
     return "\n".join(lines)
 
 
@@ -235,8 +306,9 @@ def _delivery_text(row: dict) -> str:
 @click.argument("pairs", nargs=-1, metavar=f"[{FIELD_VALUE}]...")
 @click.option("--affiliate", "email", required=True, help="The affiliate's email.")
 @click.option("--ref", default=None, help="The participation's refCode.")
-@click.option("--event", default="sale", show_default=True, type=click.Choice(EVENT_KINDS),
-              help="The event the test pretends.")
+@click.option(
+    "--event", default="sale", show_default=True, type=click.Choice(EVENT_KINDS), help="The event the test pretends."
+)
 @click.option("--clickid", default="affnet-test", show_default=True, help="The tracker click id to send.")
 @JSON_OPTION
 @with_db
@@ -259,11 +331,13 @@ def settings_test(services, kind_name, pairs, email, ref, event, clickid, as_jso
         setting_versions.validate(kind, values)
     except setting_versions.SettingsError as error:
         raise click.ClickException(
-            "cannot test: " + "; ".join(f"{n} {why}" for n, why in error.fields.items())) from None
+            "cannot test: " + "; ".join(f"{n} {why}" for n, why in error.fields.items())
+        ) from None
     info = sample_event(affiliate, participation, event, clickid, clock.now())
     try:
-        delivery = outbox.send_test(services.pm, services.registry, services.plugin_config, kind.name, info, values,
-                                    setting_id=setting_id)
+        delivery = outbox.send_test(
+            services.pm, services.registry, services.plugin_config, kind.name, info, values, setting_id=setting_id
+        )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     row = delivery_row(delivery, outbox.attempts_of([delivery.id])[delivery.id])
@@ -303,8 +377,11 @@ def deliveries_resend(services, delivery_id, as_json):
         raise click.ClickException(f"no delivery #{delivery_id}")
     outbox.resend(delivery)
     delivery = Delivery.get_by_id(delivery_id)
-    emit({"id": delivery.id, "status": delivery.status, "next_attempt_at": delivery.next_attempt_at}, as_json,
-         f"delivery #{delivery.id} will be sent again at the worker's next round")
+    emit(
+        {"id": delivery.id, "status": delivery.status, "next_attempt_at": delivery.next_attempt_at},
+        as_json,
+        f"delivery #{delivery.id} will be sent again at the worker's next round",
+    )
 
 
 def register(cli):

@@ -1,4 +1,5 @@
 """The click spool: ``affnet spool status`` and ``affnet spool load-quarantined``."""
+
 from pathlib import Path
 
 import click
@@ -20,8 +21,7 @@ def status(services, as_json):
     process died: the next round loads it) and quarantined (lines the
     database refused, set aside)."""
     states = services.spool.status()
-    lines = [f"{state:<12} {counts['files']:>6} files {counts['lines']:>9} lines"
-             for state, counts in states.items()]
+    lines = [f"{state:<12} {counts['files']:>6} files {counts['lines']:>9} lines" for state, counts in states.items()]
     quarantined = services.spool.quarantined()
     if quarantined:
         lines += ["", "set aside (fix the lines, then: affnet spool load-quarantined):"]

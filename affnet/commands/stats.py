@@ -1,4 +1,5 @@
 """Stats commands: ``affnet report`` and the stats API tokens."""
+
 import csv
 import sys
 import time
@@ -47,8 +48,11 @@ def table(rows: list[dict]) -> str:
     left = {0}
 
     def line(values):
-        return "  ".join(value.ljust(width) if n in left else value.rjust(width)
-                         for n, (value, width) in enumerate(zip(values, widths))).rstrip()
+        return "  ".join(
+            value.ljust(width) if n in left else value.rjust(width)
+            for n, (value, width) in enumerate(zip(values, widths))
+        ).rstrip()
+
     out = [line(columns), line(["-" * width for width in widths])]
     out.extend(line(values) for values in cells[:-1])
     out.append(line(["-" * width for width in widths]))
@@ -99,10 +103,16 @@ def report(services, group_by, date_from, date_to, tz, affiliate_email, offer_sl
         writer.writerows(spreadsheet_row(row) for row in rows)
         return
     click.echo(table(rows))
-    scope = " ".join(filter(None, [affiliate_email and f"affiliate {affiliate_email}",
-                                   offer_slug and f"offer {offer_slug}"])) or "whole network"
-    click.echo(f"{len(result.rows)} rows by {group_by}, {first} to {last} ({zone_info.key}), {scope}: "
-               f"{result.total.clicks} clicks, {result.total.sales} sales, in {seconds:.2f} s")
+    scope = (
+        " ".join(
+            filter(None, [affiliate_email and f"affiliate {affiliate_email}", offer_slug and f"offer {offer_slug}"])
+        )
+        or "whole network"
+    )
+    click.echo(
+        f"{len(result.rows)} rows by {group_by}, {first} to {last} ({zone_info.key}), {scope}: "
+        f"{result.total.clicks} clicks, {result.total.sales} sales, in {seconds:.2f} s"
+    )
 
 
 @click.group()
@@ -122,9 +132,17 @@ def tokens_create(services, affiliate_email, name, as_json):
     except api_tokens.TokenError as error:
         raise click.ClickException(str(error)) from None
     base = services.settings["base_url"]
-    emit({"id": row.id, "name": row.name, "affiliate": affiliate_email, "token": token,
-          "example": f"{base}/api/affiliate/stats-api?token={token}&format=csv"}, as_json,
-         f"token {row.id} ({row.name}) for {affiliate_email}: {token}\n(shown this once: keep it now)")
+    emit(
+        {
+            "id": row.id,
+            "name": row.name,
+            "affiliate": affiliate_email,
+            "token": token,
+            "example": f"{base}/api/affiliate/stats-api?token={token}&format=csv",
+        },
+        as_json,
+        f"token {row.id} ({row.name}) for {affiliate_email}: {token}\n(shown this once: keep it now)",
+    )
 
 
 @tokens.command("list")
@@ -133,14 +151,26 @@ def tokens_create(services, affiliate_email, name, as_json):
 @with_db
 def tokens_list(services, affiliate_email, as_json):
     """An affiliate's tokens: name, last characters, made, last used, revoked."""
-    rows = [{"id": row.id, "name": row.name, "hint": row.hint, "created_at": row.created_at,
-             "last_used_at": row.last_used_at, "revoked_at": row.revoked_at}
-            for row in api_tokens.list_tokens(_user(affiliate_email))]
-    text = "\n".join(
-        f"{row['id']:>4}  {row['name']:<24} {row['hint']:<6} made {row['created_at']:%Y-%m-%d %H:%M}  "
-        f"used {row['last_used_at'] and format(row['last_used_at'], '%Y-%m-%d %H:%M') or 'never'}"
-        f"{'  REVOKED ' + format(row['revoked_at'], '%Y-%m-%d %H:%M') if row['revoked_at'] else ''}"
-        for row in rows) or "no tokens"
+    rows = [
+        {
+            "id": row.id,
+            "name": row.name,
+            "hint": row.hint,
+            "created_at": row.created_at,
+            "last_used_at": row.last_used_at,
+            "revoked_at": row.revoked_at,
+        }
+        for row in api_tokens.list_tokens(_user(affiliate_email))
+    ]
+    text = (
+        "\n".join(
+            f"{row['id']:>4}  {row['name']:<24} {row['hint']:<6} made {row['created_at']:%Y-%m-%d %H:%M}  "
+            f"used {row['last_used_at'] and format(row['last_used_at'], '%Y-%m-%d %H:%M') or 'never'}"
+            f"{'  REVOKED ' + format(row['revoked_at'], '%Y-%m-%d %H:%M') if row['revoked_at'] else ''}"
+            for row in rows
+        )
+        or "no tokens"
+    )
     emit(rows, as_json, text)
 
 
@@ -154,8 +184,9 @@ def tokens_revoke(services, token_id, as_json):
         row = api_tokens.revoke_token(token_id)
     except api_tokens.TokenError as error:
         raise click.ClickException(str(error)) from None
-    emit({"id": row.id, "name": row.name, "revoked_at": row.revoked_at}, as_json,
-         f"token {row.id} ({row.name}) revoked")
+    emit(
+        {"id": row.id, "name": row.name, "revoked_at": row.revoked_at}, as_json, f"token {row.id} ({row.name}) revoked"
+    )
 
 
 def register(cli):

@@ -2,6 +2,7 @@
 
 All times in affnet are naive datetimes in UTC.
 """
+
 import calendar
 from datetime import datetime, UTC
 

@@ -27,6 +27,7 @@ the day of the event and under the sub values of their click (an event
 without a click counts under "no value"). Money sums run in SQL over whole
 1/10,000 units, so totals are exact.
 """
+
 import base64
 import binascii
 import re
@@ -49,10 +50,27 @@ GROUPS = ("day", "offer", "affiliate") + SUB_GROUPS + CLICK_ID_GROUPS
 COUNTS = ("clicks", "unique_clicks", "bot_clicks", "leads", "trials", "sales", "rebills", "rejected")
 STATUSES = tuple(sorted(set(STATUS_OF_EVENT.values())))
 MAX_DAYS = 3660
-EXPORT_COLUMNS = ("txid", "time", "offer", "click_id", "clickid", *SUB_GROUPS, *CLICK_ID_GROUPS, "event", "status",
-                  "payout", "currency")
-_KIND_COUNT = {"lead": "leads", "trial": "trials", "sale": "sales", "rebill": "rebills",
-               "refund": "rejected", "chargeback": "rejected"}
+EXPORT_COLUMNS = (
+    "txid",
+    "time",
+    "offer",
+    "click_id",
+    "clickid",
+    *SUB_GROUPS,
+    *CLICK_ID_GROUPS,
+    "event",
+    "status",
+    "payout",
+    "currency",
+)
+_KIND_COUNT = {
+    "lead": "leads",
+    "trial": "trials",
+    "sale": "sales",
+    "rebill": "rebills",
+    "refund": "rejected",
+    "chargeback": "rejected",
+}
 
 
 class ReportError(ValueError):
@@ -84,8 +102,10 @@ class ReportRow:
     @property
     def epc(self) -> dict:
         human = self.clicks - self.bot_clicks
-        return {currency: (amount / human).quantize(Decimal("0.0001"), ROUND_HALF_UP) if human else None
-                for currency, amount in sorted(self.commission.items())}
+        return {
+            currency: (amount / human).quantize(Decimal("0.0001"), ROUND_HALF_UP) if human else None
+            for currency, amount in sorted(self.commission.items())
+        }
 
     @property
     def conversion_rate(self) -> Decimal | None:
@@ -102,11 +122,15 @@ class ReportRow:
 
     def as_dict(self) -> dict:
         """Plain values for JSON: counts as numbers, money as strings."""
-        return {"key": self.key.isoformat() if isinstance(self.key, date) else self.key, "label": self.label,
-                **{name: getattr(self, name) for name in COUNTS},
-                "gross": _money_dict(self.gross), "commission": _money_dict(self.commission),
-                "epc": {currency: None if value is None else str(value) for currency, value in self.epc.items()},
-                "conversion_rate": None if self.conversion_rate is None else str(self.conversion_rate)}
+        return {
+            "key": self.key.isoformat() if isinstance(self.key, date) else self.key,
+            "label": self.label,
+            **{name: getattr(self, name) for name in COUNTS},
+            "gross": _money_dict(self.gross),
+            "commission": _money_dict(self.commission),
+            "epc": {currency: None if value is None else str(value) for currency, value in self.epc.items()},
+            "conversion_rate": None if self.conversion_rate is None else str(self.conversion_rate),
+        }
 
 
 @dataclass
@@ -119,8 +143,14 @@ class Report:
     total: ReportRow
 
     def as_dict(self) -> dict:
-        return {"group_by": self.group_by, "from": self.date_from.isoformat(), "to": self.date_to.isoformat(),
-                "tz": self.tz, "rows": [row.as_dict() for row in self.rows], "total": self.total.as_dict()}
+        return {
+            "group_by": self.group_by,
+            "from": self.date_from.isoformat(),
+            "to": self.date_to.isoformat(),
+            "tz": self.tz,
+            "rows": [row.as_dict() for row in self.rows],
+            "total": self.total.as_dict(),
+        }
 
     def flat_rows(self) -> Iterator[dict]:
         """One flat dict per row and a last "total" row, money in
@@ -195,13 +225,18 @@ def local_day_bounds(date_from: date, date_to: date, tz: ZoneInfo) -> tuple[date
     9999-12-31 anywhere, the start of 0001-01-01 east of UTC) is a
     ``ReportError`` naming ``from`` or ``to`` (the APIs answer 422). It is not
     clamped: a report has a row per day, and each row must be a whole day."""
+
     def utc(day: date, days_after: int, field: str) -> datetime:
         try:
             local = datetime.combine(day + timedelta(days=days_after), time(0), tz)
             return local.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            raise ReportError(f"{field} {day} starts or ends outside the years 1 to 9999 in {tz.key}: "
-                              "pick a day from 0001-01-02 to 9999-12-30", field) from None
+            raise ReportError(
+                f"{field} {day} starts or ends outside the years 1 to 9999 in {tz.key}: "
+                "pick a day from 0001-01-02 to 9999-12-30",
+                field,
+            ) from None
+
     return utc(date_from, 0, "from"), utc(date_to, 1, "to")
 
 
@@ -242,8 +277,9 @@ def _local_date(column, seconds: int):
 def _day_expression(column, segments):
     if len(segments) == 1:
         return _local_date(column, segments[0][1])
-    cases = [(column < following[0], _local_date(column, current[1]))
-             for current, following in zip(segments, segments[1:])]
+    cases = [
+        (column < following[0], _local_date(column, current[1])) for current, following in zip(segments, segments[1:])
+    ]
     return Case(None, cases, _local_date(column, segments[-1][1]))
 
 
@@ -255,8 +291,9 @@ def _ids(value) -> int | None:
     return getattr(value, "id", value)
 
 
-def build_report(group_by: str, date_from: date, date_to: date, tz="UTC", *, affiliate=None, offer=None,
-                 advertiser=None) -> Report:
+def build_report(
+    group_by: str, date_from: date, date_to: date, tz="UTC", *, affiliate=None, offer=None, advertiser=None
+) -> Report:
     """Clicks, events and money grouped by ``group_by`` (``day``, ``offer``,
     ``affiliate`` or ``sub1``…``sub10``) for the local days ``date_from`` to
     ``date_to`` (both included) of ``tz``, optionally only for one affiliate,
@@ -290,7 +327,8 @@ def build_report(group_by: str, date_from: date, date_to: date, tz="UTC", *, aff
         row.unique_clicks += int(unique or 0)
         row.bot_clicks += int(bots or 0)
     for raw_key, kind, payout_currency, currency, count, payout, gross in _event_sums(
-            group_by, segments, start, end, affiliate, offer, advertiser):
+        group_by, segments, start, end, affiliate, offer, advertiser
+    ):
         row = row_for(raw_key)
         name = _KIND_COUNT[kind]
         setattr(row, name, getattr(row, name) + count)
@@ -338,17 +376,25 @@ def _filtered(query, model, affiliate, offer, advertiser):
 
 def _click_counts(group_by, segments, start, end, affiliate, offer, advertiser):
     key = _group_key(group_by, Click, Click.created_at, segments)
-    unique = fn.SUM(Case(None, [((Click.is_unique == True) & (Click.is_bot == False), 1)], 0))  # noqa: E712
-    bots = fn.SUM(Case(None, [(Click.is_bot == True, 1)], 0))  # noqa: E712
-    query = (Click.select(key, fn.COUNT(SQL("*")), unique, bots)
-             .where((Click.created_at >= start) & (Click.created_at < end)))
+    unique = fn.SUM(Case(None, [((Click.is_unique == True) & (Click.is_bot == False), 1)], 0))
+    bots = fn.SUM(Case(None, [(Click.is_bot == True, 1)], 0))
+    query = Click.select(key, fn.COUNT(SQL("*")), unique, bots).where(
+        (Click.created_at >= start) & (Click.created_at < end)
+    )
     return _filtered(query, Click, affiliate, offer, advertiser).group_by(SQL("1")).tuples()
 
 
 def _event_sums(group_by, segments, start, end, affiliate, offer, advertiser):
     key = _group_key(group_by, Event, Event.occurred_at, segments)
-    query = Event.select(key, Event.kind, Event.payout_currency, Event.currency, fn.COUNT(SQL("*")),
-                         fn.SUM(Event.payout).coerce(False), fn.SUM(Event.gross_amount).coerce(False))
+    query = Event.select(
+        key,
+        Event.kind,
+        Event.payout_currency,
+        Event.currency,
+        fn.COUNT(SQL("*")),
+        fn.SUM(Event.payout).coerce(False),
+        fn.SUM(Event.gross_amount).coerce(False),
+    )
     if group_by in SUB_GROUPS + CLICK_ID_GROUPS:
         query = query.join(Click, JOIN.LEFT_OUTER, on=(Event.click == Click.id))
     query = query.where((Event.occurred_at >= start) & (Event.occurred_at < end))
@@ -369,8 +415,11 @@ def _order_and_label(group_by, rows: dict, date_from: date, date_to: date) -> li
         return days
     if group_by in ("offer", "affiliate"):
         model, attribute = (Offer, "slug") if group_by == "offer" else (User, "email")
-        names = dict(model.select(model.id, getattr(model, attribute)).where(model.id.in_(list(rows))).tuples()) \
-            if rows else {}
+        names = (
+            dict(model.select(model.id, getattr(model, attribute)).where(model.id.in_(list(rows))).tuples())
+            if rows
+            else {}
+        )
         for row in rows.values():
             row.key = names.get(row.key, row.key)
             row.label = str(row.key)
@@ -381,6 +430,7 @@ def _order_and_label(group_by, rows: dict, date_from: date, date_to: date) -> li
 
 
 # ---- the stats API's export: one row per event ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Cursor:
@@ -452,17 +502,22 @@ def _export_query(selection: ExportFilter):
 
 
 def _after(query, cursor: Cursor):
-    return query.where((Event.occurred_at >= cursor.occurred_at)
-                       & ((Event.occurred_at > cursor.occurred_at) | (Event.txid > cursor.txid)))
+    return query.where(
+        (Event.occurred_at >= cursor.occurred_at)
+        & ((Event.occurred_at > cursor.occurred_at) | (Event.txid > cursor.txid))
+    )
 
 
 def _up_to(query, cursor: Cursor):
-    return query.where((Event.occurred_at <= cursor.occurred_at)
-                       & ((Event.occurred_at < cursor.occurred_at) | (Event.txid <= cursor.txid)))
+    return query.where(
+        (Event.occurred_at <= cursor.occurred_at)
+        & ((Event.occurred_at < cursor.occurred_at) | (Event.txid <= cursor.txid))
+    )
 
 
-def export_page(selection: ExportFilter, after: Cursor | None = None, limit: int | None = None,
-                chunk: int = EXPORT_CHUNK) -> ExportPage:
+def export_page(
+    selection: ExportFilter, after: Cursor | None = None, limit: int | None = None, chunk: int = EXPORT_CHUNK
+) -> ExportPage:
     """The affiliate's events in (event time, txid) order, after ``after``.
 
     With ``limit``, the page ends at the ``limit``-th row, and when more rows
@@ -476,8 +531,13 @@ def export_page(selection: ExportFilter, after: Cursor | None = None, limit: int
         base = _after(base, after)
     boundary = None
     if limit is not None:
-        edge = list(base.select(Event.occurred_at, Event.txid).order_by(Event.occurred_at, Event.txid)
-                    .offset(limit - 1).limit(2).tuples())
+        edge = list(
+            base.select(Event.occurred_at, Event.txid)
+            .order_by(Event.occurred_at, Event.txid)
+            .offset(limit - 1)
+            .limit(2)
+            .tuples()
+        )
         if len(edge) == 2:
             boundary = Cursor(*edge[0])
     return ExportPage(_export_rows(base, boundary, chunk), boundary)
@@ -487,25 +547,60 @@ def _export_rows(base, boundary: Cursor | None, chunk: int) -> Iterator[dict]:
     if boundary is not None:
         base = _up_to(base, boundary)
     subs = [getattr(Click, f"s{n}") for n in range(1, 11)]
-    base = (base.select(Event.txid, Event.occurred_at, Event.offer, Event.kind, Event.status, Event.payout,
-                        Event.payout_currency, Click.click_id, Click.clickid, Click.fbclid, Click.ad_click_ids, *subs)
-            .join(Click, JOIN.LEFT_OUTER, on=(Event.click == Click.id))
-            .order_by(Event.occurred_at, Event.txid))
+    base = (
+        base.select(
+            Event.txid,
+            Event.occurred_at,
+            Event.offer,
+            Event.kind,
+            Event.status,
+            Event.payout,
+            Event.payout_currency,
+            Click.click_id,
+            Click.clickid,
+            Click.fbclid,
+            Click.ad_click_ids,
+            *subs,
+        )
+        .join(Click, JOIN.LEFT_OUTER, on=(Event.click == Click.id))
+        .order_by(Event.occurred_at, Event.txid)
+    )
     slugs: dict = {}
     position = None
     while True:
         query = base if position is None else _after(base, position)
         batch = list(query.limit(chunk).tuples())
-        for txid, occurred_at, offer_id, kind, status, payout, currency, click_id, clickid, fbclid, ad_ids, \
-                *sub_values in batch:
+        for (
+            txid,
+            occurred_at,
+            offer_id,
+            kind,
+            status,
+            payout,
+            currency,
+            click_id,
+            clickid,
+            fbclid,
+            ad_ids,
+            *sub_values,
+        ) in batch:
             if offer_id not in slugs:
                 slugs[offer_id] = Offer.select(Offer.slug).where(Offer.id == offer_id).scalar()
             ad_ids = ad_click_ids(ad_ids)
-            yield {"txid": txid, "time": occurred_at.isoformat(timespec="seconds") + "Z", "offer": slugs[offer_id],
-                   "click_id": click_id, "clickid": (clickid or sub_values[0] or click_id) if click_id else None,
-                   **dict(zip(SUB_GROUPS, sub_values)), "fbclid": fbclid,
-                   **{name: ad_ids.get(name) for name in AD_CLICK_IDS}, "event": kind, "status": status,
-                   "payout": format_amount(payout, currency), "currency": currency}
+            yield {
+                "txid": txid,
+                "time": occurred_at.isoformat(timespec="seconds") + "Z",
+                "offer": slugs[offer_id],
+                "click_id": click_id,
+                "clickid": (clickid or sub_values[0] or click_id) if click_id else None,
+                **dict(zip(SUB_GROUPS, sub_values)),
+                "fbclid": fbclid,
+                **{name: ad_ids.get(name) for name in AD_CLICK_IDS},
+                "event": kind,
+                "status": status,
+                "payout": format_amount(payout, currency),
+                "currency": currency,
+            }
         if len(batch) < chunk:
             return
         position = Cursor(batch[-1][1], batch[-1][0])

@@ -21,31 +21,74 @@ versions without notice; a test holds the bundled plugins to this surface.
 The names outside ``types`` are loaded when first used, so importing this
 package from affnet's own core never makes an import circle.
 """
+
 from importlib import import_module
 from typing import Any
 
 from .types import (
-    ClickInfo, ConfigKey, DeliveryKind, DeliveryResult, EventInfo, NewDelivery, OfferInfo, OutgoingDelivery,
-    PayoutMethod, PayoutRequest, PayoutResult, SettingField,
+    ClickInfo,
+    ConfigKey,
+    DeliveryKind,
+    DeliveryResult,
+    EventInfo,
+    NewDelivery,
+    OfferInfo,
+    OutgoingDelivery,
+    PayoutMethod,
+    PayoutRequest,
+    PayoutResult,
+    SettingField,
 )
 
 _LAZY = {
-    "minor_units": "affnet.core.earnings.money", "round_money": "affnet.core.earnings.money", "format_amount": "affnet.core.earnings.money",
-    "now": "affnet.core.clock", "unix_seconds": "affnet.core.clock",
-    "outbound_session": "affnet.net", "outbound_client_session": "affnet.net", "run_outbound": "affnet.net",
-    "refusal_in": "affnet.net", "UnresolvableHost": "affnet.net",
-    "JSON_OPTION": "affnet.commands.common", "emit": "affnet.commands.common", "with_db": "affnet.commands.common",
+    "minor_units": "affnet.core.earnings.money",
+    "round_money": "affnet.core.earnings.money",
+    "format_amount": "affnet.core.earnings.money",
+    "now": "affnet.core.clock",
+    "unix_seconds": "affnet.core.clock",
+    "outbound_session": "affnet.net",
+    "outbound_client_session": "affnet.net",
+    "run_outbound": "affnet.net",
+    "refusal_in": "affnet.net",
+    "UnresolvableHost": "affnet.net",
+    "JSON_OPTION": "affnet.commands.common",
+    "emit": "affnet.commands.common",
+    "with_db": "affnet.commands.common",
     "settings_set": "affnet.commands.settings",
-    **{name: "affnet.plugins.senders" for name in (
-        "send_batches", "Destination", "Answer", "read_answer", "retry_after_seconds", "mask")},
-    **{name: "affnet.plugins.sources" for name in (
-        "find_offer", "get_offer_secret", "set_offer_secret", "offer_secret_hint", "parse_call", "parse_conversion",
-        "parse_reversal", "IngestError", "record")},
+    **{
+        name: "affnet.plugins.senders"
+        for name in ("send_batches", "Destination", "Answer", "read_answer", "retry_after_seconds", "mask")
+    },
+    **{
+        name: "affnet.plugins.sources"
+        for name in (
+            "find_offer",
+            "get_offer_secret",
+            "set_offer_secret",
+            "offer_secret_hint",
+            "parse_call",
+            "parse_conversion",
+            "parse_reversal",
+            "IngestError",
+            "record",
+        )
+    },
 }
 
 __all__ = [
-    "ClickInfo", "ConfigKey", "EventInfo", "OfferInfo", "DeliveryKind", "DeliveryResult", "NewDelivery", "OutgoingDelivery",
-    "PayoutMethod", "PayoutRequest", "PayoutResult", "SettingField", *_LAZY,
+    "ClickInfo",
+    "ConfigKey",
+    "EventInfo",
+    "OfferInfo",
+    "DeliveryKind",
+    "DeliveryResult",
+    "NewDelivery",
+    "OutgoingDelivery",
+    "PayoutMethod",
+    "PayoutRequest",
+    "PayoutResult",
+    "SettingField",
+    *_LAZY,
 ]
 
 

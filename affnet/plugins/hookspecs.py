@@ -13,6 +13,7 @@ Rules every plugin keeps:
   ingest answer or another plugin's delivery. Still, do not raise on purpose.
 * Nothing on the click path calls a plugin.
 """
+
 import pluggy
 
 hookspec = pluggy.HookspecMarker("affnet")

@@ -4,6 +4,7 @@ An installed plugin is an entry point in the group ``affnet``; it is
 registered only when its name is in ``plugins.enabled``. A plugin that is not
 enabled is never imported, so it has no effect at all.
 """
+
 import logging
 import re
 from importlib.metadata import entry_points
@@ -20,8 +21,14 @@ _SEGMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # ``declared_by_plugins``, ``mount_routes``), so that one plugin's failure
 # never reaches another's. A pluggy wrapper around them would never run as a
 # wrapper: a plugin that declares one is refused when it is registered.
-ISOLATED_HOOKS = ("register_routes", "delivery_kinds", "deliveries_for_event", "on_event_recorded",
-                  "payout_methods", "config_keys")
+ISOLATED_HOOKS = (
+    "register_routes",
+    "delivery_kinds",
+    "deliveries_for_event",
+    "on_event_recorded",
+    "payout_methods",
+    "config_keys",
+)
 
 
 class PluginError(Exception):
@@ -46,7 +53,8 @@ def get_plugin_manager(enabled=(), load_entrypoints: bool = True, extra=()) -> p
             if name not in available:
                 raise PluginError(
                     f"plugin {name!r} is enabled in plugins.enabled but not installed "
-                    f"(installed: {', '.join(sorted(available)) or 'none'})")
+                    f"(installed: {', '.join(sorted(available)) or 'none'})"
+                )
             try:
                 module = available[name].load()
             except Exception as error:  # a broken plugin must name itself
@@ -66,8 +74,10 @@ def _refuse_wrappers(pm: pluggy.PluginManager) -> None:
     for name in ISOLATED_HOOKS:
         for impl in getattr(pm.hook, name).get_hookimpls():
             if impl.hookwrapper or impl.wrapper:
-                raise PluginError(f"plugin {impl.plugin_name!r} implements {name} as a wrapper: affnet calls "
-                                  f"each plugin's {name} on its own, so write it as a plain hookimpl")
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} implements {name} as a wrapper: affnet calls "
+                    f"each plugin's {name} on its own, so write it as a plain hookimpl"
+                )
 
 
 def hooks_of(pm: pluggy.PluginManager, plugin) -> list[str]:
@@ -110,6 +120,7 @@ def mount_routes(pm: pluggy.PluginManager, app) -> list[str]:
     a plain path segment is logged and left out: a plugin can never take
     ``/r``, ``/api/ingest/`` or a page's path."""
     from flask import Blueprint
+
     mounted = []
     for impl in pm.hook.register_routes.get_hookimpls():
         try:
@@ -119,8 +130,12 @@ def mount_routes(pm: pluggy.PluginManager, app) -> list[str]:
             continue
         for blueprint in given if isinstance(given, (list, tuple)) else [given] if given is not None else []:
             if not isinstance(blueprint, Blueprint) or not _SEGMENT.fullmatch(blueprint.name):
-                log.error("plugin %s: register_routes must return Flask Blueprints named with letters, digits, "
-                          "'_' or '-' (got %r); its routes are not mounted", impl.plugin_name, blueprint)
+                log.error(
+                    "plugin %s: register_routes must return Flask Blueprints named with letters, digits, "
+                    "'_' or '-' (got %r); its routes are not mounted",
+                    impl.plugin_name,
+                    blueprint,
+                )
                 continue
             prefix = f"/hooks/{blueprint.name}"
             try:

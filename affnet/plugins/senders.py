@@ -24,6 +24,7 @@ The plugin supplies three small functions: where a delivery goes
 how to read an answer (``answer``). docs/plugins.md has a complete sender in
 under 50 lines.
 """
+
 import email.utils
 import logging
 import time
@@ -105,8 +106,11 @@ def read_answer(status_code: int, text: str, headers: Mapping[str, str], destina
     if 200 <= status_code < 300:
         return Answer("sent")
     if status_code == 429 or status_code >= 500:
-        return Answer("retry", f"answered HTTP {status_code}; trying again later",
-                      retry_after=retry_after_seconds(headers.get("Retry-After")))
+        return Answer(
+            "retry",
+            f"answered HTTP {status_code}; trying again later",
+            retry_after=retry_after_seconds(headers.get("Retry-After")),
+        )
     return Answer("failed", f"answered HTTP {status_code}")
 
 
@@ -124,10 +128,17 @@ class _Batch:
     deliveries: list[OutgoingDelivery]
 
 
-def send_batches(deliveries: Sequence[OutgoingDelivery], config: Mapping[str, Any], *, receiver: str,
-                 destination: DestinationOf, request: RequestOf, answer: AnswerOf = read_answer,
-                 max_events: int = 1000, report: Callable[[DeliveryResult], None] | None = None,
-                 ) -> list[DeliveryResult]:
+def send_batches(
+    deliveries: Sequence[OutgoingDelivery],
+    config: Mapping[str, Any],
+    *,
+    receiver: str,
+    destination: DestinationOf,
+    request: RequestOf,
+    answer: AnswerOf = read_answer,
+    max_events: int = 1000,
+    report: Callable[[DeliveryResult], None] | None = None,
+) -> list[DeliveryResult]:
     """Send ``deliveries``; one result per delivery, in no set order.
 
     ``receiver`` names the platform in errors ("could not reach Meta").
@@ -147,8 +158,11 @@ def send_batches(deliveries: Sequence[OutgoingDelivery], config: Mapping[str, An
     if report:
         for result in results:
             report(result)
-    work = [_Batch(where, group[start:start + max_events])
-            for where, group in batches.items() for start in range(0, len(group), max_events)]
+    work = [
+        _Batch(where, group[start : start + max_events])
+        for where, group in batches.items()
+        for start in range(0, len(group), max_events)
+    ]
     sender = _Sender(config, receiver, request, answer)
 
     def run(batch: _Batch) -> list[DeliveryResult]:
@@ -204,21 +218,35 @@ class _Sender:
         timeout = self.config.get("affnet.timeout_seconds") or 10
         try:
             with self._session(where) as session:
-                response = session.post(where.url, timeout=timeout, allow_redirects=False,
-                                        **self.request(where, batch.deliveries))
+                response = session.post(
+                    where.url, timeout=timeout, allow_redirects=False, **self.request(where, batch.deliveries)
+                )
         except requests.RequestException as error:
             if isinstance(error, TargetRefused):
                 return self._all(batch, "failed", url, error=f"refused: {error.reason}"), False
-            why = mask(f"could not reach {self.receiver} ({error.__class__.__name__}); trying again later",
-                       where.secrets)
+            why = mask(
+                f"could not reach {self.receiver} ({error.__class__.__name__}); trying again later", where.secrets
+            )
             log.warning("%s: %d events not delivered to %s: %s", self.receiver, len(batch.deliveries), url, why)
             return self._all(batch, "retry", url, error=why), False
         said = self.answer(response.status_code, response.text, response.headers, where)
-        log.info("%s: %d events to %s, HTTP %s, %s", self.receiver, len(batch.deliveries), url,
-                 response.status_code, said.outcome)
-        return self._all(batch, said.outcome, url, status_code=response.status_code,
-                         response_excerpt=mask(response.text, where.secrets)[:EXCERPT_CHARACTERS],
-                         error=mask(said.error, where.secrets), retry_after=said.retry_after), said.per_event
+        log.info(
+            "%s: %d events to %s, HTTP %s, %s",
+            self.receiver,
+            len(batch.deliveries),
+            url,
+            response.status_code,
+            said.outcome,
+        )
+        return self._all(
+            batch,
+            said.outcome,
+            url,
+            status_code=response.status_code,
+            response_excerpt=mask(response.text, where.secrets)[:EXCERPT_CHARACTERS],
+            error=mask(said.error, where.secrets),
+            retry_after=said.retry_after,
+        ), said.per_event
 
     @staticmethod
     def _all(batch: _Batch, outcome: str, url: str, **facts: Any) -> list[DeliveryResult]:

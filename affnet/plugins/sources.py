@@ -2,14 +2,25 @@
 webhook) uses: the offer named in its route, the offer's own secrets, and
 the ingest API's parsing and recording, so an event that arrives by a plugin
 is checked and booked exactly as ``/api/ingest/*`` books it."""
+
 from flask import current_app
 
 from ..core.events.ingest import IngestError, Outcome, parse_call, parse_conversion, parse_reversal
 from ..core.storage.models import Offer
 from ..core.network.offer_secrets import get_offer_secret, offer_secret_hint, set_offer_secret
 
-__all__ = ["IngestError", "Outcome", "find_offer", "get_offer_secret", "offer_secret_hint", "parse_call",
-           "parse_conversion", "parse_reversal", "record", "set_offer_secret"]
+__all__ = [
+    "IngestError",
+    "Outcome",
+    "find_offer",
+    "get_offer_secret",
+    "offer_secret_hint",
+    "parse_call",
+    "parse_conversion",
+    "parse_reversal",
+    "record",
+    "set_offer_secret",
+]
 
 
 def find_offer(slug: str) -> Offer | None:

@@ -5,6 +5,7 @@ Plugins never receive database rows. An event reaches them as ``EventInfo``
 builds in the event's transaction, so a plugin cannot change the books by
 accident, and the shape it sees is documented here in one place.
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -198,7 +199,13 @@ class PayoutMethod:
     validate: Callable[[dict[str, Any]], Any] | None = None
 
 
-_CONFIG_TYPES: dict[type, str] = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list"}
+_CONFIG_TYPES: dict[type, str] = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+}
 
 
 @dataclass(frozen=True)

@@ -23,17 +23,51 @@ The package holds the fixtures (``fixtures``), helpers for tracking links,
 the ingest API and stored secrets (``helpers``) and ``FakeReceiver``
 (``receiver``); docs/plugins.md lists each with its signature.
 """
+
 from .fixtures import (
-    DEFAULT_POSTGRES, Clock, Network, affnet_app, affnet_cli, affnet_client, affnet_clock, affnet_config,
-    affnet_database_url, affnet_network, affnet_plugins, affnet_postgres_url, affnet_services, affnet_settings,
-    affnet_worker, postgres_schema_url,
+    DEFAULT_POSTGRES,
+    Clock,
+    Network,
+    affnet_app,
+    affnet_cli,
+    affnet_client,
+    affnet_clock,
+    affnet_config,
+    affnet_database_url,
+    affnet_network,
+    affnet_plugins,
+    affnet_postgres_url,
+    affnet_services,
+    affnet_settings,
+    affnet_worker,
+    postgres_schema_url,
 )
 from .helpers import assert_not_stored, click, click_id_of, free_port, ingest, load_clicks, sale_body
 from .receiver import FakeReceiver
 
 __all__ = [
-    "DEFAULT_POSTGRES", "Clock", "FakeReceiver", "Network", "affnet_app", "affnet_cli", "affnet_client", "affnet_clock",
-    "affnet_config", "affnet_database_url", "affnet_network", "affnet_plugins", "affnet_postgres_url",
-    "affnet_services", "affnet_settings", "affnet_worker", "assert_not_stored", "click", "click_id_of", "free_port",
-    "ingest", "load_clicks", "postgres_schema_url", "sale_body",
+    "DEFAULT_POSTGRES",
+    "Clock",
+    "FakeReceiver",
+    "Network",
+    "affnet_app",
+    "affnet_cli",
+    "affnet_client",
+    "affnet_clock",
+    "affnet_config",
+    "affnet_database_url",
+    "affnet_network",
+    "affnet_plugins",
+    "affnet_postgres_url",
+    "affnet_services",
+    "affnet_settings",
+    "affnet_worker",
+    "assert_not_stored",
+    "click",
+    "click_id_of",
+    "free_port",
+    "ingest",
+    "load_clicks",
+    "postgres_schema_url",
+    "sale_body",
 ]

@@ -1,4 +1,5 @@
 """The pytest fixtures of ``affnet.testing`` (see its docstring)."""
+
 import os
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ def postgres_schema_url(base: str, schema: str) -> str:
 
 def _postgres_unavailable(base: str) -> str | None:
     import psycopg2
+
     try:
         psycopg2.connect(base, connect_timeout=3).close()
     except psycopg2.OperationalError as error:
@@ -31,8 +33,9 @@ def _postgres_unavailable(base: str) -> str | None:
 
 
 _PG_SKIP = "PostgreSQL tests skipped"
-DATABASES = tuple(name.strip() for name in os.environ.get("AFFNET_TEST_DATABASES", "sqlite,postgresql").split(",")
-                  if name.strip())
+DATABASES = tuple(
+    name.strip() for name in os.environ.get("AFFNET_TEST_DATABASES", "sqlite,postgresql").split(",") if name.strip()
+)
 
 
 @pytest.fixture(scope="session")
@@ -46,12 +49,14 @@ def affnet_postgres_url():
             pytest.fail(f"{why}; CI must run the PostgreSQL tests")
         pytest.skip(f"{_PG_SKIP}: {why}")
     import psycopg2
+
     schema = f"affnet_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     connection = psycopg2.connect(base)
     connection.autocommit = True
     connection.cursor().execute(f"CREATE SCHEMA {schema}")
     url = postgres_schema_url(base, schema)
     from ..core.storage import migrations
+
     database = open_database(url)
     with db.connection_context():
         migrations.migrate(progress=lambda line: None)
@@ -93,11 +98,18 @@ def affnet_config():
 @pytest.fixture
 def affnet_settings(tmp_path, affnet_database_url, affnet_config):
     from ..instance import init_instance
+
     instance = tmp_path / "instance"
     init_instance(instance)
-    overrides = {"database_url": affnet_database_url, "instance_path": str(instance),
-                 "cache_seconds": 0, "ingest.rate_limit": "100000 per minute", "plugins.enabled": [],
-                 "log_level": "WARNING", **affnet_config}
+    overrides = {
+        "database_url": affnet_database_url,
+        "instance_path": str(instance),
+        "cache_seconds": 0,
+        "ingest.rate_limit": "100000 per minute",
+        "plugins.enabled": [],
+        "log_level": "WARNING",
+        **affnet_config,
+    }
     return load_settings(None, overrides=overrides, environ={})
 
 
@@ -107,8 +119,10 @@ def affnet_app(affnet_settings, affnet_plugins):
     ``affnet_plugins`` (and the config's ``plugins.enabled``) registered."""
     from ..app import create_app
     from ..core.storage import migrations
-    app = create_app(affnet_settings, extra_plugins=affnet_plugins,
-                     load_entrypoints=bool(affnet_settings["plugins.enabled"]))
+
+    app = create_app(
+        affnet_settings, extra_plugins=affnet_plugins, load_entrypoints=bool(affnet_settings["plugins.enabled"])
+    )
     app.config["TESTING"] = True
     with db.connection_context():
         migrations.migrate(progress=lambda line: None)
@@ -156,8 +170,12 @@ def affnet_network(affnet_app) -> Network:
     an approved affiliate."""
     advertiser, _ = accounts.create_user("owner@example.com", "advertiser")
     offer, key = accounts.create_offer(
-        advertiser, "Susurra", "https://susurra.example/start?lang=en", currency="USD",
-        rules=[accounts.RuleSpec.parse(text) for text in ("sale=30%", "rebill=20%", "trial=2.00", "lead=0.50")])
+        advertiser,
+        "Susurra",
+        "https://susurra.example/start?lang=en",
+        currency="USD",
+        rules=[accounts.RuleSpec.parse(text) for text in ("sale=30%", "rebill=20%", "trial=2.00", "lead=0.50")],
+    )
     affiliate, _ = accounts.create_user("aff@example.com", "affiliate")
     participation = accounts.apply(affiliate, offer)
     accounts.set_participation_status(participation, "approved")
@@ -191,6 +209,7 @@ def affnet_clock():
 def affnet_worker(affnet_app):
     """A Worker on the test app: ``affnet_worker.run_once()`` sends what is due."""
     from ..worker import Worker
+
     return Worker(affnet_app.extensions["affnet"], app=affnet_app, worker_id="test-worker")
 
 
@@ -207,21 +226,34 @@ def affnet_cli(affnet_app, affnet_settings, tmp_path):
 
     from ..cli import cli
     from ..commands import register_all
+
     register_all(cli)
     pm = affnet_app.extensions["affnet"].pm
     pm.hook.register_commands(cli=cli)
     by_module = {ep.value: ep.name for ep in entry_points(group="affnet")}
-    names = sorted({*affnet_settings["plugins.enabled"],
-                    *(by_module[module.__name__] for module in pm.get_plugins()
-                      if getattr(module, "__name__", None) in by_module)})
-    lines = [f"{key} = {json.dumps(str(affnet_settings[key]))}" for key in ("database_url", "instance_path", "base_url")]
+    names = sorted(
+        {
+            *affnet_settings["plugins.enabled"],
+            *(
+                by_module[module.__name__]
+                for module in pm.get_plugins()
+                if getattr(module, "__name__", None) in by_module
+            ),
+        }
+    )
+    lines = [
+        f"{key} = {json.dumps(str(affnet_settings[key]))}" for key in ("database_url", "instance_path", "base_url")
+    ]
     lines += ["[plugins]", f"enabled = {json.dumps(names)}"]
     for name in names:
-        lines += [f"[plugin.{name}]", *(f"{key} = {json.dumps(value)}"
-                                         for key, value in affnet_settings.plugin_config(name).items())]
+        lines += [
+            f"[plugin.{name}]",
+            *(f"{key} = {json.dumps(value)}" for key, value in affnet_settings.plugin_config(name).items()),
+        ]
     config = tmp_path / "affnet-cli.toml"
     config.write_text("\n".join(lines) + "\n")
 
     def invoke(*args, input=None):
         return CliRunner().invoke(cli, ["--config", str(config), *args], input=input, catch_exceptions=False)
+
     return invoke

@@ -44,11 +44,15 @@ class FakeReceiver:
             def _answer(self):
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                request = {"method": self.command, "path": parts.path, "raw_query": parts.query,
-                           "query": {key: values[0] for key, values in
-                                     parse_qs(parts.query, keep_blank_values=True).items()},
-                           "headers": CaseInsensitiveDict(self.headers.items()), "body": self.rfile.read(length) if length else b"",
-                           "client_port": self.client_address[1]}
+                request = {
+                    "method": self.command,
+                    "path": parts.path,
+                    "raw_query": parts.query,
+                    "query": {key: values[0] for key, values in parse_qs(parts.query, keep_blank_values=True).items()},
+                    "headers": CaseInsensitiveDict(self.headers.items()),
+                    "body": self.rfile.read(length) if length else b"",
+                    "client_port": self.client_address[1],
+                }
                 with receiver.lock:
                     receiver.requests.append(request)
                     answer = receiver.route(request) if receiver.route else None

@@ -10,6 +10,7 @@ Every failure is a JSON body ``{"error": ..., "fields": {...}}`` with a 4xx
 status; nothing is written unless the answer is 200, 201 or 202. A database
 that does not answer gives ``503`` (nothing recorded, try again).
 """
+
 import hashlib
 import json
 import logging
@@ -51,8 +52,9 @@ def error_body(message: str, fields: dict | None = None) -> dict:
 
 def error(status: int, message: str, fields: dict | None = None):
     """An error answer from a Flask view (the stats API)."""
-    response = current_app.response_class(_ENCODER.encode(error_body(message, fields)) + "\n",
-                                          mimetype="application/json")
+    response = current_app.response_class(
+        _ENCODER.encode(error_body(message, fields)) + "\n", mimetype="application/json"
+    )
     return response, status
 
 
@@ -123,7 +125,7 @@ class IngestAPI:
         method = environ.get("REQUEST_METHOD", "GET")
         txid = "-"
         try:
-            status, body = self._call(environ, path[len(PREFIX):], method)
+            status, body = self._call(environ, path[len(PREFIX) :], method)
             txid = body.get("txid", "-")
         except _Refused as refused:
             status, body = refused.status, error_body(str(refused))
@@ -139,14 +141,15 @@ class IngestAPI:
         if status == 405:
             headers.append(("Allow", "POST"))
         start_response(_STATUS_LINES[status], headers)
-        shown = path if path[len(PREFIX):] in CALLS else log_text(path)
+        shown = path if path[len(PREFIX) :] in CALLS else log_text(path)
         self.log(f"method={log_text(method)} path={shown} status={status} ref=- click_id=- txid={txid}")
         return [data]
 
     def _call(self, environ, call: str, method: str) -> tuple[int, dict]:
         if call not in CALLS:
-            raise _Refused(404, "no such call: use /api/ingest/conversion, /api/ingest/refund or "
-                                "/api/ingest/chargeback")
+            raise _Refused(
+                404, "no such call: use /api/ingest/conversion, /api/ingest/refund or /api/ingest/chargeback"
+            )
         if method != "POST":
             raise _Refused(405, "use POST")
         key = environ.get("HTTP_X_OFFER_KEY")

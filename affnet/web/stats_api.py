@@ -15,6 +15,7 @@ there, so the rows are exact); the report answers 422 naming ``from`` or
 Every CSV cell goes through ``reports.spreadsheet_text``, so a visitor's
 sub value cannot be a formula in the spreadsheet that opens the export.
 """
+
 import csv
 import io
 import json
@@ -27,7 +28,14 @@ from ..core.network import api_tokens
 from ..core import clock
 from .api import error
 from ..core.reports import (
-    EXPORT_COLUMNS, Cursor, ExportFilter, ReportError, build_report, export_page, spreadsheet_row, spreadsheet_text,
+    EXPORT_COLUMNS,
+    Cursor,
+    ExportFilter,
+    ReportError,
+    build_report,
+    export_page,
+    spreadsheet_row,
+    spreadsheet_text,
 )
 
 bp = Blueprint("stats_api", __name__, url_prefix="/api/affiliate")
@@ -127,8 +135,9 @@ def _parse_export(affiliate_id: int):
     except ReportError as error:
         faults[error.field] = str(error)
     try:
-        selection = ExportFilter(affiliate_id, request.args.get("offer") or None, start, end,
-                                 _list("event"), _list("status"))
+        selection = ExportFilter(
+            affiliate_id, request.args.get("offer") or None, start, end, _list("event"), _list("status")
+        )
     except ReportError as error:
         faults[error.field] = str(error)
     if faults:
@@ -145,6 +154,7 @@ def _csv_lines(rows):
         buffer.seek(0)
         buffer.truncate()
         return text
+
     writer.writerow(EXPORT_COLUMNS)
     yield take()
     for n, row in enumerate(rows, 1):
@@ -213,8 +223,13 @@ def report():
     if faults:
         return _error(422, "invalid query: " + "; ".join(f"{k} {v}" for k, v in faults.items()), faults)
     try:
-        result = build_report(request.args.get("group_by", "day"), days["from"], days["to"],
-                              request.args.get("tz", "UTC"), affiliate=token.affiliate_id)
+        result = build_report(
+            request.args.get("group_by", "day"),
+            days["from"],
+            days["to"],
+            request.args.get("tz", "UTC"),
+            affiliate=token.affiliate_id,
+        )
     except ReportError as error:
         return _error(422, f"invalid query: {error}", {error.field or "query": str(error)})
     if fmt == "json":
@@ -229,4 +244,3 @@ def report():
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
-

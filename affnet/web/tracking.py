@@ -5,6 +5,7 @@ the route of a refCode comes from memory (``tracking.find_route``), the click
 goes to the spool with one ``write()``, and nothing waits for the database.
 Everything else goes on to the Flask app.
 """
+
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -37,19 +38,30 @@ class TrackingLink:
             return self._not_found(environ, start_response, args.get("ref", "-"))
         cookie = tracking.cookie_name(route)
         row = tracking.click_row(
-            route, args, ip=environ.get("REMOTE_ADDR"), user_agent=environ.get("HTTP_USER_AGENT"),
-            referer=environ.get("HTTP_REFERER"), method=method,
-            has_cookie=tracking.has_cookie(environ.get("HTTP_COOKIE"), cookie))
+            route,
+            args,
+            ip=environ.get("REMOTE_ADDR"),
+            user_agent=environ.get("HTTP_USER_AGENT"),
+            referer=environ.get("HTTP_REFERER"),
+            method=method,
+            has_cookie=tracking.has_cookie(environ.get("HTTP_COOKIE"), cookie),
+        )
         self.spool.append(row)
         click_id = row["click_id"]
         secure = self.secure == "always" or (self.secure == "auto" and environ.get("wsgi.url_scheme") == "https")
-        start_response("302 Found", [
-            ("Location", route.redirect_to(click_id)),
-            ("Set-Cookie", f"{cookie}={click_id}; Max-Age={route.cookie_days * 86400}; HttpOnly; Path=/; "
-                           f"SameSite=Lax{'; Secure' if secure else ''}"),
-            ("Cache-Control", "no-store"),
-            ("Content-Length", "0"),
-        ])
+        start_response(
+            "302 Found",
+            [
+                ("Location", route.redirect_to(click_id)),
+                (
+                    "Set-Cookie",
+                    f"{cookie}={click_id}; Max-Age={route.cookie_days * 86400}; HttpOnly; Path=/; "
+                    f"SameSite=Lax{'; Secure' if secure else ''}",
+                ),
+                ("Cache-Control", "no-store"),
+                ("Content-Length", "0"),
+            ],
+        )
         self.log(f"method={method} path=/r status=302 ref={route.ref_code} click_id={click_id}")
         return [b""]
 
@@ -58,8 +70,9 @@ class TrackingLink:
         if self.fallback:
             start_response("302 Found", [("Location", self.fallback), ("Content-Length", "0")])
             return [b""]
-        start_response("404 Not Found", [("Content-Type", "text/html; charset=utf-8"),
-                                         ("Content-Length", str(len(_NOT_FOUND)))])
+        start_response(
+            "404 Not Found", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(_NOT_FOUND)))]
+        )
         return [_NOT_FOUND]
 
 

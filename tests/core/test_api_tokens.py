@@ -1,5 +1,6 @@
 """SPEC section 7: stats API tokens (made in the affiliate's settings, shown
 once, stored hashed, revocable, last-used time shown)."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,5 +1,6 @@
 """`affnet backup` and `affnet restore`: every row of every table comes back,
 on SQLite and PostgreSQL, and across the two."""
+
 import gzip
 import json
 import os
@@ -40,10 +41,13 @@ def filled(affnet_client, affnet_network, affnet_worker):
     a token, an offer secret and a payout."""
     network = affnet_network
     network.add_affiliate("pending@example.com", status="pending")
-    setting_versions.save(sample_plugin.KIND, network.affiliate,
-                          {"url": "https://receiver.example/hit", "token": "s3cr3t-token"})
-    clicks = [click_id_of(click(affnet_client, network.ref, s1=f"sub-{n}", fbclid="IwAR1", clickid=f"kt-{n}"))
-              for n in range(5)]
+    setting_versions.save(
+        sample_plugin.KIND, network.affiliate, {"url": "https://receiver.example/hit", "token": "s3cr3t-token"}
+    )
+    clicks = [
+        click_id_of(click(affnet_client, network.ref, s1=f"sub-{n}", fbclid="IwAR1", clickid=f"kt-{n}"))
+        for n in range(5)
+    ]
     click(affnet_client, network.ref, ua="Googlebot/2.1")
     ingest(affnet_client, network, "conversion", sale_body(clicks[0], payment="pi_1", amount="29.99"))
     ingest(affnet_client, network, "refund", {"external_payment_id": "pi_2", "amount": "5.00", "refund_id": "re_1"})
@@ -52,21 +56,36 @@ def filled(affnet_client, affnet_network, affnet_worker):
     affnet_worker.run_once()
     api_tokens.create_token(network.affiliate, "keitaro")
     offer_secrets.set_offer_secret(network.offer, "stripe_signing_secret", "whsec_abc")
-    payout = Payout.create(affiliate=network.affiliate, currency="USD", amount=Decimal("12.5"), method="sample_pay",
-                           status="sent", idempotency_key="affnet-payout-1", external_id="x-1",
-                           sent_at=clock.now())
-    LedgerEntry.create(affiliate=network.affiliate, currency="USD", amount=Decimal("-12.5"), kind="payout",
-                       payout=payout, available_at=clock.now())
+    payout = Payout.create(
+        affiliate=network.affiliate,
+        currency="USD",
+        amount=Decimal("12.5"),
+        method="sample_pay",
+        status="sent",
+        idempotency_key="affnet-payout-1",
+        external_id="x-1",
+        sent_at=clock.now(),
+    )
+    LedgerEntry.create(
+        affiliate=network.affiliate,
+        currency="USD",
+        amount=Decimal("-12.5"),
+        kind="payout",
+        payout=payout,
+        available_at=clock.now(),
+    )
     assert Delivery.select().where(Delivery.status == "sent").count() >= 1
     assert Event.select().where(Event.reverses.is_null(False) & (Event.reverses > Event.id)).exists(), (
-        "the refund points at a later row: the restore must cope with it")
+        "the refund points at a later row: the restore must cope with it"
+    )
     return network
 
 
 def every_row() -> dict:
     """Every table's rows as the models read them (Decimal, datetime, dict, bool)."""
-    return {model._meta.table_name: list(model.select().order_by(model._meta.primary_key).tuples())
-            for model in ALL_MODELS}
+    return {
+        model._meta.table_name: list(model.select().order_by(model._meta.primary_key).tuples()) for model in ALL_MODELS
+    }
 
 
 @contextmanager
@@ -115,8 +134,22 @@ def test_a_backup_restores_every_row_of_every_table_into_an_empty_database(fille
         after = every_row()
     assert restored.rows == summary.rows
     assert after == before
-    filled_tables = {"users", "offer", "commission_rule", "participation", "click", "event", "payout", "ledger_entry",
-                     "setting_version", "delivery", "delivery_attempt", "offer_secret", "schema_version", "api_token"}
+    filled_tables = {
+        "users",
+        "offer",
+        "commission_rule",
+        "participation",
+        "click",
+        "event",
+        "payout",
+        "ledger_entry",
+        "setting_version",
+        "delivery",
+        "delivery_attempt",
+        "offer_secret",
+        "schema_version",
+        "api_token",
+    }
     assert {name for name, rows in after.items() if rows} >= filled_tables
 
 
@@ -139,13 +172,16 @@ def test_restored_values_keep_their_types(filled, affnet_settings, tmp_path):
 
 def test_a_restored_database_takes_new_rows_after_the_restored_ids(filled, affnet_settings, tmp_path):
     write_backup(tmp_path / "b.gz")
-    highest = {model: model.select().order_by(model._meta.primary_key.desc()).first().id
-               for model in (User, Click, Event, LedgerEntry)}
+    highest = {
+        model: model.select().order_by(model._meta.primary_key.desc()).first().id
+        for model in (User, Click, Event, LedgerEntry)
+    }
     with empty_database_like(affnet_settings.database_url, tmp_path) as url, database(url):
         restore_backup(tmp_path / "b.gz")
         user = User.create(email="new@example.com", role="affiliate", password_hash="x")
-        entry = LedgerEntry.create(affiliate=user, currency="USD", amount=Decimal("1"), kind="adjustment",
-                                   available_at=clock.now())
+        entry = LedgerEntry.create(
+            affiliate=user, currency="USD", amount=Decimal("1"), kind="adjustment", available_at=clock.now()
+        )
         assert user.id > highest[User] and entry.id > highest[LedgerEntry]
 
 
@@ -191,9 +227,9 @@ def test_an_incomplete_backup_is_refused_before_anything_is_written(filled, tmp_
     write_backup(tmp_path / "b.gz")
     lines = gzip.open(tmp_path / "b.gz", "rt").read().splitlines()
     with gzip.open(tmp_path / "cut.gz", "wt") as out:
-        out.write("\n".join(lines[:len(lines) // 2]) + "\n")
+        out.write("\n".join(lines[: len(lines) // 2]) + "\n")
     raw = (tmp_path / "b.gz").read_bytes()
-    (tmp_path / "truncated.gz").write_bytes(raw[:len(raw) // 2])
+    (tmp_path / "truncated.gz").write_bytes(raw[: len(raw) // 2])
     with empty_database_like("sqlite", tmp_path) as url, database(url):
         for broken in ("cut.gz", "truncated.gz"):
             with pytest.raises(BackupError, match="incomplete|not a complete"):
@@ -204,6 +240,7 @@ def test_an_incomplete_backup_is_refused_before_anything_is_written(filled, tmp_
 def test_a_failed_backup_leaves_no_file_behind(filled, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
+
     monkeypatch.setattr("affnet.core.storage.backup._dump_table", broken)
     with pytest.raises(OSError):
         write_backup(tmp_path / "b.gz")

@@ -1,4 +1,5 @@
 """One config file, every key overridable by AFFNET_*, a clear line for a wrong value."""
+
 from decimal import Decimal
 
 import pytest
@@ -28,9 +29,14 @@ def test_the_file_sets_keys_by_section(tmp_path):
 
 def test_every_key_is_overridden_by_its_environment_variable(tmp_path):
     path = write(tmp_path, '[server]\nport = 9000\n')
-    settings = load_settings(path, environ={"AFFNET_SERVER_PORT": "9100",
-                                            "AFFNET_PLUGINS_ENABLED": "keitaro, fb_capi",
-                                            "AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS": "true"})
+    settings = load_settings(
+        path,
+        environ={
+            "AFFNET_SERVER_PORT": "9100",
+            "AFFNET_PLUGINS_ENABLED": "keitaro, fb_capi",
+            "AFFNET_DELIVERIES_ALLOW_PRIVATE_TARGETS": "true",
+        },
+    )
     assert settings["server.port"] == 9100
     assert settings["plugins.enabled"] == ["keitaro", "fb_capi"]
     assert settings["deliveries.allow_private_targets"] is True
@@ -41,15 +47,18 @@ def test_config_file_comes_from_affnet_config(tmp_path):
     assert load_settings(None, environ={"AFFNET_CONFIG": str(path)})["log_level"] == "DEBUG"
 
 
-@pytest.mark.parametrize("text, key", [
-    ('[server]\nport = "eighty"\n', "server.port"),
-    ('[tracking]\nfallback_url = "ftp://x"\n', "tracking.fallback_url"),
-    ('database_url = "mysql://x"\n', "database_url"),
-    ('[payouts]\nminimum = "-1"\n', "payouts.minimum"),
-    ('[tracking]\ncookie_secure = "sometimes"\n', "tracking.cookie_secure"),
-    ('[trackin]\nfallback_url = ""\n', "trackin.fallback_url"),
-    ('[ingest]\nrate_limit = "lots"\n', "ingest.rate_limit"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('[server]\nport = "eighty"\n', "server.port"),
+        ('[tracking]\nfallback_url = "ftp://x"\n', "tracking.fallback_url"),
+        ('database_url = "mysql://x"\n', "database_url"),
+        ('[payouts]\nminimum = "-1"\n', "payouts.minimum"),
+        ('[tracking]\ncookie_secure = "sometimes"\n', "tracking.cookie_secure"),
+        ('[trackin]\nfallback_url = ""\n', "trackin.fallback_url"),
+        ('[ingest]\nrate_limit = "lots"\n', "ingest.rate_limit"),
+    ],
+)
 def test_a_wrong_value_stops_start_up_with_one_line_naming_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as error:
         load_settings(write(tmp_path, text), environ={})

@@ -1,5 +1,6 @@
 """The database layer under the hot paths: pooled connections handed out
 without a ping, statements planned once per connection (PostgreSQL)."""
+
 import pytest
 
 from affnet.core.storage import db as database_module
@@ -22,6 +23,7 @@ def pings(postgres_only, monkeypatch):
     def counting(connection):
         made.append(connection)
         return real(connection)
+
     monkeypatch.setattr(db.obj._adapter, "is_connection_closed", counting)
     return made
 
@@ -50,8 +52,9 @@ def test_the_ingest_path_plans_each_statement_once_per_connection(postgres_only,
     db.obj.close_all()
     for payment in ("pi_1", "pi_2", "pi_3"):
         click_id = click_id_of(click(affnet_client, affnet_network.ref))
-        assert ingest(affnet_client, affnet_network, "conversion",
-                      sale_body(click_id, payment=payment)).status_code == 201
+        assert (
+            ingest(affnet_client, affnet_network, "conversion", sale_body(click_id, payment=payment)).status_code == 201
+        )
     with db.connection_context():
         prepared = _prepared_statements()
     assert any('INSERT INTO "event"' in statement for statement in prepared)
@@ -64,12 +67,14 @@ def test_a_prepared_statement_runs_with_each_call_s_values(postgres_only):
         sql = "SELECT %s::int + %s::int"
         assert sql_module.execute(sql, [1, 2]).fetchone()[0] == 3
         assert sql_module.execute(sql, [40, 2]).fetchone()[0] == 42
-        assert [statement.split(" AS ", 1)[1] for statement in _prepared_statements()
-                if "$1::int" in statement] == ["SELECT $1::int + $2::int"]
+        assert [statement.split(" AS ", 1)[1] for statement in _prepared_statements() if "$1::int" in statement] == [
+            "SELECT $1::int + $2::int"
+        ]
 
 
-def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(postgres_only, affnet_postgres_url,
-                                                                        monkeypatch):
+def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(
+    postgres_only, affnet_postgres_url, monkeypatch
+):
     separator = "&" if "?" in affnet_postgres_url else "?"
     database = database_module.make_database(affnet_postgres_url + separator + "prepared_statements=false")
     monkeypatch.setattr(db, "obj", database)

@@ -1,5 +1,6 @@
 """`affnet keys rotate`: a new encryption key, every stored secret
 re-encrypted under it, and the old key then safe to drop."""
+
 import json
 
 import pytest
@@ -24,13 +25,15 @@ def rotate(affnet_settings, tmp_path):
     """Runs `affnet keys rotate [args]` on the test's database and instance."""
     register_all(cli)
     config = tmp_path / "affnet.toml"
-    config.write_text(f'database_url = "{affnet_settings.database_url}"\n'
-                      f'instance_path = "{affnet_settings.instance_path}"\n')
+    config.write_text(
+        f'database_url = "{affnet_settings.database_url}"\ninstance_path = "{affnet_settings.instance_path}"\n'
+    )
 
     def run(*args, env=None):
         db.close()
         db.obj.close_all()  # the command opens the database afresh
         return CliRunner().invoke(cli, ["--config", str(config), "keys", "rotate", "--json", *args], env=env)
+
     return run
 
 
@@ -45,12 +48,15 @@ def saved_secrets(network):
 
 
 def stored_secrets(version_id, network):
-    return (setting_versions.decrypt_values(SettingVersion.get_by_id(version_id).values)["token"],
-            offer_secrets.get_offer_secret(network.offer, "signing_secret"))
+    return (
+        setting_versions.decrypt_values(SettingVersion.get_by_id(version_id).values)["token"],
+        offer_secrets.get_offer_secret(network.offer, "signing_secret"),
+    )
 
 
 def test_a_secret_saved_under_the_old_key_decrypts_after_rotation_and_the_old_key_can_then_be_dropped(
-        affnet_settings, affnet_network, rotate):
+    affnet_settings, affnet_network, rotate
+):
     version_id = saved_secrets(affnet_network)
     (old_key,) = keys_on_disk(affnet_settings)
     before = SettingVersion.get_by_id(version_id).values["token"]
@@ -72,7 +78,8 @@ def test_a_secret_saved_under_the_old_key_decrypts_after_rotation_and_the_old_ke
 
 
 def test_rotate_with_drop_old_keeps_only_the_new_key_and_every_secret_still_decrypts(
-        affnet_settings, affnet_network, rotate):
+    affnet_settings, affnet_network, rotate
+):
     version_id = saved_secrets(affnet_network)
     (old_key,) = keys_on_disk(affnet_settings)
     result = rotate("--drop-old")
@@ -85,7 +92,8 @@ def test_rotate_with_drop_old_keeps_only_the_new_key_and_every_secret_still_decr
 
 
 def test_rotate_refuses_when_the_keys_come_from_the_environment_and_changes_nothing(
-        affnet_settings, affnet_network, rotate):
+    affnet_settings, affnet_network, rotate
+):
     version_id = saved_secrets(affnet_network)
     env_key = keyring.keys[0].decode()
     before = SettingVersion.get_by_id(version_id).values["token"]

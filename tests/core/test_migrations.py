@@ -1,4 +1,5 @@
 """`affnet migrate`: a new database gets the latest schema, an older one each newer step."""
+
 from peewee import CharField
 from playhouse.migrate import migrate as run
 
@@ -38,18 +39,25 @@ def test_an_older_database_gets_each_newer_step_in_order(affnet_app, monkeypatch
 
 
 _VERSION_1_INDEXES = {
-    "click_offer_id": "click (offer_id)", "click_affiliate_id": "click (affiliate_id)",
-    "click_affiliate_id_created_at": "click (affiliate_id, created_at)", "event_offer_id": "event (offer_id)",
-    "event_affiliate_id": "event (affiliate_id)", "event_affiliate_id_occurred_at": "event (affiliate_id, occurred_at)",
-    "ledger_entry_affiliate_id": "ledger_entry (affiliate_id)", "event_pending": "event (pending) WHERE pending",
-    "delivery_status": "delivery (status)", "delivery_next_attempt_at": "delivery (next_attempt_at)",
+    "click_offer_id": "click (offer_id)",
+    "click_affiliate_id": "click (affiliate_id)",
+    "click_affiliate_id_created_at": "click (affiliate_id, created_at)",
+    "event_offer_id": "event (offer_id)",
+    "event_affiliate_id": "event (affiliate_id)",
+    "event_affiliate_id_occurred_at": "event (affiliate_id, occurred_at)",
+    "ledger_entry_affiliate_id": "ledger_entry (affiliate_id)",
+    "event_pending": "event (pending) WHERE pending",
+    "delivery_status": "delivery (status)",
+    "delivery_next_attempt_at": "delivery (next_attempt_at)",
     "delivery_setting_id": "delivery (setting_id)",
 }
 
 
 def _indexes():
-    return {table: sorted(index.name for index in db.get_indexes(table))
-            for table in ("click", "event", "ledger_entry", "delivery")}
+    return {
+        table: sorted(index.name for index in db.get_indexes(table))
+        for table in ("click", "event", "ledger_entry", "delivery")
+    }
 
 
 def test_a_version_1_database_migrated_has_the_indexes_of_a_new_one(affnet_app):
@@ -69,8 +77,9 @@ def _drop_ad_click_ids():
     run(migrations.SchemaMigrator.from_database(db.obj).drop_column("click", "ad_click_ids"))
 
 
-def test_a_version_2_database_migrated_keeps_its_clicks_and_stores_ad_click_ids(affnet_app, affnet_client,
-                                                                                affnet_network):
+def test_a_version_2_database_migrated_keeps_its_clicks_and_stores_ad_click_ids(
+    affnet_app, affnet_client, affnet_network
+):
     old = click_id_of(click(affnet_client, affnet_network.ref, s1="before"))
     load_clicks(affnet_app)
     _drop_ad_click_ids()

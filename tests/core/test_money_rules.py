@@ -1,5 +1,6 @@
 """Commissions, attribution and the ledger as plain functions over models,
 without HTTP (SPEC sections 3 and 4)."""
+
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -23,25 +24,40 @@ def offer(affnet_network):
 
 def event(network, **values) -> Event:
     """A stored event of the network's participation (attributed unless told)."""
-    fields = dict(txid=values.pop("txid", f"tx{Event.select().count()}"), offer=network.offer, kind="sale",
-                  status="sale", dedup_key=f"k{Event.select().count()}", participation=network.participation,
-                  affiliate=network.affiliate.id, attributed=True, payout=D("0"), payout_currency="USD",
-                  source="test", occurred_at=T0, is_first_payment=True)
+    fields = dict(
+        txid=values.pop("txid", f"tx{Event.select().count()}"),
+        offer=network.offer,
+        kind="sale",
+        status="sale",
+        dedup_key=f"k{Event.select().count()}",
+        participation=network.participation,
+        affiliate=network.affiliate.id,
+        attributed=True,
+        payout=D("0"),
+        payout_currency="USD",
+        source="test",
+        occurred_at=T0,
+        is_first_payment=True,
+    )
     fields.update(values)
     return Event.create(**fields)
 
 
 # -- commissions -----------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, gross, currency, expected", [
-    ("sale", D("29.00"), "USD", (D("8.70"), "USD")),        # 30%
-    ("sale", D("1.15"), "USD", (D("0.35"), "USD")),         # 0.345 rounds half up
-    ("sale", D("2999"), "JPY", (D("900"), "JPY")),          # a percent pays in the payment's currency
-    ("sale", D("10.5555"), "CLF", (D("3.1667"), "CLF")),    # four minor digits
-    ("trial", None, None, (D("2.00"), "USD")),              # fixed: the offer's currency
-    ("trial", D("50"), "EUR", (D("2.00"), "USD")),
-    ("refund", D("29"), "USD", (D("0"), "USD")),            # no rule: nothing
-])
+
+@pytest.mark.parametrize(
+    "kind, gross, currency, expected",
+    [
+        ("sale", D("29.00"), "USD", (D("8.70"), "USD")),  # 30%
+        ("sale", D("1.15"), "USD", (D("0.35"), "USD")),  # 0.345 rounds half up
+        ("sale", D("2999"), "JPY", (D("900"), "JPY")),  # a percent pays in the payment's currency
+        ("sale", D("10.5555"), "CLF", (D("3.1667"), "CLF")),  # four minor digits
+        ("trial", None, None, (D("2.00"), "USD")),  # fixed: the offer's currency
+        ("trial", D("50"), "EUR", (D("2.00"), "USD")),
+        ("refund", D("29"), "USD", (D("0"), "USD")),  # no rule: nothing
+    ],
+)
 def test_commission_for_prices_each_rule(offer, kind, gross, currency, expected):
     assert commissions.commission_for(offer, kind, gross, currency, "cus_1", T0) == expected
 
@@ -54,15 +70,20 @@ def test_a_rebill_rule_with_months_pays_only_within_them(affnet_network, offer):
     event(affnet_network, user_ref="cus_1", occurred_at=datetime(2026, 1, 31))
     just_inside = datetime(2026, 4, 29, 23, 59)
     assert commissions.commission_for(offer, "rebill", D("10"), "USD", "cus_1", just_inside)[0] == D("2.00")
-    assert commissions.commission_for(offer, "rebill", D("10"), "USD", "cus_1", datetime(2026, 4, 30)) \
-        == (D("0"), "USD"), "three months after January 31 end on April 30 (the month's last day)"
+    assert commissions.commission_for(offer, "rebill", D("10"), "USD", "cus_1", datetime(2026, 4, 30)) == (
+        D("0"),
+        "USD",
+    ), "three months after January 31 end on April 30 (the month's last day)"
 
 
-@pytest.mark.parametrize("moment, months, expected", [
-    (datetime(2026, 1, 31), 1, datetime(2026, 2, 28)),
-    (datetime(2028, 1, 31), 1, datetime(2028, 2, 29)),
-    (datetime(2026, 11, 15), 3, datetime(2027, 2, 15)),
-])
+@pytest.mark.parametrize(
+    "moment, months, expected",
+    [
+        (datetime(2026, 1, 31), 1, datetime(2026, 2, 28)),
+        (datetime(2028, 1, 31), 1, datetime(2028, 2, 29)),
+        (datetime(2026, 11, 15), 3, datetime(2027, 2, 15)),
+    ],
+)
 def test_add_months_keeps_the_day_or_takes_the_months_last(moment, months, expected):
     assert commissions.add_months(moment, months) == expected
 
@@ -88,10 +109,12 @@ def test_reversal_share_takes_all_that_is_left_without_an_amount_or_at_the_whole
 
 # -- attribution -------------------------------------------------------------------
 
+
 def a_click(network, at=T0, participation=None) -> Click:
     route = find_route((participation or network.participation).ref_code, cached=False)
-    row = record_click(route, {}, ip="203.0.113.7", user_agent="Mozilla/5.0", referer=None, method="GET",
-                       has_cookie=False, now=at)
+    row = record_click(
+        route, {}, ip="203.0.113.7", user_agent="Mozilla/5.0", referer=None, method="GET", has_cookie=False, now=at
+    )
     return Click.get(Click.click_id == row["click_id"])
 
 
@@ -107,8 +130,14 @@ def test_attribute_by_user_ref_to_the_first_attributed_event(affnet_network, off
     partner = affnet_network.add_affiliate("b@example.com")
     first, later = a_click(affnet_network), a_click(affnet_network, participation=partner)
     event(affnet_network, user_ref="cus_1", click=first, occurred_at=T0)
-    event(affnet_network, user_ref="cus_1", click=later, participation=partner, affiliate=partner.affiliate_id,
-          occurred_at=T0 + timedelta(days=1))
+    event(
+        affnet_network,
+        user_ref="cus_1",
+        click=later,
+        participation=partner,
+        affiliate=partner.affiliate_id,
+        occurred_at=T0 + timedelta(days=1),
+    )
     found = attribution.attribute(offer, None, "cus_1", T0 + timedelta(days=2))
     assert found.participation.id == affnet_network.participation.id
 
@@ -127,13 +156,15 @@ def test_a_click_of_another_offer_does_not_attribute(affnet_network, offer):
 
 # -- the ledger --------------------------------------------------------------------
 
+
 def test_a_commission_is_payable_when_its_hold_ends(affnet_network, offer):
     sale = event(affnet_network, payout=D("8.70"))
     entry = ledger.entry_for(sale, offer)
     entry.save()
     hold_ends = T0 + timedelta(days=offer.hold_days)
-    assert ledger.balances(affnet_network.affiliate.id, at=hold_ends - timedelta(seconds=1)) == \
-        {"USD": {"balance": D("8.70"), "payable": D("0")}}
+    assert ledger.balances(affnet_network.affiliate.id, at=hold_ends - timedelta(seconds=1)) == {
+        "USD": {"balance": D("8.70"), "payable": D("0")}
+    }
     assert ledger.balances(affnet_network.affiliate.id, at=hold_ends)["USD"]["payable"] == D("8.70")
 
 
@@ -150,4 +181,6 @@ def test_a_reversal_counts_at_once_and_balances_are_per_currency(affnet_network,
     assert (reversal.kind, reversal.available_at) == ("reversal", T0), "not held: it counts at once"
     assert LedgerEntry.select().count() == 3
     assert ledger.balances(affnet_network.affiliate.id, at=T0) == {
-        "USD": {"balance": D("5.70"), "payable": D("-3.00")}, "JPY": {"balance": D("900"), "payable": D("0")}}
+        "USD": {"balance": D("5.70"), "payable": D("-3.00")},
+        "JPY": {"balance": D("900"), "payable": D("0")},
+    }

@@ -2,6 +2,7 @@
 
 Every rule holds for both clients: the requests session (``outbound_session``)
 and the aiohttp session (``outbound_client_session`` on ``run_outbound``'s loop)."""
+
 import base64
 import socket
 
@@ -9,8 +10,16 @@ import aiohttp
 import certifi
 import pytest
 
-from affnet.net import (TargetRefused, UnresolvableHost, outbound_client_session, outbound_session, refusal_in,
-                        refusal_reason, resolve_checked, run_outbound)
+from affnet.net import (
+    TargetRefused,
+    UnresolvableHost,
+    outbound_client_session,
+    outbound_session,
+    refusal_in,
+    refusal_reason,
+    resolve_checked,
+    run_outbound,
+)
 from affnet.testing import FakeReceiver
 
 REAL_GETADDRINFO = socket.getaddrinfo
@@ -33,6 +42,7 @@ def client_get(url: str, allow_private: bool = False) -> int:
             async with session.get(url, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=2)) as response:
                 await response.read()
                 return response.status
+
     try:
         return run_outbound(get())
     except aiohttp.ClientError as error:
@@ -48,22 +58,44 @@ def get(request):
 def fake_dns(monkeypatch, names: dict):
     """Make ``socket.getaddrinfo`` answer ``names`` (name -> list of IPs, or a
     callable giving one); IP literals resolve as usual."""
+
     def getaddrinfo(host, port, *args, **kwargs):
         if host in names:
             answer = names[host]
             addresses = answer() if callable(answer) else answer
-            return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                     (ip, port) if ":" not in ip else (ip, port, 0, 0)) for ip in addresses]
+            return [
+                (
+                    socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    6,
+                    "",
+                    (ip, port) if ":" not in ip else (ip, port, 0, 0),
+                )
+                for ip in addresses
+            ]
         return REAL_GETADDRINFO(host, port, *args, **kwargs)
+
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
-@pytest.mark.parametrize("address, words", [
-    ("127.0.0.1", "loopback"), ("10.0.0.1", "private"), ("169.254.169.254", "link-local"),
-    ("192.168.1.10", "private"), ("172.16.0.5", "private"), ("::1", "loopback"), ("fe80::1", "link-local"),
-    ("fd00::1", "private"), ("::ffff:127.0.0.1", "loopback"), ("0.0.0.0", "unspecified"),
-    ("224.0.0.1", "multicast"), ("240.0.0.1", "reserved"), ("100.64.0.1", "not a public address"),
-])
+@pytest.mark.parametrize(
+    "address, words",
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("192.168.1.10", "private"),
+        ("172.16.0.5", "private"),
+        ("::1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("fd00::1", "private"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("0.0.0.0", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "not a public address"),
+    ],
+)
 def test_non_public_addresses_are_refused_with_a_reason(address, words):
     assert words in refusal_reason(address)
 
@@ -121,7 +153,8 @@ def test_a_name_that_does_not_resolve_is_a_network_error_not_a_refusal():
 def test_private_targets_are_reached_when_allowed(get, receiver):
     assert get(f"http://127.0.0.1:{receiver.port}/postback?subid=1", allow_private=True) == 200
     assert [(r["path"], r["raw_query"], r["headers"]["Host"]) for r in receiver.requests] == [
-        ("/postback", "subid=1", f"127.0.0.1:{receiver.port}")]
+        ("/postback", "subid=1", f"127.0.0.1:{receiver.port}")
+    ]
 
 
 def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(get, monkeypatch, receiver):
@@ -129,8 +162,8 @@ def test_the_connection_goes_to_the_checked_address_even_if_dns_changes(get, mon
     fake_dns(monkeypatch, {"rebind.example": lambda: next(answers, ["10.255.255.1"])})
     assert get(f"http://rebind.example:{receiver.port}/x", allow_private=True) == 200
     assert [(r["path"], r["headers"]["Host"]) for r in receiver.requests] == [
-        ("/x", f"rebind.example:{receiver.port}")], \
-        "the name is kept for the Host header while the connection goes to the checked IP"
+        ("/x", f"rebind.example:{receiver.port}")
+    ], "the name is kept for the Host header while the connection goes to the checked IP"
 
 
 def test_redirects_are_not_followed(get):
@@ -176,13 +209,15 @@ def test_an_operators_ca_bundle_is_still_used_for_certificates(monkeypatch, tmp_
 
 def test_the_aiohttp_session_trusts_certifi_or_the_operators_bundle(monkeypatch):
     loaded = []
-    monkeypatch.setattr("ssl.SSLContext.load_verify_locations",
-                        lambda self, cafile=None, *args, **kwargs: loaded.append(cafile))
+    monkeypatch.setattr(
+        "ssl.SSLContext.load_verify_locations", lambda self, cafile=None, *args, **kwargs: loaded.append(cafile)
+    )
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
     async def make():
         await outbound_client_session().close()
+
     run_outbound(make())
     monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/affnet/ca.pem")
     run_outbound(make())

@@ -1,4 +1,5 @@
 """The outbox and the worker: one transaction with the event, claims, retries."""
+
 import threading
 from datetime import timedelta
 
@@ -18,8 +19,9 @@ def affnet_plugins():
 
 @pytest.fixture
 def configured(affnet_network):
-    setting_versions.save(sample_plugin.KIND, affnet_network.affiliate,
-                          {"url": "https://receiver.example/hit", "token": "s3cr3t-token"})
+    setting_versions.save(
+        sample_plugin.KIND, affnet_network.affiliate, {"url": "https://receiver.example/hit", "token": "s3cr3t-token"}
+    )
     return affnet_network
 
 
@@ -41,8 +43,9 @@ def test_a_failed_delivery_write_records_no_event_either(affnet_client, configur
     def refused_by_the_database(*args):
         deliveries = real(*args)
         for delivery in deliveries:
-            delivery.setting = 10 ** 9  # no such setting version: the foreign key refuses the row
+            delivery.setting = 10**9  # no such setting version: the foreign key refuses the row
         return deliveries
+
     monkeypatch.setattr(outbox, "deliveries_for", refused_by_the_database)
     response = sell(affnet_client, configured)
     assert response.status_code == 503
@@ -57,10 +60,13 @@ def test_no_setting_means_no_delivery(affnet_client, affnet_network):
 def test_a_plugin_that_raises_never_breaks_the_ingest_answer(affnet_client, configured, monkeypatch):
     def boom(event, settings):
         raise RuntimeError("plugin bug")
+
     monkeypatch.setattr(sample_plugin, "deliveries_for_event", boom)
     from affnet.app import create_app  # a fresh app registers the broken implementation
-    app = create_app(affnet_client.application.extensions["affnet"].settings, extra_plugins=[sample_plugin],
-                     load_entrypoints=False)
+
+    app = create_app(
+        affnet_client.application.extensions["affnet"].settings, extra_plugins=[sample_plugin], load_entrypoints=False
+    )
     response = sell(app.test_client(), configured)
     assert response.status_code == 201
     assert Event.select().count() == 1
@@ -79,6 +85,7 @@ def test_worker_sends_due_deliveries_with_decrypted_settings(affnet_client, conf
 
 def test_secret_setting_is_stored_encrypted(configured):
     from affnet.core.storage.models import SettingVersion
+
     stored = SettingVersion.get().values
     assert stored["url"] == "https://receiver.example/hit"
     assert "s3cr3t-token" not in stored["token"] and stored["token"].startswith("fernet:")
@@ -164,6 +171,7 @@ def test_a_stopping_worker_gives_back_its_claims(affnet_client, configured):
 def test_worker_stops_on_sigterm_and_releases_claims(affnet_app, configured, affnet_worker):
     import os
     import signal
+
     with affnet_app.test_client() as client:
         sell(client, configured)
     outbox.claim_due(affnet_worker.worker_id, 10, 300)
@@ -191,23 +199,51 @@ def test_test_send_goes_out_at_once_marked_as_a_test_and_touches_no_money(affnet
     from affnet.core.earnings import ledger
     from affnet.plugins import EventInfo, OfferInfo
     from decimal import Decimal
+
     offer = configured.offer
-    info = EventInfo(txid="test", kind="sale", status="sale", occurred_at=offer.created_at,
-                     offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency),
-                     attributed=True, affiliate_id=configured.affiliate.id, participation_id=None, ref_code=None,
-                     payout=Decimal("1.00"), payout_currency="USD", gross_amount=None, currency=None, user_ref=None,
-                     external_payment_id=None, is_first_payment=False, click=None, is_test=True)
-    delivery = outbox.send_test(affnet_services.pm, affnet_services.registry, affnet_services.plugin_config,
-                                "sample", info, {"url": "https://new.example/hit", "token": "t"})
+    info = EventInfo(
+        txid="test",
+        kind="sale",
+        status="sale",
+        occurred_at=offer.created_at,
+        offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency),
+        attributed=True,
+        affiliate_id=configured.affiliate.id,
+        participation_id=None,
+        ref_code=None,
+        payout=Decimal("1.00"),
+        payout_currency="USD",
+        gross_amount=None,
+        currency=None,
+        user_ref=None,
+        external_payment_id=None,
+        is_first_payment=False,
+        click=None,
+        is_test=True,
+    )
+    delivery = outbox.send_test(
+        affnet_services.pm,
+        affnet_services.registry,
+        affnet_services.plugin_config,
+        "sample",
+        info,
+        {"url": "https://new.example/hit", "token": "t"},
+    )
     assert delivery.is_test and delivery.status == "sent"
-    assert sample_plugin.sent[0] == ({"txid": "test", "kind": "sale", "payout": "1.00", "test": True},
-                                     {"url": "https://new.example/hit", "token": "t"})
+    assert sample_plugin.sent[0] == (
+        {"txid": "test", "kind": "sale", "payout": "1.00", "test": True},
+        {"url": "https://new.example/hit", "token": "t"},
+    )
     assert ledger.balances(configured.affiliate.id) == {}
 
 
 def test_a_participations_own_setting_wins_over_the_affiliate_wide_one(affnet_client, configured, affnet_clock):
-    setting_versions.save(sample_plugin.KIND, configured.affiliate, {"url": "https://own.example/hit"},
-                          participation=configured.participation)
+    setting_versions.save(
+        sample_plugin.KIND,
+        configured.affiliate,
+        {"url": "https://own.example/hit"},
+        participation=configured.participation,
+    )
     sell(affnet_client, configured)
     assert Delivery.get().setting.values["url"] == "https://own.example/hit"
 
@@ -221,6 +257,7 @@ def test_a_setting_switched_off_sends_nothing(affnet_client, configured, affnet_
 
 def test_the_workers_own_records_do_not_wait_for_the_disk_but_events_do(affnet_app):
     from affnet.core.storage.db import db, is_postgres
+
     if not is_postgres():
         pytest.skip("only PostgreSQL has synchronous_commit")
     with db.connection_context():

@@ -1,4 +1,5 @@
 """The plugin manager and one test per hook of affnet/plugins/hookspecs.py."""
+
 import pytest
 from click.testing import CliRunner
 
@@ -39,7 +40,9 @@ def test_a_misspelled_hook_is_caught():
         @hookimpl
         def deliveries_for_evnt(self, event):
             return []
+
     from pluggy import PluginValidationError
+
     with pytest.raises(PluginValidationError):
         get_plugin_manager([], extra=[Misspelled()])
 
@@ -51,6 +54,7 @@ def test_call_isolated_skips_an_implementation_that_raises():
         @hookimpl
         def delivery_kinds(self):
             raise RuntimeError("boom")
+
     pm = get_plugin_manager([], extra=[Broken(), sample_plugin])
     assert call_isolated(pm, "delivery_kinds") == [[sample_plugin.KIND]]
 
@@ -85,6 +89,7 @@ def test_a_wrapper_on_a_hook_called_in_isolation_is_refused(hook):
 
     def wrapper(**kwargs):
         yield
+
     wrapper.__name__ = hook
     plugin = type("Wrapping", (), {})()
     setattr(plugin, hook, hookimpl(wrapper=True)(wrapper))
@@ -94,6 +99,7 @@ def test_a_wrapper_on_a_hook_called_in_isolation_is_refused(hook):
 
 def test_hook_register_commands_adds_a_cli_command():
     from affnet.cli import cli
+
     pm = get_plugin_manager([], extra=[sample_plugin])
     pm.hook.register_commands(cli=cli)
     result = CliRunner().invoke(cli, ["sample-hello"])
@@ -108,6 +114,7 @@ def test_hook_delivery_kinds_registers_the_kind_with_its_owner(affnet_services):
 def test_hook_deliveries_for_event_gets_the_event_and_the_settings_in_force(affnet_client, affnet_network):
     from affnet.core.deliveries import setting_versions
     from affnet.core.storage.models import Delivery
+
     setting_versions.save(sample_plugin.KIND, affnet_network.affiliate, {"url": "https://r.example/", "token": "x"})
     click_id = click_id_of(click(affnet_client, affnet_network.ref))
     txid = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id)).get_json()["txid"]
@@ -138,6 +145,7 @@ def test_hook_register_jobs_adds_a_worker_job(affnet_worker):
 
 def test_every_hook_has_a_test_in_this_module():
     import inspect
+
     source = inspect.getsource(inspect.getmodule(test_every_hook_has_a_test_in_this_module))
     for name in dir(hookspecs):
         if hasattr(getattr(hookspecs, name), "affnet_spec"):
@@ -154,14 +162,21 @@ def test_a_plugin_registered_by_name_gets_its_config_section(affnet_services):
     assert affnet_services.registry.owners["sample"] == "sample"
 
 
-@pytest.mark.parametrize("section, line", [
-    ({"endpiont": "https://x.example/"}, "plugin.sample.endpiont: sample has no such key (its keys: endpoint, retries)"),
-    ({"retries": "3"}, "plugin.sample.retries: must be a whole number"),
-    ({"retries": True}, "plugin.sample.retries: must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "section, line",
+    [
+        (
+            {"endpiont": "https://x.example/"},
+            "plugin.sample.endpiont: sample has no such key (its keys: endpoint, retries)",
+        ),
+        ({"retries": "3"}, "plugin.sample.retries: must be a whole number"),
+        ({"retries": True}, "plugin.sample.retries: must be a whole number"),
+    ],
+)
 def test_hook_config_keys_holds_a_plugins_section_to_the_keys_it_declares(section, line):
     from affnet.config import load_settings
     from affnet.plugins.manager import check_plugin_config
+
     settings = load_settings(None, overrides={"plugin.sample": section}, environ={})
     with pytest.raises(PluginError) as refused:
         check_plugin_config(get_plugin_manager([], extra=[("sample", sample_plugin)]), settings)
@@ -170,22 +185,27 @@ def test_hook_config_keys_holds_a_plugins_section_to_the_keys_it_declares(sectio
 
 def test_a_typo_in_a_bundled_plugins_section_stops_a_command_with_one_line(tmp_path, monkeypatch):
     config = tmp_path / "affnet.toml"
-    config.write_text(f'database_url = "sqlite:///{tmp_path}/a.db"\ninstance_path = "{tmp_path}/instance"\n'
-                      '[plugins]\nenabled = ["fb_capi"]\n[plugin.fb_capi]\ngrap_version = "v26.0"\n')
+    config.write_text(
+        f'database_url = "sqlite:///{tmp_path}/a.db"\ninstance_path = "{tmp_path}/instance"\n'
+        '[plugins]\nenabled = ["fb_capi"]\n[plugin.fb_capi]\ngrap_version = "v26.0"\n'
+    )
     from affnet.cli import cli
     from affnet.commands import register_all
+
     register_all(cli)
     assert CliRunner().invoke(cli, ["--config", str(config), "init"]).exit_code == 0
     for command in (["deliveries", "list"], ["worker", "--once"]):
         result = CliRunner().invoke(cli, ["--config", str(config), *command])
         assert result.exit_code == 1, result.output
-        assert result.output.strip() == ("Error: plugin.fb_capi.grap_version: fb_capi has no such key "
-                                         "(its keys: graph_base_url, graph_version)")
+        assert result.output.strip() == (
+            "Error: plugin.fb_capi.grap_version: fb_capi has no such key (its keys: graph_base_url, graph_version)"
+        )
 
 
 def test_affnet_config_example_shows_the_sections_of_the_bundled_plugins():
     from affnet.cli import cli
     from affnet.commands import register_all
+
     register_all(cli)
     example = CliRunner().invoke(cli, ["config", "example"]).output
     assert '[plugin.fb_capi]\n# The Graph API\'s address' in example

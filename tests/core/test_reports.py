@@ -1,5 +1,6 @@
 """Reports: one report function, checked against the raw rows, and
 the stats export it shares the data with."""
+
 import json
 from collections import defaultdict
 from datetime import date, datetime, UTC
@@ -38,9 +39,13 @@ class Traffic:
 @pytest.fixture
 def second_offer(affnet_network):
     """Offer "Nocturna" (EUR, sale 10.00 fixed, lead 0.10), the affiliate approved on it."""
-    offer, key = accounts.create_offer(affnet_network.advertiser, "Nocturna", "https://nocturna.example/",
-                                       currency="EUR", rules=[accounts.RuleSpec.parse("sale=10.00"),
-                                                              accounts.RuleSpec.parse("lead=0.10")])
+    offer, key = accounts.create_offer(
+        affnet_network.advertiser,
+        "Nocturna",
+        "https://nocturna.example/",
+        currency="EUR",
+        rules=[accounts.RuleSpec.parse("sale=10.00"), accounts.RuleSpec.parse("lead=0.10")],
+    )
     participation = accounts.apply(affnet_network.affiliate, offer)
     accounts.set_participation_status(participation, "approved")
     return offer, key, participation
@@ -62,23 +67,29 @@ def traffic(affnet_app, affnet_network, affnet_clock, second_offer):
     late = t.visit(day1.replace(hour=23, minute=30), net.ref, s1="tt")
     t.convert(day1.replace(hour=23, minute=40), {"click_id": late, "user_ref": "cus_2", "event": "lead"})
     eur = t.visit(datetime(2026, 6, 2, 12), nocturna_part.ref_code, s1="fb")
-    t.convert(datetime(2026, 6, 2, 12, 30),
-              {**sale_body(eur, payment="pi_eur", amount=50.0, user_ref="cus_3"), "currency": "EUR"},
-              key=nocturna_key)
+    t.convert(
+        datetime(2026, 6, 2, 12, 30),
+        {**sale_body(eur, payment="pi_eur", amount=50.0, user_ref="cus_3"), "currency": "EUR"},
+        key=nocturna_key,
+    )
     theirs = t.visit(datetime(2026, 6, 2, 13), other.ref_code, s1="fb", ttclid="t-1", gclid="g-2")
     t.convert(datetime(2026, 6, 2, 13, 30), sale_body(theirs, payment="pi_other", amount=19.9, user_ref="cus_4"))
-    t.convert(datetime(2026, 6, 2, 14), sale_body("unknown-click", payment="pi_none", amount=9.0,
-                                                  user_ref="cus_nobody"))
+    t.convert(
+        datetime(2026, 6, 2, 14), sale_body("unknown-click", payment="pi_none", amount=9.0, user_ref="cus_nobody")
+    )
     t.convert(datetime(2026, 6, 2, 23, 30), {"external_payment_id": "pi_1"}, call="refund")
     early = t.visit(datetime(2026, 6, 3, 2), net.ref, ttclid="t-1")
     t.convert(datetime(2026, 6, 3, 2, 10), {"click_id": early, "user_ref": "cus_5", "event": "trial"})
     t.convert(datetime(2026, 6, 3, 3), sale_body(early, payment="pi_5", amount=9.99, user_ref="cus_5"))
-    t.convert(datetime(2026, 6, 3, 4), sale_body(None, payment="pi_5b", amount=9.99, user_ref="cus_5",
-                                                 event="rebill", is_first_payment=False))
+    t.convert(
+        datetime(2026, 6, 3, 4),
+        sale_body(None, payment="pi_5b", amount=9.99, user_ref="cus_5", event="rebill", is_first_payment=False),
+    )
     return net
 
 
 # ---- the reference: the same numbers computed in Python from the raw rows ----------------------------------
+
 
 def _local_day(moment: datetime, tz: str) -> date:
     return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).date()
@@ -111,8 +122,14 @@ def expected_from_raw_rows(group_by, date_from, date_to, tz, affiliate=None, off
         bucket["clicks"] += 1
         bucket["bot_clicks"] += row.is_bot
         bucket["unique_clicks"] += row.is_unique and not row.is_bot
-    names = {"lead": "leads", "trial": "trials", "sale": "sales", "rebill": "rebills", "refund": "rejected",
-             "chargeback": "rejected"}
+    names = {
+        "lead": "leads",
+        "trial": "trials",
+        "sale": "sales",
+        "rebill": "rebills",
+        "refund": "rejected",
+        "chargeback": "rejected",
+    }
     for row in Event.select():
         if row.affiliate_id is None or not date_from <= _local_day(row.occurred_at, tz) <= date_to:
             continue
@@ -127,22 +144,29 @@ def expected_from_raw_rows(group_by, date_from, date_to, tz, affiliate=None, off
 
 
 def _as_totals(row) -> dict:
-    numbers = {name: getattr(row, name) for name in ("clicks", "unique_clicks", "bot_clicks", "leads", "trials",
-                                                     "sales", "rebills", "rejected")}
+    numbers = {
+        name: getattr(row, name)
+        for name in ("clicks", "unique_clicks", "bot_clicks", "leads", "trials", "sales", "rebills", "rejected")
+    }
     numbers.update({"commission " + c: amount for c, amount in row.commission.items()})
     numbers.update({"gross " + c: amount for c, amount in row.gross.items()})
     return {name: value for name, value in numbers.items() if value}
 
 
-@pytest.mark.parametrize("group_by, tz", [
-    (group_by, "UTC") for group_by in GROUPS if group_by not in tracking.AD_CLICK_IDS or group_by in ("gclid", "ttclid")] + [
-    ("day", "Europe/Madrid"), ("day", "America/New_York"), ("sub1", "America/New_York")])
+@pytest.mark.parametrize(
+    "group_by, tz",
+    [
+        (group_by, "UTC")
+        for group_by in GROUPS
+        if group_by not in tracking.AD_CLICK_IDS or group_by in ("gclid", "ttclid")
+    ]
+    + [("day", "Europe/Madrid"), ("day", "America/New_York"), ("sub1", "America/New_York")],
+)
 def test_report_totals_match_the_raw_rows(traffic, group_by, tz):
     report = build_report(group_by, date(2026, 6, 1), date(2026, 6, 3), tz)
     expected = expected_from_raw_rows(group_by, date(2026, 6, 1), date(2026, 6, 3), tz)
     got = {row.key: _as_totals(row) for row in report.rows if _as_totals(row)}
-    assert got == {key: {name: value for name, value in numbers.items() if value}
-                   for key, numbers in expected.items()}
+    assert got == {key: {name: value for name, value in numbers.items() if value} for key, numbers in expected.items()}
     assert report.total.clicks == sum(numbers["clicks"] for numbers in expected.values())
 
 
@@ -154,7 +178,8 @@ def test_report_for_one_affiliate_counts_only_its_rows(traffic, group_by):
     for report, who in ((mine, traffic.affiliate), (theirs, other)):
         expected = expected_from_raw_rows(group_by, date(2026, 6, 1), date(2026, 6, 3), "UTC", affiliate=who)
         assert {row.key: _as_totals(row) for row in report.rows if _as_totals(row)} == {
-            key: {n: v for n, v in numbers.items() if v} for key, numbers in expected.items()}
+            key: {n: v for n, v in numbers.items() if v} for key, numbers in expected.items()
+        }
     assert (theirs.total.clicks, theirs.total.sales, theirs.total.commission) == (1, 1, {"USD": Decimal("5.97")})
 
 
@@ -162,7 +187,8 @@ def test_report_for_one_offer_or_one_product_owner(traffic, second_offer):
     nocturna = second_offer[0]
     report = build_report("affiliate", date(2026, 6, 1), date(2026, 6, 3), offer=nocturna)
     assert [(row.key, row.clicks, row.sales, row.commission) for row in report.rows] == [
-        ("aff@example.com", 1, 1, {"EUR": Decimal("10.00")})]
+        ("aff@example.com", 1, 1, {"EUR": Decimal("10.00")})
+    ]
     stranger, _ = accounts.create_user("stranger@example.com", "advertiser")
     assert build_report("offer", date(2026, 6, 1), date(2026, 6, 3), advertiser=stranger).rows == []
     owner = build_report("offer", date(2026, 6, 1), date(2026, 6, 3), advertiser=traffic.advertiser)
@@ -171,8 +197,21 @@ def test_report_for_one_offer_or_one_product_owner(traffic, second_offer):
 
 def test_a_day_report_in_utc_by_hand(traffic):
     rows = build_report("day", date(2026, 6, 1), date(2026, 6, 3), affiliate=traffic.affiliate).rows
-    summary = [(row.label, row.clicks, row.unique_clicks, row.bot_clicks, row.leads, row.trials, row.sales,
-                row.rebills, row.rejected, row.commission) for row in rows]
+    summary = [
+        (
+            row.label,
+            row.clicks,
+            row.unique_clicks,
+            row.bot_clicks,
+            row.leads,
+            row.trials,
+            row.sales,
+            row.rebills,
+            row.rejected,
+            row.commission,
+        )
+        for row in rows
+    ]
     assert summary == [
         ("2026-06-01", 4, 2, 1, 1, 0, 1, 0, 0, {"USD": Decimal("9.20")}),  # 29.00 × 30% + lead 0.50
         ("2026-06-02", 1, 1, 0, 0, 0, 1, 0, 1, {"EUR": Decimal("10.00"), "USD": Decimal("-8.70")}),
@@ -183,10 +222,8 @@ def test_a_day_report_in_utc_by_hand(traffic):
 def test_days_are_local_days_of_the_time_zone(traffic):
     madrid = build_report("day", date(2026, 6, 1), date(2026, 6, 2), "Europe/Madrid", affiliate=traffic.affiliate)
     # 23:30 UTC on June 1 is 01:30 on June 2 in Madrid: that click and its lead move a day on
-    assert [(row.label, row.clicks, row.leads) for row in madrid.rows] == [
-        ("2026-06-01", 3, 0), ("2026-06-02", 2, 1)]
-    new_york = build_report("day", date(2026, 6, 2), date(2026, 6, 2), "America/New_York",
-                            affiliate=traffic.affiliate)
+    assert [(row.label, row.clicks, row.leads) for row in madrid.rows] == [("2026-06-01", 3, 0), ("2026-06-02", 2, 1)]
+    new_york = build_report("day", date(2026, 6, 2), date(2026, 6, 2), "America/New_York", affiliate=traffic.affiliate)
     # 02:00 UTC on June 3 is 22:00 on June 2 in New York
     assert [(row.label, row.clicks, row.trials) for row in new_york.rows] == [("2026-06-02", 2, 1)]
 
@@ -194,18 +231,22 @@ def test_days_are_local_days_of_the_time_zone(traffic):
 def test_a_daylight_saving_change_inside_the_range_moves_the_day_boundary(affnet_app, affnet_network, affnet_clock):
     t = Traffic(affnet_app, affnet_network, affnet_clock)
     # Madrid leaves summer time at 01:00 UTC on 25 October 2026 (UTC+2 before, UTC+1 after)
-    for moment in (datetime(2026, 10, 24, 21, 59), datetime(2026, 10, 24, 22, 30),
-                   datetime(2026, 10, 25, 22, 30), datetime(2026, 10, 25, 23, 30)):
+    for moment in (
+        datetime(2026, 10, 24, 21, 59),
+        datetime(2026, 10, 24, 22, 30),
+        datetime(2026, 10, 25, 22, 30),
+        datetime(2026, 10, 25, 23, 30),
+    ):
         t.visit(moment, affnet_network.ref)
     report = build_report("day", date(2026, 10, 24), date(2026, 10, 26), "Europe/Madrid")
-    assert [(row.label, row.clicks) for row in report.rows] == [
-        ("2026-10-24", 1), ("2026-10-25", 2), ("2026-10-26", 1)]
+    assert [(row.label, row.clicks) for row in report.rows] == [("2026-10-24", 1), ("2026-10-25", 2), ("2026-10-26", 1)]
 
 
 def test_a_day_report_has_a_row_for_every_day_of_the_range(traffic):
     rows = build_report("day", date(2026, 5, 30), date(2026, 6, 5)).rows
-    assert [row.label for row in rows] == [f"2026-0{d}" for d in
-                                           ("5-30", "5-31", "6-01", "6-02", "6-03", "6-04", "6-05")]
+    assert [row.label for row in rows] == [
+        f"2026-0{d}" for d in ("5-30", "5-31", "6-01", "6-02", "6-03", "6-04", "6-05")
+    ]
     assert rows[0].clicks == 0 and rows[0].commission == {}
 
 
@@ -213,8 +254,9 @@ def test_money_totals_are_per_currency_and_exact(affnet_app, affnet_network, aff
     t = Traffic(affnet_app, affnet_network, affnet_clock)
     for n in range(3):  # 0.10 three times: 0.30 exactly, never 0.30000000000000004
         clicked = t.visit(datetime(2026, 6, 1, 10, n), affnet_network.ref)
-        t.convert(datetime(2026, 6, 1, 11, n), sale_body(clicked, payment=f"pi_{n}", amount="0.34",
-                                                         user_ref=f"cus_{n}"))
+        t.convert(
+            datetime(2026, 6, 1, 11, n), sale_body(clicked, payment=f"pi_{n}", amount="0.34", user_ref=f"cus_{n}")
+        )
     total = build_report("offer", date(2026, 6, 1), date(2026, 6, 1)).total
     assert total.commission == {"USD": Decimal("0.30")}
     assert total.gross == {"USD": Decimal("1.02")}
@@ -224,16 +266,19 @@ def test_money_totals_are_per_currency_and_exact(affnet_app, affnet_network, aff
 def test_epc_and_conversion_rate_follow_their_definitions(traffic):
     total = build_report("day", date(2026, 6, 1), date(2026, 6, 3), affiliate=traffic.affiliate).total
     human = total.clicks - total.bot_clicks
-    assert total.epc == {currency: (amount / human).quantize(Decimal("0.0001"))
-                         for currency, amount in total.commission.items()}
+    assert total.epc == {
+        currency: (amount / human).quantize(Decimal("0.0001")) for currency, amount in total.commission.items()
+    }
     assert total.conversion_rate == (Decimal(total.sales) * 100 / total.unique_clicks).quantize(Decimal("0.01"))
     empty = build_report("day", date(2026, 1, 1), date(2026, 1, 1)).total
     assert empty.epc == {} and empty.conversion_rate is None
 
 
 def test_events_count_under_the_sub_values_of_their_click(traffic):
-    rows = {row.key: row for row in build_report("sub1", date(2026, 6, 1), date(2026, 6, 3),
-                                                 affiliate=traffic.affiliate).rows}
+    rows = {
+        row.key: row
+        for row in build_report("sub1", date(2026, 6, 1), date(2026, 6, 3), affiliate=traffic.affiliate).rows
+    }
     assert (rows["tt"].clicks, rows["tt"].leads) == (1, 1)
     # the lifetime rebill has no click of its own: it counts under the first sale's click (no sub1)
     assert (rows[None].label, rows[None].trials, rows[None].sales, rows[None].rebills) == ("(none)", 1, 1, 1)
@@ -245,11 +290,14 @@ def test_unattributed_events_are_not_counted(traffic):
     assert total.sales == 2 and total.gross == {"USD": Decimal("19.90"), "EUR": Decimal("50.00")}
 
 
-@pytest.mark.parametrize("args, field", [
-    (("week", date(2026, 6, 1), date(2026, 6, 2)), "group_by"),
-    (("day", date(2026, 6, 2), date(2026, 6, 1)), "to"),
-    (("day", date(2026, 6, 1), date(2026, 6, 2), "Mars/Olympus"), "tz"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (("week", date(2026, 6, 1), date(2026, 6, 2)), "group_by"),
+        (("day", date(2026, 6, 2), date(2026, 6, 1)), "to"),
+        (("day", date(2026, 6, 1), date(2026, 6, 2), "Mars/Olympus"), "tz"),
+    ],
+)
 def test_a_bad_group_range_or_zone_is_refused(affnet_app, args, field):
     with pytest.raises(ReportError) as caught:
         build_report(*args)
@@ -257,6 +305,7 @@ def test_a_bad_group_range_or_zone_is_refused(affnet_app, args, field):
 
 
 # ---- the export behind the stats API --------------------------------------------------------------------------
+
 
 def _all_rows(selection, limit, chunk=1000):
     rows, after = [], None

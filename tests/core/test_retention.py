@@ -1,5 +1,6 @@
 """Data retention: old clicks are anonymised and deleted, never those that
 money still needs, by the worker, in bounded batches."""
+
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -25,8 +26,7 @@ def at_start(affnet_clock):
 
 
 def visit(client, network, **params) -> str:
-    return click_id_of(click(client, network.ref, s1="sub-a", fbclid="IwAR9", clickid="kt-1",
-                             **params))
+    return click_id_of(click(client, network.ref, s1="sub-a", fbclid="IwAR9", clickid="kt-1", **params))
 
 
 def row(click_id) -> Click | None:
@@ -41,15 +41,28 @@ def sell(client, network, click_id, payment="pi_1"):
 
 def pay(affiliate, amount="8.70", status="sent"):
     """A payout as the payout run books it: the payout and its negative ledger entry."""
-    payout = Payout.create(affiliate=affiliate, currency="USD", amount=Decimal(amount), method="test",
-                           status=status, idempotency_key=f"affnet-payout-{clock.now().isoformat()}-{status}")
-    LedgerEntry.create(affiliate=affiliate, currency="USD", amount=-Decimal(amount), kind="payout",
-                       payout=payout, available_at=clock.now())
+    payout = Payout.create(
+        affiliate=affiliate,
+        currency="USD",
+        amount=Decimal(amount),
+        method="test",
+        status=status,
+        idempotency_key=f"affnet-payout-{clock.now().isoformat()}-{status}",
+    )
+    LedgerEntry.create(
+        affiliate=affiliate,
+        currency="USD",
+        amount=-Decimal(amount),
+        kind="payout",
+        payout=payout,
+        available_at=clock.now(),
+    )
     return payout
 
 
-def test_clicks_older_than_the_setting_lose_ip_user_agent_and_referer(affnet_client, affnet_network, affnet_settings,
-                                                                      at_start):
+def test_clicks_older_than_the_setting_lose_ip_user_agent_and_referer(
+    affnet_client, affnet_network, affnet_settings, at_start
+):
     old = visit(affnet_client, affnet_network)
     at_start.advance(days=20)
     young = visit(affnet_client, affnet_network)
@@ -59,7 +72,8 @@ def test_clicks_older_than_the_setting_lose_ip_user_agent_and_referer(affnet_cli
     anonymised, kept = row(old), row(young)
     assert (anonymised.ip, anonymised.user_agent, anonymised.referer) == (None, None, None)
     assert (anonymised.s1, anonymised.fbclid, anonymised.clickid) == ("sub-a", "IwAR9", "kt-1"), (
-        "the affiliate's tracking data stays")
+        "the affiliate's tracking data stays"
+    )
     assert kept.ip and kept.user_agent
 
 
@@ -80,8 +94,7 @@ def test_clicks_older_than_the_setting_are_deleted(affnet_client, affnet_network
 
 
 @pytest.mark.parametrize("affnet_config", [{"retention.delete_clicks_after_days": 10}])
-def test_no_click_inside_its_offers_cookie_window_is_deleted(affnet_client, affnet_network, affnet_settings,
-                                                             at_start):
+def test_no_click_inside_its_offers_cookie_window_is_deleted(affnet_client, affnet_network, affnet_settings, at_start):
     click_id = visit(affnet_client, affnet_network)
     at_start.advance(days=59)  # the offer's cookie lasts 60 days
     assert apply_retention(affnet_settings)["deleted"] == 0
@@ -107,7 +120,8 @@ def test_a_click_an_event_points_to_is_never_deleted(affnet_client, affnet_netwo
 
 
 def test_a_click_of_a_commission_on_hold_or_unpaid_keeps_its_details_until_paid(
-        affnet_client, affnet_network, affnet_settings, at_start):
+    affnet_client, affnet_network, affnet_settings, at_start
+):
     job = RetentionJob(anonymize_after_days=3, delete_clicks_after_days=0, time_budget=None, pass_every=timedelta(0))
     click_id = visit(affnet_client, affnet_network)
     sell(affnet_client, affnet_network, click_id)
@@ -126,7 +140,8 @@ def test_a_click_of_a_commission_on_hold_or_unpaid_keeps_its_details_until_paid(
 
 
 def test_a_payout_booked_before_the_commission_became_payable_does_not_settle_it(
-        affnet_client, affnet_network, at_start):
+    affnet_client, affnet_network, at_start
+):
     click_id = visit(affnet_client, affnet_network)
     sell(affnet_client, affnet_network, click_id)
     at_start.advance(days=3)

@@ -1,4 +1,5 @@
 """Secrets at rest: Fernet with rotating keys, hashed keys and tokens."""
+
 import pytest
 import subprocess
 import sys
@@ -42,8 +43,12 @@ def test_a_token_hashes_the_same_every_time_and_in_every_process():
     restarts or servers (a random salt, a per-process key) would lock every
     tracker out. SHA-256 of the token, as the stored hashes were made."""
     token = "st_4zS1mPl3-t0k3n"
-    again = subprocess.run([sys.executable, "-c", f"from affnet.core.storage.secrets import hash_token; "
-                            f"print(hash_token({token!r}))"], capture_output=True, text=True, check=True).stdout.strip()
+    again = subprocess.run(
+        [sys.executable, "-c", f"from affnet.core.storage.secrets import hash_token; print(hash_token({token!r}))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert hash_token(token) == hash_token(token) == again
     assert hash_token(token) == "6ee865abef4b7ab6f9fcbfb0216e9da0a4bf5167b79702a54c3ea383d3586058"
     assert hash_token(token + "x") != hash_token(token)

@@ -1,5 +1,6 @@
 """``affnet.plugins.send_batches``, the conversion-API sender helper, with no
 database: deliveries in, results out, a fake platform in between."""
+
 import json
 from datetime import datetime
 
@@ -12,17 +13,27 @@ SECRET = "sk_live_0123456789abcdefWXYZ"
 
 
 def outgoing(number, pixel="P1", bad=False):
-    return OutgoingDelivery(number, "pixel", {"n": number, "bad": bad}, {"pixel": pixel, "token": SECRET}, 0, False,
-                            datetime(2026, 6, 1))
+    return OutgoingDelivery(
+        number, "pixel", {"n": number, "bad": bad}, {"pixel": pixel, "token": SECRET}, 0, False, datetime(2026, 6, 1)
+    )
 
 
 def send(receiver, deliveries, checked=False, answer=read_answer, max_events=1000, report=None, **config):
-    return {r.delivery_id: r for r in send_batches(
-        deliveries, {"affnet.timeout_seconds": 2, **config}, receiver="Pixelia", max_events=max_events,
-        report=report, answer=answer,
-        destination=lambda d: Destination(f"{receiver.base}/{d.settings['pixel']}?token={SECRET}",
-                                          secrets=(d.settings["token"],), checked=checked),
-        request=lambda where, batch: {"json": [d.payload for d in batch]})}
+    return {
+        r.delivery_id: r
+        for r in send_batches(
+            deliveries,
+            {"affnet.timeout_seconds": 2, **config},
+            receiver="Pixelia",
+            max_events=max_events,
+            report=report,
+            answer=answer,
+            destination=lambda d: Destination(
+                f"{receiver.base}/{d.settings['pixel']}?token={SECRET}", secrets=(d.settings["token"],), checked=checked
+            ),
+            request=lambda where, batch: {"json": [d.payload for d in batch]},
+        )
+    }
 
 
 @pytest.fixture
@@ -34,7 +45,11 @@ def platform():
 def test_deliveries_are_grouped_per_destination_and_batched(platform):
     results = send(platform, [outgoing(n) for n in range(1, 6)] + [outgoing(9, pixel="P2")], max_events=2)
     assert sorted((r["path"], len(json.loads(r["body"]))) for r in platform.requests) == [
-        ("/P1", 1), ("/P1", 2), ("/P1", 2), ("/P2", 1)]
+        ("/P1", 1),
+        ("/P1", 2),
+        ("/P1", 2),
+        ("/P2", 1),
+    ]
     assert {r.outcome for r in results.values()} == {"sent"} and len(results) == 6
 
 
@@ -57,6 +72,7 @@ def test_429_and_5xx_are_retried_after_the_delay_asked(platform, status, headers
 def test_an_unreachable_platform_is_retried_with_its_name_in_the_error():
     class Gone:
         base = "http://127.0.0.1:9"  # the discard port: nothing listens there
+
     [result] = send(Gone, [outgoing(1)]).values()
     assert result.outcome == "retry" and "could not reach Pixelia" in result.error
 
@@ -69,9 +85,13 @@ def test_a_checked_destination_in_the_operators_network_is_refused(platform):
 
 
 def test_a_destination_that_is_a_text_fails_alone_with_it(platform):
-    results = send_batches([outgoing(1), outgoing(2)], {}, receiver="Pixelia", request=lambda w, b: {},
-                           destination=lambda d: "no pixel set" if d.id == 1 else
-                           Destination(platform.base + "/P", checked=False))
+    results = send_batches(
+        [outgoing(1), outgoing(2)],
+        {},
+        receiver="Pixelia",
+        request=lambda w, b: {},
+        destination=lambda d: "no pixel set" if d.id == 1 else Destination(platform.base + "/P", checked=False),
+    )
     assert {r.delivery_id: (r.outcome, r.error) for r in results} == {1: ("failed", "no pixel set"), 2: ("sent", "")}
 
 

@@ -1,5 +1,6 @@
 """The settings in force on the ingest path come from memory for at most
 ``cache_seconds``; a save in this process is seen at once."""
+
 import pytest
 
 from affnet.core import clock
@@ -33,8 +34,9 @@ def test_a_version_saved_in_this_process_acts_at_once_despite_the_cache(affnet_a
 
 def test_a_version_saved_elsewhere_is_seen_within_cache_seconds(affnet_app, affnet_network):
     assert in_force(affnet_network) == {}
-    SettingVersion.create(kind=sample_plugin.KIND.name, affiliate=affnet_network.affiliate, values=URL,
-                          effective_at=clock.now())  # as another server saves it
+    SettingVersion.create(
+        kind=sample_plugin.KIND.name, affiliate=affnet_network.affiliate, values=URL, effective_at=clock.now()
+    )  # as another server saves it
     assert in_force(affnet_network) == {}, "still the remembered versions"
     setting_versions._versions.forget()  # what cache_seconds passing does
     assert in_force(affnet_network)[sample_plugin.KIND.name].values == URL

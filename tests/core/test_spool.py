@@ -1,4 +1,5 @@
 """The click spool: durable before the redirect, loaded in batches, never lost."""
+
 import json
 import os
 import signal
@@ -46,8 +47,10 @@ def test_every_field_of_a_click_is_loaded_exactly_whatever_its_characters(affnet
     agent = 'Mozilla/5.0 "quoted", comma;\ttab\\backslash ünïcødé 😀'
     referer = "https://example.com/a?b=1&c=\"2\",3"
     client = affnet_app.test_client()
-    response = client.get(f"/r?ref={affnet_network.ref}&s1=a%2Cb%22c&s2=%5CN&s3=line%0Anext&fbclid=x%09y",
-                          headers={"User-Agent": agent, "Referer": referer})
+    response = client.get(
+        f"/r?ref={affnet_network.ref}&s1=a%2Cb%22c&s2=%5CN&s3=line%0Anext&fbclid=x%09y",
+        headers={"User-Agent": agent, "Referer": referer},
+    )
     affnet_app.extensions["affnet"].spool.flush()
     stored = Click.get(Click.click_id == click_id_of(response))
     assert (stored.user_agent, stored.referer) == (agent, referer)
@@ -70,24 +73,46 @@ def test_files_of_a_dead_process_are_loaded_and_a_torn_last_line_is_skipped(affn
     assert Click.select().count() == 1 and list(spool.directory.iterdir()) == []
 
 
-
 @pytest.mark.slow
 def test_no_click_answered_with_a_redirect_is_lost_when_the_web_process_is_killed(tmp_path):
     """gunicorn's worker is killed with SIGKILL in the middle of a stream of
     clicks; every click id that was answered is in the database afterwards."""
     port = free_port()
-    env = {**os.environ, "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
-           "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"), "AFFNET_LOG_LEVEL": "WARNING",
-           "AFFNET_TRACKING_SPOOL_FLUSH_MS": "60000", "AFFNET_PLUGINS_ENABLED": ""}
+    env = {
+        **os.environ,
+        "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
+        "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"),
+        "AFFNET_LOG_LEVEL": "WARNING",
+        "AFFNET_TRACKING_SPOOL_FLUSH_MS": "60000",
+        "AFFNET_PLUGINS_ENABLED": "",
+    }
     env.pop("AFFNET_CONFIG", None)
     affnet = [sys.executable, "-m", "affnet"]
     subprocess.run(affnet + ["init"], env=env, cwd=tmp_path, check=True, capture_output=True)
-    ref = json.loads(subprocess.run(affnet + ["demo", "--json"], env=env, cwd=tmp_path, check=True,
-                                    capture_output=True).stdout)["affiliates"][0]["ref_code"]
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4",
-                               "--worker-class", "gthread", "--no-control-socket", "--bind", f"127.0.0.1:{port}",
-                               "affnet.wsgi:app"], env=env, cwd=tmp_path, start_new_session=True,
-                              stderr=subprocess.DEVNULL)
+    ref = json.loads(
+        subprocess.run(affnet + ["demo", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True).stdout
+    )["affiliates"][0]["ref_code"]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--no-control-socket",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "affnet.wsgi:app",
+        ],
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+        stderr=subprocess.DEVNULL,
+    )
     answered, stop = [], threading.Event()
 
     def hammer():
@@ -104,6 +129,7 @@ def test_no_click_answered_with_a_redirect_is_lost_when_the_web_process_is_kille
                 time.sleep(0.05)
             finally:
                 connection.close()
+
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -133,6 +159,7 @@ def test_no_click_answered_with_a_redirect_is_lost_when_the_web_process_is_kille
     assert killed_at >= 300 and worker_pids, "the worker was killed in the middle of the traffic"
     subprocess.run(affnet + ["worker", "--once"], env=env, cwd=tmp_path, check=True, capture_output=True)
     import sqlite3
+
     stored = {row[0] for row in sqlite3.connect(tmp_path / "affnet.db").execute("SELECT click_id FROM click")}
     missing = [click_id for click_id in answered if click_id not in stored]
     assert not missing, f"{len(missing)} of {len(answered)} answered clicks were lost"
@@ -140,6 +167,7 @@ def test_no_click_answered_with_a_redirect_is_lost_when_the_web_process_is_kille
 
 def test_a_conversion_right_behind_its_click_on_another_web_process_attributes(affnet_app, affnet_network):
     from affnet.testing import ingest, sale_body
+
     client = affnet_app.test_client()
     response = client.get(f"/r?ref={affnet_network.ref}", headers={"User-Agent": "Mozilla/5.0"})
     spool = affnet_app.extensions["affnet"].spool

@@ -1,5 +1,6 @@
 """One spool line the database refuses never holds back another click: it is
 set aside (quarantined), reported, and loadable after a fix."""
+
 import json
 import logging
 import subprocess
@@ -14,9 +15,16 @@ from affnet.testing import click, click_id_of, ingest, sale_body
 
 
 def good_line(network, click_id, **values) -> bytes:
-    row = {"click_id": click_id, "created_at": "2026-06-01T12:00:00", "participation": network.participation.id,
-           "offer": network.offer.id, "affiliate": network.affiliate.id, "is_unique": True, "is_bot": False,
-           **values}
+    row = {
+        "click_id": click_id,
+        "created_at": "2026-06-01T12:00:00",
+        "participation": network.participation.id,
+        "offer": network.offer.id,
+        "affiliate": network.affiliate.id,
+        "is_unique": True,
+        "is_bot": False,
+        **values,
+    }
     return (json.dumps(row) + "\n").encode()
 
 
@@ -42,12 +50,14 @@ def stored_ids() -> set[str]:
 
 BAD_LINES = {
     "lone surrogate": lambda network: good_line(network, "bad-surrogate".ljust(22, "x")).replace(
-        b'"is_bot"', b'"s2": "a\\ud800b", "is_bot"'),
+        b'"is_bot"', b'"s2": "a\\ud800b", "is_bot"'
+    ),
     "not JSON": lambda network: b'{"click_id": "garbage\n',
     "not an object": lambda network: b'[1, 2, 3]\n',
     "bad created_at": lambda network: good_line(network, "bad-created".ljust(22, "x"), created_at="yesterday"),
     "no created_at": lambda network: good_line(network, "no-created".ljust(22, "x")).replace(
-        b'"created_at": "2026-06-01T12:00:00", ', b""),
+        b'"created_at": "2026-06-01T12:00:00", ', b""
+    ),
 }
 
 
@@ -59,8 +69,14 @@ def test_a_refused_line_is_set_aside_and_every_other_click_is_loaded_in_the_same
     after = click_ids("after", 3)
     bad = [make(affnet_network) for make in BAD_LINES.values()]
     write_ready(spool, "1-1-1", [good_line(affnet_network, cid) for cid in before])
-    middle = [good_line(affnet_network, mixed[0]), bad[0], good_line(affnet_network, mixed[1]), *bad[1:],
-              good_line(affnet_network, mixed[2]), good_line(affnet_network, mixed[3])]
+    middle = [
+        good_line(affnet_network, mixed[0]),
+        bad[0],
+        good_line(affnet_network, mixed[1]),
+        *bad[1:],
+        good_line(affnet_network, mixed[2]),
+        good_line(affnet_network, mixed[3]),
+    ]
     write_ready(spool, "2-2-2", middle)
     write_ready(spool, "3-3-3", [good_line(affnet_network, cid) for cid in after])
 
@@ -111,6 +127,7 @@ def test_a_file_stays_claimed_and_is_not_set_aside_while_the_database_is_down(sp
 
     def database_down(rows):
         raise OperationalError("could not connect to server")
+
     monkeypatch.setattr(spool_module, "insert_clicks", database_down)
     with pytest.raises(OperationalError):
         spool.load_ready()
@@ -123,8 +140,9 @@ def test_a_file_stays_claimed_and_is_not_set_aside_while_the_database_is_down(sp
 
 
 def test_a_file_claimed_by_a_process_that_died_is_loaded(spool, affnet_network):
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead = int(finished.stdout)
     click_id = "orphan".ljust(22, "x")
     path = write_ready(spool, "1-1-1", [good_line(affnet_network, click_id)])

@@ -1,5 +1,6 @@
 """`affnet report` and `affnet tokens`: the report in the terminal and as
 CSV, and stats API tokens from the command line."""
+
 import csv
 import io
 from datetime import datetime
@@ -23,8 +24,15 @@ def sales(affnet_app, affnet_client, affnet_network, affnet_clock):
         affnet_clock.set(datetime(2026, 6, day, 9))
         clicked = click_id_of(click(affnet_app.test_client(), affnet_network.ref, s1=sub))
         affnet_clock.set(datetime(2026, 6, day, 10))
-        assert ingest(affnet_client, affnet_network, "conversion",
-                      sale_body(clicked, payment=f"pi_{day}_{sub}", user_ref=f"cus_{day}_{sub}")).status_code == 201
+        assert (
+            ingest(
+                affnet_client,
+                affnet_network,
+                "conversion",
+                sale_body(clicked, payment=f"pi_{day}_{sub}", user_ref=f"cus_{day}_{sub}"),
+            ).status_code
+            == 201
+        )
     return affnet_network
 
 
@@ -39,15 +47,31 @@ def test_affnet_report_prints_a_table_with_a_total_and_a_summary(run, sales):
 
 
 def test_affnet_report_as_csv_is_the_report_function(run, sales):
-    code, output = run("report", "--group-by", "sub1", "--from", "2026-06-01", "--to", "2026-06-02",
-                       "--affiliate", "aff@example.com", "--offer", "susurra", "--csv")
+    code, output = run(
+        "report",
+        "--group-by",
+        "sub1",
+        "--from",
+        "2026-06-01",
+        "--to",
+        "2026-06-02",
+        "--affiliate",
+        "aff@example.com",
+        "--offer",
+        "susurra",
+        "--csv",
+    )
     assert code == 0, output
     rows = list(csv.DictReader(io.StringIO(output)))
-    expected = build_report("sub1", datetime(2026, 6, 1).date(), datetime(2026, 6, 2).date(),
-                            affiliate=sales.affiliate, offer=sales.offer)
+    expected = build_report(
+        "sub1", datetime(2026, 6, 1).date(), datetime(2026, 6, 2).date(), affiliate=sales.affiliate, offer=sales.offer
+    )
     assert rows == [{key: str(value) for key, value in row.items()} for row in expected.flat_rows()]
     assert [(row["sub1"], row["sales"], row["commission_USD"]) for row in rows] == [
-        ("fb", "2", "17.40"), ("tt", "1", "8.70"), ("total", "3", "26.10")]
+        ("fb", "2", "17.40"),
+        ("tt", "1", "8.70"),
+        ("total", "3", "26.10"),
+    ]
 
 
 def test_affnet_report_refuses_an_unknown_zone_or_offer(run, sales):
@@ -76,9 +100,15 @@ def hostile_sub(affnet_app, affnet_client, affnet_network, affnet_clock):
     """A sale from a click whose s1 a visitor wrote: a spreadsheet formula
     with a terminal escape sequence in it."""
     from urllib.parse import quote
+
     affnet_clock.set(datetime(2026, 6, 1, 9))
-    clicked = click_id_of(click(affnet_app.test_client(), affnet_network.ref,
-                                s1=quote('=HYPERLINK("https://evil.example/")\x1b[2J', safe="")))
+    clicked = click_id_of(
+        click(
+            affnet_app.test_client(),
+            affnet_network.ref,
+            s1=quote('=HYPERLINK("https://evil.example/")\x1b[2J', safe=""),
+        )
+    )
     assert ingest(affnet_client, affnet_network, "conversion", sale_body(clicked)).status_code == 201
     return affnet_network
 
@@ -97,11 +127,14 @@ def test_affnet_report_table_shows_a_visitors_control_characters_escaped(run, ho
     assert "\x1b" not in output and '=HYPERLINK("https://evil.example/")\\x1b[2J' in output
 
 
-@pytest.mark.parametrize("args, option", [
-    (("--from", "9999-12-30", "--to", "9999-12-31"), "--to"),
-    (("--from", "0001-01-01", "--to", "0001-01-02", "--tz", "Asia/Tokyo"), "--from"),
-    (("--to", "0001-01-02", "--tz", "Asia/Tokyo"), "--from"),
-])
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (("--from", "9999-12-30", "--to", "9999-12-31"), "--to"),
+        (("--from", "0001-01-01", "--to", "0001-01-02", "--tz", "Asia/Tokyo"), "--from"),
+        (("--to", "0001-01-02", "--tz", "Asia/Tokyo"), "--from"),
+    ],
+)
 def test_affnet_report_refuses_days_beyond_the_calendar_with_a_clear_error(run, affnet_network, args, option):
     code, output = run("report", *args)
     assert code == 2 and option in output and "0001-01-02 to 9999-12-30" in output, output

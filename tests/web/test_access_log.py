@@ -1,4 +1,5 @@
 """Logs are structured: one access line per request, with the click id or the event's txid."""
+
 import logging
 
 import pytest
@@ -34,13 +35,16 @@ def test_an_unknown_ingest_path_is_logged_escaped_on_one_line(affnet_client, aff
 
 
 @pytest.mark.parametrize("affnet_config", [{"log_level": "INFO"}])
-@pytest.mark.parametrize("url, shown", [
-    ("/healthz?ref=x%0Afake=line", "ref='x\\nfake=line'"),
-    ("/healthz?ref=x%0D%0A2026-01-01%2000:00:00,000%20INFO", "ref='x\\r\\n2026-01-01 00:00:00,000 INFO'"),
-    ("/no-such-page%0D%0Afake=line", "path='/no-such-page\\r\\nfake=line'"),
-    ("/no-such-page%E2%80%A8x", "path="),  # U+2028, a line separator to some log viewers
-    ("/healthz?ref=a%20status=200", "ref='a status=200'"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("/healthz?ref=x%0Afake=line", "ref='x\\nfake=line'"),
+        ("/healthz?ref=x%0D%0A2026-01-01%2000:00:00,000%20INFO", "ref='x\\r\\n2026-01-01 00:00:00,000 INFO'"),
+        ("/no-such-page%0D%0Afake=line", "path='/no-such-page\\r\\nfake=line'"),
+        ("/no-such-page%E2%80%A8x", "path="),  # U+2028, a line separator to some log viewers
+        ("/healthz?ref=a%20status=200", "ref='a status=200'"),
+    ],
+)
 def test_a_path_or_ref_with_control_characters_is_logged_escaped_on_one_line(affnet_client, capfd, url, shown):
     access_lines(capfd)  # what came before
     affnet_client.get(url)

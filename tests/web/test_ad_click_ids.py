@@ -1,6 +1,7 @@
 """Every ad platform's click id (``tracking.AD_CLICK_IDS``) survives ``/r``:
 stored compactly, handed to plugins on the click, shown by the stats API and
 the report where a sub id would be."""
+
 import csv
 import io
 import json
@@ -39,7 +40,8 @@ def test_the_list_names_every_major_ad_platform():
 
 @pytest.mark.parametrize("name", list(tracking.AD_CLICK_IDS))
 def test_a_click_id_of_each_ad_platform_reaches_the_plugin_the_stats_api_and_the_report(
-        affnet_app, affnet_client, affnet_network, name):
+    affnet_app, affnet_client, affnet_network, name
+):
     click_id = _sale(affnet_app, affnet_client, affnet_network, name, "pi_" + name)
 
     seen = [event.click for event in sample_plugin.recorded_events if event.click and event.click.click_id == click_id]
@@ -50,22 +52,32 @@ def test_a_click_id_of_each_ad_platform_reaches_the_plugin_the_stats_api_and_the
     as_csv = affnet_client.get("/api/affiliate/stats-api", query_string={"token": token})
     [row] = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
     assert row[name] == VALUES[name]
-    assert {other: row[other] for other in tracking.AD_CLICK_IDS if other != name} == \
-        {other: "" for other in tracking.AD_CLICK_IDS if other != name}
-    [as_json] = affnet_client.get("/api/affiliate/stats-api", query_string={"token": token, "format": "json"}).get_json()
+    assert {other: row[other] for other in tracking.AD_CLICK_IDS if other != name} == {
+        other: "" for other in tracking.AD_CLICK_IDS if other != name
+    }
+    [as_json] = affnet_client.get(
+        "/api/affiliate/stats-api", query_string={"token": token, "format": "json"}
+    ).get_json()
     assert as_json[name] == VALUES[name] and as_json["fbclid"] is None
 
     today = datetime.now(UTC).date()
-    report = affnet_client.get("/api/affiliate/report", query_string={
-        "token": token, "group_by": name, "from": today - timedelta(days=1), "to": today + timedelta(days=1),
-        "format": "json"})
+    report = affnet_client.get(
+        "/api/affiliate/report",
+        query_string={
+            "token": token,
+            "group_by": name,
+            "from": today - timedelta(days=1),
+            "to": today + timedelta(days=1),
+            "format": "json",
+        },
+    )
     assert report.status_code == 200, report.get_data(as_text=True)
     rows = {row["key"]: row for row in report.get_json()["rows"]}
     assert rows[VALUES[name]]["clicks"] == 1 and rows[VALUES[name]]["sales"] == 1
 
 
 def test_the_stats_api_has_a_column_for_each_click_id_after_the_sub_ids():
-    after_subs = EXPORT_COLUMNS[EXPORT_COLUMNS.index("sub10") + 1:EXPORT_COLUMNS.index("event")]
+    after_subs = EXPORT_COLUMNS[EXPORT_COLUMNS.index("sub10") + 1 : EXPORT_COLUMNS.index("event")]
     assert after_subs == ("fbclid", *tracking.AD_CLICK_IDS)
 
 
@@ -76,8 +88,16 @@ def test_a_click_without_ad_click_ids_stores_nothing_for_them(affnet_app, affnet
 
 
 def test_click_ids_are_stored_together_as_one_compact_object(affnet_app, affnet_client, affnet_network):
-    click_id = click_id_of(click(affnet_client, affnet_network.ref, ttclid="E.C.P.tt1", gclid="Cj0K", epik="dj0y",
-                                 utm_source="not-a-click-id"))
+    click_id = click_id_of(
+        click(
+            affnet_client,
+            affnet_network.ref,
+            ttclid="E.C.P.tt1",
+            gclid="Cj0K",
+            epik="dj0y",
+            utm_source="not-a-click-id",
+        )
+    )
     load_clicks(affnet_app)
     stored = Click.get(Click.click_id == click_id).ad_click_ids
     assert stored == '{"gclid":"Cj0K","ttclid":"E.C.P.tt1","epik":"dj0y"}'

@@ -4,6 +4,7 @@ In a server with several web processes, the click's spool file may have been
 claimed by another process (renamed ``*.claimed-<its pid>``) that is still
 inserting it, uncommitted, when a conversion naming the click looks for it.
 """
+
 import subprocess
 import sys
 
@@ -29,7 +30,8 @@ def spooled_click(client, network) -> str:
 
 
 def test_a_conversion_finds_its_click_in_a_file_another_process_is_loading(
-        affnet_app, affnet_client, affnet_network, another_process):
+    affnet_app, affnet_client, affnet_network, another_process
+):
     spool = affnet_app.extensions["affnet"].spool
     click_id = spooled_click(affnet_client, affnet_network)
     ready = spool._rotate()

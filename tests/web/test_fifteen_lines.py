@@ -2,6 +2,7 @@
 ``docs/product-owners.md`` shows them (``docs/examples/stripe_webhook.py``),
 run against the app with real-shaped Stripe events. The Flask test client
 stands in for ``requests``, so no server is needed."""
+
 import importlib.util
 import json
 from decimal import Decimal
@@ -53,6 +54,7 @@ def report(affnet_client, affnet_network):
 
     def send(event):
         return example.report_to_network(event, NETWORK_URL, affnet_network.offer_key, http=http)
+
     send.http = http
     return send
 
@@ -63,15 +65,20 @@ def click_id(affnet_client, affnet_network):
 
 
 def balance(network) -> Decimal:
-    return sum((e.amount for e in LedgerEntry.select().where(LedgerEntry.affiliate == network.affiliate.id)),
-               Decimal(0))
+    return sum(
+        (e.amount for e in LedgerEntry.select().where(LedgerEntry.affiliate == network.affiliate.id)), Decimal(0)
+    )
 
 
 def test_fifteen_lines_report_a_sale_and_a_rebill_from_invoice_payment_succeeded(report, affnet_network, click_id):
     sale = report(stripe_event("invoice_payment_succeeded_acacia_subscription_create", click_id))
     assert sale.status_code == 201
-    assert (sale.json["event"], sale.json["status"], sale.json["attributed"], sale.json["payout"]) == \
-        ("sale", "sale", True, "8.70")
+    assert (sale.json["event"], sale.json["status"], sale.json["attributed"], sale.json["payout"]) == (
+        "sale",
+        "sale",
+        True,
+        "8.70",
+    )
     rebill = report(stripe_event("invoice_payment_succeeded_acacia_subscription_cycle", click_id))
     assert (rebill.status_code, rebill.json["event"], rebill.json["payout"]) == (201, "rebill", "5.80")
     assert report.http.calls == ["/api/ingest/conversion", "/api/ingest/conversion"]
@@ -83,11 +90,14 @@ def test_fifteen_lines_report_refunds_and_a_chargeback_in_the_newer_invoice_shap
     assert (sale.status_code, sale.json["payout"]) == (201, "8.70")
     assert Event.get(Event.txid == sale.json["txid"]).external_payment_id == "pi_3RIb7vLkdIwHu7ix2q3w4e5r"
     refund = report(stripe_event("charge_refunded_basil_partial"))
-    assert (refund.status_code, refund.json["event"], refund.json["status"], refund.json["payout"]) == \
-        (201, "refund", "rejected", "-3.00")
+    assert (refund.status_code, refund.json["event"], refund.json["status"], refund.json["payout"]) == (
+        201,
+        "refund",
+        "rejected",
+        "-3.00",
+    )
     chargeback = report(stripe_event("charge_dispute_created"))
-    assert (chargeback.status_code, chargeback.json["event"], chargeback.json["payout"]) == \
-        (201, "chargeback", "-5.70")
+    assert (chargeback.status_code, chargeback.json["event"], chargeback.json["payout"]) == (201, "chargeback", "-5.70")
     assert report.http.calls[1:] == ["/api/ingest/refund", "/api/ingest/chargeback"]
     assert balance(affnet_network) == Decimal("0.00")
 
@@ -112,5 +122,5 @@ def test_fifteen_lines_ignore_other_stripe_events(report):
 
 def test_the_docs_show_the_python_lines_that_these_tests_run():
     code = (ROOT / "docs/examples/stripe_webhook.py").read_text()
-    shown = code[code.index("from decimal import Decimal"):].rstrip()
+    shown = code[code.index("from decimal import Decimal") :].rstrip()
     assert shown in (ROOT / "docs/product-owners.md").read_text()

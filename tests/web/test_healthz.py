@@ -1,4 +1,5 @@
 """``GET /healthz``: 200 only when the database answers (for load balancers)."""
+
 import pytest
 
 from affnet.app import create_app
@@ -13,14 +14,20 @@ def test_healthz_answers_200_when_the_database_answers(affnet_client):
     assert response.get_json() == {"ok": True}
 
 
-@pytest.mark.parametrize("database_url", [
-    "postgresql://postgres@127.0.0.1:1/test",  # nothing listens on port 1
-    "sqlite:////nonexistent-affnet-dir/affnet.db",  # a file that cannot be opened
-])
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        "postgresql://postgres@127.0.0.1:1/test",  # nothing listens on port 1
+        "sqlite:////nonexistent-affnet-dir/affnet.db",  # a file that cannot be opened
+    ],
+)
 def test_healthz_answers_503_when_the_database_is_down(tmp_path, database_url):
     init_instance(tmp_path / "instance")
-    settings = load_settings(None, environ={}, overrides={
-        "database_url": database_url, "instance_path": str(tmp_path / "instance"), "plugins.enabled": []})
+    settings = load_settings(
+        None,
+        environ={},
+        overrides={"database_url": database_url, "instance_path": str(tmp_path / "instance"), "plugins.enabled": []},
+    )
     previous = db.obj
     try:
         app = create_app(settings, load_entrypoints=False)
@@ -35,7 +42,9 @@ def test_healthz_answers_503_when_the_database_is_down(tmp_path, database_url):
 def test_healthz_answers_503_when_the_database_fails_a_query(affnet_client, monkeypatch):
     def refuse(*args, **kwargs):
         from peewee import OperationalError
+
         raise OperationalError("server closed the connection unexpectedly")
+
     monkeypatch.setattr(type(db.obj), "execute_sql", refuse)
     response = affnet_client.get("/healthz")
     assert response.status_code == 503

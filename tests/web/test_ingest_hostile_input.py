@@ -1,5 +1,6 @@
 """SPEC section 2, "never 500 for any input": bodies a hostile caller sends.
 Each refusal is a 4xx with a reason, and writes nothing."""
+
 import io
 import json
 from decimal import Decimal
@@ -16,18 +17,26 @@ def click_id(affnet_client, affnet_network):
 
 
 def post_raw(client, network, raw: bytes, call: str = "conversion", **kwargs):
-    return client.post(f"/api/ingest/{call}", data=raw, content_type="application/json",
-                       headers={"X-Offer-Key": network.offer_key}, **kwargs)
+    return client.post(
+        f"/api/ingest/{call}",
+        data=raw,
+        content_type="application/json",
+        headers={"X-Offer-Key": network.offer_key},
+        **kwargs,
+    )
 
 
 def nothing_written() -> bool:
     return Event.select().count() == 0 and LedgerEntry.select().count() == 0
 
 
-@pytest.mark.parametrize("raw", [
-    b"[" * 5000 + b"]" * 5000,
-    b'{"event": "sale", "click_id": ' + b'{"":' * 2500 + b"1" + b"}" * 2500 + b"}",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 5000 + b"]" * 5000,
+        b'{"event": "sale", "click_id": ' + b'{"":' * 2500 + b"1" + b"}" * 2500 + b"}",
+    ],
+)
 def test_a_body_nested_thousands_deep_answers_422_and_writes_nothing(affnet_client, affnet_network, raw):
     response = post_raw(affnet_client, affnet_network, raw)
     assert response.status_code == 422, response.get_data(as_text=True)
@@ -41,7 +50,8 @@ TEXT_FIELDS = ("click_id", "user_ref", "external_payment_id")
 @pytest.mark.parametrize("field", TEXT_FIELDS)
 @pytest.mark.parametrize("bad", ["\ud800", "pi_\udfff", "a\x00b", "\x00", "pi_1\nforged", "pi\x1b[31m", "pi\x85x"])
 def test_text_that_is_not_valid_unicode_or_has_control_characters_answers_422_naming_the_field(
-        affnet_client, affnet_network, click_id, field, bad):
+    affnet_client, affnet_network, click_id, field, bad
+):
     body = {**sale_body(click_id), field: bad}
     response = post_raw(affnet_client, affnet_network, json.dumps(body).encode())
     assert response.status_code == 422, response.get_data(as_text=True)
@@ -52,7 +62,8 @@ def test_text_that_is_not_valid_unicode_or_has_control_characters_answers_422_na
 @pytest.mark.parametrize("field", ["external_payment_id", "refund_id"])
 @pytest.mark.parametrize("bad", ["\ud800", "a\x00b"])
 def test_a_refund_with_a_lone_surrogate_or_nul_answers_422_and_writes_nothing(
-        affnet_client, affnet_network, field, bad):
+    affnet_client, affnet_network, field, bad
+):
     body = {"external_payment_id": "pi_1", "refund_id": "re_1", field: bad}
     response = post_raw(affnet_client, affnet_network, json.dumps(body).encode(), call="refund")
     assert response.status_code == 422 and field in response.get_json()["fields"]
@@ -60,7 +71,8 @@ def test_a_refund_with_a_lone_surrogate_or_nul_answers_422_and_writes_nothing(
 
 
 def test_text_with_letters_of_any_script_and_surrounding_spaces_is_still_accepted(
-        affnet_client, affnet_network, click_id):
+    affnet_client, affnet_network, click_id
+):
     body = sale_body(click_id, user_ref="  cliente_Muñoz_東京_🙂 ")
     response = post_raw(affnet_client, affnet_network, json.dumps(body).encode())
     assert response.status_code == 201
@@ -68,17 +80,24 @@ def test_text_with_letters_of_any_script_and_surrounding_spaces_is_still_accepte
 
 
 @pytest.mark.parametrize("failure", ["peewee", "peewee operational", "psycopg2 interface", "psycopg2 operational"])
-def test_a_database_that_fails_answers_503_and_records_nothing(affnet_client, affnet_network, click_id,
-                                                                    monkeypatch, failure):
+def test_a_database_that_fails_answers_503_and_records_nothing(
+    affnet_client, affnet_network, click_id, monkeypatch, failure
+):
     import peewee
     import psycopg2
 
     from affnet.core.storage import sql
-    error = {"peewee": peewee.InterfaceError, "peewee operational": peewee.OperationalError,
-             "psycopg2 interface": psycopg2.InterfaceError, "psycopg2 operational": psycopg2.OperationalError}[failure]
+
+    error = {
+        "peewee": peewee.InterfaceError,
+        "peewee operational": peewee.OperationalError,
+        "psycopg2 interface": psycopg2.InterfaceError,
+        "psycopg2 operational": psycopg2.OperationalError,
+    }[failure]
 
     def refuse(*args, **kwargs):
         raise error("connection already closed")
+
     monkeypatch.setattr(sql, "insert_event", refuse)
     response = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
     assert response.status_code == 503
@@ -87,14 +106,16 @@ def test_a_database_that_fails_answers_503_and_records_nothing(affnet_client, af
     assert nothing_written()
 
 
-def test_a_database_whose_every_query_meets_a_closed_connection_answers_503(affnet_client, affnet_network, click_id,
-                                                                           monkeypatch):
+def test_a_database_whose_every_query_meets_a_closed_connection_answers_503(
+    affnet_client, affnet_network, click_id, monkeypatch
+):
     import peewee
 
     from affnet.core.storage.db import db
 
     def closed(*args, **kwargs):
         raise peewee.InterfaceError("connection already closed")
+
     monkeypatch.setattr(db.obj, "execute_sql", closed)
     response = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
     assert response.status_code == 503 and response.is_json
@@ -104,7 +125,8 @@ def test_a_database_whose_every_query_meets_a_closed_connection_answers_503(affn
 
 @pytest.mark.parametrize("currency", ["USS", "XYZ", "BTC", "XAU", "xts"])
 def test_a_currency_that_is_not_a_current_iso_4217_money_answers_422_and_writes_nothing(
-        affnet_client, affnet_network, click_id, currency):
+    affnet_client, affnet_network, click_id, currency
+):
     response = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id, currency=currency))
     assert response.status_code == 422
     assert "ISO 4217" in response.get_json()["fields"]["currency"]
@@ -119,15 +141,18 @@ def test_a_four_digit_currency_commission_rounds_to_four_digits(affnet_client, a
 
 
 def test_a_three_digit_currency_commission_rounds_to_three_digits(affnet_client, affnet_network, click_id):
-    answer = ingest(affnet_client, affnet_network, "conversion",
-                    sale_body(click_id, amount="10.555", currency="BHD")).get_json()
+    answer = ingest(
+        affnet_client, affnet_network, "conversion", sale_body(click_id, amount="10.555", currency="BHD")
+    ).get_json()
     assert (answer["payout"], answer["currency"]) == ("3.167", "BHD"), "30% of 10.555 = 3.1665 -> 3.167"
 
 
-@pytest.mark.parametrize("amount", ["1_000", "٣", "１２", "1e3", "0x10", " 9.99", "9.", ".5", "+5", "9,99",
-                                    "Infinity", "NaN"])
+@pytest.mark.parametrize(
+    "amount", ["1_000", "٣", "１２", "1e3", "0x10", " 9.99", "9.", ".5", "+5", "9,99", "Infinity", "NaN"]
+)
 def test_an_amount_that_is_not_a_plain_ascii_decimal_answers_422_and_writes_nothing(
-        affnet_client, affnet_network, click_id, amount):
+    affnet_client, affnet_network, click_id, amount
+):
     response = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id, amount=amount))
     assert response.status_code == 422, response.get_data(as_text=True)
     assert response.get_json()["fields"]["gross_amount"] == "must be a number such as 9.99"
@@ -141,12 +166,14 @@ def test_plain_ascii_decimal_strings_are_amounts(affnet_client, affnet_network, 
     assert Event.get().gross_amount == Decimal(amount)
 
 
-def test_a_body_shorter_than_its_content_length_answers_400_and_writes_nothing(affnet_client, affnet_network,
-                                                                              click_id):
+def test_a_body_shorter_than_its_content_length_answers_400_and_writes_nothing(affnet_client, affnet_network, click_id):
     whole = json.dumps(sale_body(click_id)).encode()
-    response = affnet_client.post("/api/ingest/conversion", input_stream=io.BytesIO(whole),
-                                  headers={"X-Offer-Key": affnet_network.offer_key},
-                                  environ_overrides={"CONTENT_LENGTH": str(len(whole) + 100)})
+    response = affnet_client.post(
+        "/api/ingest/conversion",
+        input_stream=io.BytesIO(whole),
+        headers={"X-Offer-Key": affnet_network.offer_key},
+        environ_overrides={"CONTENT_LENGTH": str(len(whole) + 100)},
+    )
     assert response.status_code == 400
     assert "shorter than its Content-Length" in response.get_json()["error"]
     assert nothing_written()

@@ -2,6 +2,7 @@
 in a first-party cookie for the offer's cookie window and gives it back with
 ``affnet.clickId()``, so a checkout days later can still put it in Stripe's
 metadata. Run in node with a minimal fake ``document`` when node is installed."""
+
 import json
 import shutil
 import subprocess
@@ -49,8 +50,12 @@ def run_in_node(tmp_path, script: str, scenario: dict) -> dict:
         pytest.skip("node is not installed: the helper's behaviour in a browser-like runtime is not checked here")
     (tmp_path / "affnet.js").write_text(script)
     (tmp_path / "harness.js").write_text(NODE_HARNESS)
-    done = subprocess.run([node, str(tmp_path / "harness.js"), str(tmp_path / "affnet.js"), json.dumps(scenario)],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [node, str(tmp_path / "harness.js"), str(tmp_path / "affnet.js"), json.dumps(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -63,14 +68,20 @@ def test_landing_helper_is_served_tiny_and_dependency_free(affnet_client):
 
 
 def test_click_id_from_the_url_is_kept_for_the_cookie_window_and_returned_days_later(
-        affnet_client, affnet_network, tmp_path):
+    affnet_client, affnet_network, tmp_path
+):
     click_id = click_id_of(click(affnet_client, affnet_network.ref))
-    result = run_in_node(tmp_path, served_script(affnet_client), {
-        "cookies": {"theme": "dark"},
-        "visits": [
-            {"search": f"?lang=en&click_id={click_id}", "attributes": {"data-cookie-days": "30"}},
-            {"search": "?lang=en", "attributes": {"data-cookie-days": "30"}},
-        ]})
+    result = run_in_node(
+        tmp_path,
+        served_script(affnet_client),
+        {
+            "cookies": {"theme": "dark"},
+            "visits": [
+                {"search": f"?lang=en&click_id={click_id}", "attributes": {"data-cookie-days": "30"}},
+                {"search": "?lang=en", "attributes": {"data-cookie-days": "30"}},
+            ],
+        },
+    )
     assert result["ids"] == [click_id, click_id]
     assert len(result["writes"]) == 1, "a visit without a click_id writes nothing"
     cookie = result["writes"][0]
@@ -80,17 +91,32 @@ def test_click_id_from_the_url_is_kept_for_the_cookie_window_and_returned_days_l
 
 
 def test_cookie_window_defaults_to_60_days_and_a_newer_click_wins(affnet_client, tmp_path):
-    result = run_in_node(tmp_path, served_script(affnet_client), {
-        "visits": [{"search": "?click_id=first_click_0001", "protocol": "http:"},
-                   {"search": "?click_id=second_click_002", "protocol": "http:"},
-                   {"search": ""}]})
+    result = run_in_node(
+        tmp_path,
+        served_script(affnet_client),
+        {
+            "visits": [
+                {"search": "?click_id=first_click_0001", "protocol": "http:"},
+                {"search": "?click_id=second_click_002", "protocol": "http:"},
+                {"search": ""},
+            ]
+        },
+    )
     assert result["ids"] == ["first_click_0001", "second_click_002", "second_click_002"]
     assert f"Max-Age={60 * 86400}" in result["writes"][0]
     assert "Secure" not in result["writes"][0], "plain http: no Secure flag"
 
 
 def test_a_click_id_that_is_not_one_is_neither_stored_nor_returned(affnet_client, tmp_path):
-    result = run_in_node(tmp_path, served_script(affnet_client), {
-        "visits": [{"search": "?click_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E"}, {"search": "?click_id=%E0%A4%A"},
-                   {"search": ""}]})
+    result = run_in_node(
+        tmp_path,
+        served_script(affnet_client),
+        {
+            "visits": [
+                {"search": "?click_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E"},
+                {"search": "?click_id=%E0%A4%A"},
+                {"search": ""},
+            ]
+        },
+    )
     assert result == {"ids": [None, None, None], "writes": []}

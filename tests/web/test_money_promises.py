@@ -1,5 +1,6 @@
 """Promises that need two affiliates, two participations or two currencies
 (SPEC sections 3, 4 and 6): each test fails on the bug named in it."""
+
 from decimal import Decimal
 
 import pytest
@@ -18,16 +19,22 @@ def affnet_plugins():
 
 
 def second_offer(network: Network, name: str, rules: list[str], currency="USD"):
-    offer, key = accounts.create_offer(network.advertiser, name, f"https://{name.lower()}.example/",
-                                       currency=currency, rules=[accounts.RuleSpec.parse(rule) for rule in rules])
+    offer, key = accounts.create_offer(
+        network.advertiser,
+        name,
+        f"https://{name.lower()}.example/",
+        currency=currency,
+        rules=[accounts.RuleSpec.parse(rule) for rule in rules],
+    )
     participation = accounts.apply(network.affiliate, offer)
     accounts.set_participation_status(participation, "approved")
     return Network(network.advertiser, offer, key, network.affiliate, participation)
 
 
 def save_postback(network: Network, url: str):
-    setting_versions.save(keitaro.POSTBACK, network.affiliate, {"url": url},
-                          participation=network.participation, delay_hours=0)
+    setting_versions.save(
+        keitaro.POSTBACK, network.affiliate, {"url": url}, participation=network.participation, delay_hours=0
+    )
 
 
 def test_partial_refunds_never_take_back_more_than_the_commission_under_rounding(affnet_client, affnet_network):
@@ -53,32 +60,50 @@ def test_a_customer_stays_with_the_affiliate_of_their_first_attributed_event(aff
     ingest(affnet_client, affnet_network, "conversion", sale_body(from_a, payment="pi_a", user_ref="cus_1"))
     by_b = ingest(affnet_client, affnet_network, "conversion", sale_body(from_b, payment="pi_b", user_ref="cus_1"))
     assert Event.get(Event.txid == by_b.get_json()["txid"]).participation_id == partner.id
-    rebill = {"event": "rebill", "user_ref": "cus_1", "external_payment_id": "pi_c", "gross_amount": 29,
-              "currency": "USD", "is_first_payment": False}
+    rebill = {
+        "event": "rebill",
+        "user_ref": "cus_1",
+        "external_payment_id": "pi_c",
+        "gross_amount": 29,
+        "currency": "USD",
+        "is_first_payment": False,
+    }
     answer = ingest(affnet_client, affnet_network, "conversion", rebill).get_json()
     event = Event.get(Event.txid == answer["txid"])
-    assert (event.participation_id, event.affiliate_id) == (affnet_network.participation.id,
-                                                            affnet_network.affiliate.id)
+    assert (event.participation_id, event.affiliate_id) == (
+        affnet_network.participation.id,
+        affnet_network.affiliate.id,
+    )
     assert answer["payout"] == "5.80"
 
 
 def test_a_postback_saved_on_one_participation_is_not_used_for_another(affnet_client, affnet_network):
     other = second_offer(affnet_network, "Other", ["sale=30%"])
     save_postback(affnet_network, "https://tracker.example/pb?subid={clickid}")
-    on_other = ingest(affnet_client, other, "conversion",
-                      sale_body(click_id_of(click(affnet_client, other.ref)), payment="pi_other"))
+    on_other = ingest(
+        affnet_client, other, "conversion", sale_body(click_id_of(click(affnet_client, other.ref)), payment="pi_other")
+    )
     assert on_other.status_code == 201
     assert Delivery.select().count() == 0, "the other participation has no postback"
-    ingest(affnet_client, affnet_network, "conversion",
-           sale_body(click_id_of(click(affnet_client, affnet_network.ref)), payment="pi_first"))
+    ingest(
+        affnet_client,
+        affnet_network,
+        "conversion",
+        sale_body(click_id_of(click(affnet_client, affnet_network.ref)), payment="pi_first"),
+    )
     assert Delivery.select().count() == 1, "the participation it was saved on has"
 
 
 def test_a_fixed_commission_is_paid_in_the_offers_currency_whatever_the_payments_currency(
-        affnet_client, affnet_network):
+    affnet_client, affnet_network
+):
     fixed = second_offer(affnet_network, "Fixed", ["sale=5.00"])
-    answer = ingest(affnet_client, fixed, "conversion",
-                    sale_body(click_id_of(click(affnet_client, fixed.ref)), amount=29, currency="EUR")).get_json()
+    answer = ingest(
+        affnet_client,
+        fixed,
+        "conversion",
+        sale_body(click_id_of(click(affnet_client, fixed.ref)), amount=29, currency="EUR"),
+    ).get_json()
     assert (answer["payout"], answer["currency"]) == ("5.00", "USD")
     assert set(ledger.balances(affnet_network.affiliate.id)) == {"USD"}
 
@@ -88,7 +113,8 @@ def test_the_currency_macro_is_the_payouts_currency(affnet_client, affnet_networ
     postback says JPY, with the payout in yen."""
     save_postback(affnet_network, "https://tracker.example/pb?payout={payout}&currency={currency}")
     clicked = click_id_of(click(affnet_client, affnet_network.ref))
-    answer = ingest(affnet_client, affnet_network, "conversion",
-                    sale_body(clicked, amount=2999, currency="JPY")).get_json()
+    answer = ingest(
+        affnet_client, affnet_network, "conversion", sale_body(clicked, amount=2999, currency="JPY")
+    ).get_json()
     assert (answer["payout"], answer["currency"]) == ("900", "JPY")
     assert Delivery.get().payload["url"] == "https://tracker.example/pb?payout=900&currency=JPY"

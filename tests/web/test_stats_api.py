@@ -1,4 +1,5 @@
 """SPEC section 7: the stats API ``GET /api/affiliate/stats-api``."""
+
 import csv
 import io
 from datetime import datetime
@@ -20,8 +21,13 @@ def world(affnet_app, affnet_client, affnet_network, affnet_clock):
     Susurra and a sale on Nocturna (EUR, June 2); affiliate B: a sale on
     Susurra (June 2). Each affiliate has a token."""
     net = affnet_network
-    nocturna, nocturna_key = accounts.create_offer(net.advertiser, "Nocturna", "https://nocturna.example/",
-                                                   currency="EUR", rules=[accounts.RuleSpec.parse("sale=10.00")])
+    nocturna, nocturna_key = accounts.create_offer(
+        net.advertiser,
+        "Nocturna",
+        "https://nocturna.example/",
+        currency="EUR",
+        rules=[accounts.RuleSpec.parse("sale=10.00")],
+    )
     nocturna_part = accounts.apply(net.affiliate, nocturna)
     accounts.set_participation_status(nocturna_part, "approved")
     other = net.add_affiliate("other@example.com")
@@ -38,8 +44,11 @@ def world(affnet_app, affnet_client, affnet_network, affnet_clock):
     convert(datetime(2026, 6, 1, 10), {"click_id": first, "user_ref": "cus_1", "event": "lead"})
     convert(datetime(2026, 6, 2, 10), sale_body(first, payment="pi_1", amount=29.0, user_ref="cus_1"))
     eur = visit(datetime(2026, 6, 2, 11), nocturna_part.ref_code, s1="tt")
-    convert(datetime(2026, 6, 2, 12), {**sale_body(eur, payment="pi_eur", amount=50.0, user_ref="cus_2"),
-                                       "currency": "EUR"}, key=nocturna_key)
+    convert(
+        datetime(2026, 6, 2, 12),
+        {**sale_body(eur, payment="pi_eur", amount=50.0, user_ref="cus_2"), "currency": "EUR"},
+        key=nocturna_key,
+    )
     theirs = visit(datetime(2026, 6, 2, 13), other.ref_code, s1="theirs")
     convert(datetime(2026, 6, 2, 14), sale_body(theirs, payment="pi_other", amount=19.9, user_ref="cus_3"))
     convert(datetime(2026, 6, 3, 9), {"external_payment_id": "pi_1"}, call="refund")
@@ -67,14 +76,29 @@ def test_csv_has_a_header_row_and_one_row_per_event_of_the_affiliate(affnet_clie
     response = get(affnet_client, world["token"], format="csv")
     assert response.mimetype == "text/csv"
     lines = response.get_data(as_text=True).splitlines()
-    assert lines[0].split(",") == ["txid", "time", "offer", "click_id", "clickid", *[f"sub{n}" for n in range(1, 11)],
-                                   "fbclid", *tracking.AD_CLICK_IDS, "event", "status", "payout", "currency"]
+    assert lines[0].split(",") == [
+        "txid",
+        "time",
+        "offer",
+        "click_id",
+        "clickid",
+        *[f"sub{n}" for n in range(1, 11)],
+        "fbclid",
+        *tracking.AD_CLICK_IDS,
+        "event",
+        "status",
+        "payout",
+        "currency",
+    ]
     rows = rows_of(response)
     expected = Event.select().where(Event.affiliate == world["network"].affiliate.id).order_by(Event.occurred_at)
     assert [row["txid"] for row in rows] == [event.txid for event in expected]
     assert [(row["event"], row["status"], row["payout"], row["currency"]) for row in rows] == [
-        ("lead", "lead", "0.50", "USD"), ("sale", "sale", "8.70", "USD"), ("sale", "sale", "10.00", "EUR"),
-        ("refund", "rejected", "-8.70", "USD")]
+        ("lead", "lead", "0.50", "USD"),
+        ("sale", "sale", "8.70", "USD"),
+        ("sale", "sale", "10.00", "EUR"),
+        ("refund", "rejected", "-8.70", "USD"),
+    ]
 
 
 def test_csv_is_the_default_format(affnet_client, world):
@@ -91,7 +115,12 @@ def test_json_is_a_list_of_objects_with_the_same_columns(affnet_client, world):
     lead = rows[0]
     assert lead["time"] == "2026-06-01T10:00:00Z"
     assert (lead["offer"], lead["clickid"], lead["sub1"], lead["sub2"], lead["sub3"]) == (
-        "susurra", "kt-1", "fb", "feed", None)
+        "susurra",
+        "kt-1",
+        "fb",
+        "feed",
+        None,
+    )
     assert lead["click_id"] == Event.get(Event.txid == lead["txid"]).click.click_id
 
 
@@ -109,8 +138,9 @@ def test_the_body_is_streamed(affnet_client, world, fmt):
 
 
 def test_token_is_accepted_as_a_bearer_header(affnet_client, world):
-    response = affnet_client.get(URL, query_string={"format": "json"},
-                                 headers={"Authorization": f"Bearer {world['token']}"})
+    response = affnet_client.get(
+        URL, query_string={"format": "json"}, headers={"Authorization": f"Bearer {world['token']}"}
+    )
     assert len(rows_of(response)) == 4
 
 
@@ -141,16 +171,20 @@ def test_an_affiliate_sees_only_its_own_rows(affnet_client, world):
 def test_another_affiliates_offer_gives_nothing(affnet_client, world):
     """B never joined Nocturna, where A has a sale: asking for it gives an empty list."""
     assert txids(affnet_client, world["other_token"], offer="nocturna") == []
-    assert get(affnet_client, world["other_token"], offer="nocturna", format="csv").get_data(as_text=True) \
-        .splitlines() == [",".join(EXPORT_COLUMNS)]
+    assert get(affnet_client, world["other_token"], offer="nocturna", format="csv").get_data(
+        as_text=True
+    ).splitlines() == [",".join(EXPORT_COLUMNS)]
 
 
 def test_query_parameters_cannot_widen_a_token_to_another_affiliate(affnet_client, world):
     other = world["network"].affiliate
     query = {"affiliate": str(other.id), "affiliate_id": str(other.id), "user": other.email}
     assert len(txids(affnet_client, world["other_token"], **query)) == 1
-    response = affnet_client.get(URL, query_string={"token": world["token"], "format": "json"},
-                                 headers={"Authorization": f"Bearer {world['other_token']}"})
+    response = affnet_client.get(
+        URL,
+        query_string={"token": world["token"], "format": "json"},
+        headers={"Authorization": f"Bearer {world['other_token']}"},
+    )
     assert len(rows_of(response)) == 1, "the Bearer header wins: one token, one affiliate"
 
 
@@ -178,10 +212,11 @@ def test_from_and_to_as_iso_times_in_utc_or_with_an_offset(affnet_client, world)
 
 
 def test_event_filter_takes_one_or_several_kinds(affnet_client, world):
-    assert [row["event"] for row in rows_of(get(affnet_client, world["token"], event="sale", format="json"))] \
-        == ["sale", "sale"]
-    kinds = [row["event"] for row in rows_of(get(affnet_client, world["token"], event="lead,refund",
-                                                 format="json"))]
+    assert [row["event"] for row in rows_of(get(affnet_client, world["token"], event="sale", format="json"))] == [
+        "sale",
+        "sale",
+    ]
+    kinds = [row["event"] for row in rows_of(get(affnet_client, world["token"], event="lead,refund", format="json"))]
     assert kinds == ["lead", "refund"]
 
 
@@ -192,8 +227,16 @@ def test_status_filter(affnet_client, world):
 
 
 def test_filters_combine(affnet_client, world):
-    rows = rows_of(get(affnet_client, world["token"], offer="susurra", status="sale", format="json",
-                       **{"from": "2026-06-02", "to": "2026-06-02"}))
+    rows = rows_of(
+        get(
+            affnet_client,
+            world["token"],
+            offer="susurra",
+            status="sale",
+            format="json",
+            **{"from": "2026-06-02", "to": "2026-06-02"},
+        )
+    )
     assert [(row["offer"], row["event"], row["payout"]) for row in rows] == [("susurra", "sale", "8.70")]
 
 
@@ -220,12 +263,20 @@ def test_a_full_last_page_has_no_next_cursor(affnet_client, world):
     assert len(rows_of(response)) == 4 and "X-Next-Cursor" not in response.headers
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"from": "June 1st"}, "from"), ({"to": "2026-13-01"}, "to"), ({"format": "xml"}, "format"),
-    ({"event": "install"}, "event"), ({"status": "approved"}, "status"), ({"limit": "0"}, "limit"),
-    ({"limit": "many"}, "limit"), ({"after": "garbage!"}, "after"),
-    ({"from": "2026-06-03", "to": "2026-06-01"}, "to"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"from": "June 1st"}, "from"),
+        ({"to": "2026-13-01"}, "to"),
+        ({"format": "xml"}, "format"),
+        ({"event": "install"}, "event"),
+        ({"status": "approved"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"after": "garbage!"}, "after"),
+        ({"from": "2026-06-03", "to": "2026-06-01"}, "to"),
+    ],
+)
 def test_a_bad_query_answers_422_with_one_clear_message(affnet_client, world, query, field):
     response = get(affnet_client, world["token"], **query)
     assert response.status_code == 422
@@ -235,20 +286,39 @@ def test_a_bad_query_answers_422_with_one_clear_message(affnet_client, world, qu
 
 
 def test_the_report_endpoint_answers_the_affiliates_own_report(affnet_client, world):
-    response = affnet_client.get("/api/affiliate/report", query_string={
-        "token": world["token"], "group_by": "offer", "from": "2026-06-01", "to": "2026-06-03", "format": "json"})
+    response = affnet_client.get(
+        "/api/affiliate/report",
+        query_string={
+            "token": world["token"],
+            "group_by": "offer",
+            "from": "2026-06-01",
+            "to": "2026-06-03",
+            "format": "json",
+        },
+    )
     body = response.get_json()
     assert [(row["key"], row["sales"], row["commission"]) for row in body["rows"]] == [
-        ("nocturna", 1, {"EUR": "10.00"}), ("susurra", 1, {"USD": "0.50"})]
-    as_csv = affnet_client.get("/api/affiliate/report", query_string={
-        "token": world["token"], "group_by": "day", "from": "2026-06-01", "to": "2026-06-03"})
+        ("nocturna", 1, {"EUR": "10.00"}),
+        ("susurra", 1, {"USD": "0.50"}),
+    ]
+    as_csv = affnet_client.get(
+        "/api/affiliate/report",
+        query_string={"token": world["token"], "group_by": "day", "from": "2026-06-01", "to": "2026-06-03"},
+    )
     lines = as_csv.get_data(as_text=True).splitlines()
     assert lines[0].startswith("day,clicks,unique_clicks") and lines[-1].startswith("total,")
     assert affnet_client.get("/api/affiliate/report").status_code == 401
 
 
-@pytest.mark.parametrize("query, field", [({"group_by": "week"}, "group_by"), ({"tz": "Mars/Olympus"}, "tz"),
-                                          ({"from": "yesterday"}, "from"), ({"format": "xml"}, "format")])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"group_by": "week"}, "group_by"),
+        ({"tz": "Mars/Olympus"}, "tz"),
+        ({"from": "yesterday"}, "from"),
+        ({"format": "xml"}, "format"),
+    ],
+)
 def test_a_bad_report_query_answers_422(affnet_client, world, query, field):
     response = affnet_client.get("/api/affiliate/report", query_string={"token": world["token"], **query})
     assert response.status_code == 422

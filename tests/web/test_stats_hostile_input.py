@@ -1,6 +1,7 @@
 """The stats API and the report API against hostile input: dates
 at the ends of the calendar, visitor-controlled sub values that a
 spreadsheet would run as formulas, and a database connection that is gone."""
+
 import base64
 import csv
 import io
@@ -28,8 +29,18 @@ def hostile_subs(affnet_app, affnet_client, affnet_network, affnet_clock, token)
     visitor wrote: each starts with a character that makes a spreadsheet
     cell a formula."""
     affnet_clock.set(datetime(2026, 6, 1, 9))
-    subs = {"s1": FORMULA, "s2": "+1+1", "s3": "-2+3", "s4": "@SUM(1,2)", "s5": "\t=1+1", "s6": "\r=1+1",
-            "s7": "-1.00", "s8": "-Id_like-click_id", "s9": "plain", "s10": "-A1,B1"}
+    subs = {
+        "s1": FORMULA,
+        "s2": "+1+1",
+        "s3": "-2+3",
+        "s4": "@SUM(1,2)",
+        "s5": "\t=1+1",
+        "s6": "\r=1+1",
+        "s7": "-1.00",
+        "s8": "-Id_like-click_id",
+        "s9": "plain",
+        "s10": "-A1,B1",
+    }
     query = {name: quote(value, safe="") for name, value in subs.items()}
     clicked = click_id_of(click(affnet_app.test_client(), affnet_network.ref, **query))
     affnet_clock.set(datetime(2026, 6, 1, 10))
@@ -44,8 +55,18 @@ def csv_rows(response) -> list[dict]:
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 
 
-SAFE_SUBS = {"sub1": "'" + FORMULA, "sub2": "'+1+1", "sub3": "'-2+3", "sub4": "'@SUM(1,2)", "sub5": "'\t=1+1",
-             "sub6": "'\r=1+1", "sub7": "-1.00", "sub8": "-Id_like-click_id", "sub9": "plain", "sub10": "'-A1,B1"}
+SAFE_SUBS = {
+    "sub1": "'" + FORMULA,
+    "sub2": "'+1+1",
+    "sub3": "'-2+3",
+    "sub4": "'@SUM(1,2)",
+    "sub5": "'\t=1+1",
+    "sub6": "'\r=1+1",
+    "sub7": "-1.00",
+    "sub8": "-Id_like-click_id",
+    "sub9": "plain",
+    "sub10": "'-A1,B1",
+}
 
 
 def test_stats_csv_writes_formula_like_text_as_text_and_numbers_and_ids_as_they_are(affnet_client, hostile_subs):
@@ -56,11 +77,12 @@ def test_stats_csv_writes_formula_like_text_as_text_and_numbers_and_ids_as_they_
 
 def test_stats_csv_keeps_a_click_id_that_starts_with_a_dash(affnet_client, affnet_network, token, monkeypatch):
     from affnet.core.clicks import tracking
+
     monkeypatch.setattr(tracking, "new_click_id", lambda: "-Xy_0123456789abcdef")
     clicked = click_id_of(click(affnet_client, affnet_network.ref))
     assert clicked == "-Xy_0123456789abcdef"
     assert ingest(affnet_client, affnet_network, "conversion", sale_body(clicked)).status_code == 201
-    row, = csv_rows(affnet_client.get(STATS, query_string={"token": token, "format": "csv"}))
+    (row,) = csv_rows(affnet_client.get(STATS, query_string={"token": token, "format": "csv"}))
     assert (row["click_id"], row["clickid"]) == (clicked, clicked)
 
 
@@ -71,18 +93,26 @@ def test_stats_json_keeps_the_values_as_they_came(affnet_client, hostile_subs):
 
 @pytest.mark.parametrize("sub", ["sub1", "sub3", "sub5"])
 def test_report_csv_grouped_by_a_sub_writes_formula_like_text_as_text(affnet_client, hostile_subs, sub):
-    response = affnet_client.get(REPORT, query_string={"token": hostile_subs, "group_by": sub,
-                                                       "from": "2026-06-01", "to": "2026-06-01"})
+    response = affnet_client.get(
+        REPORT, query_string={"token": hostile_subs, "group_by": sub, "from": "2026-06-01", "to": "2026-06-01"}
+    )
     rows = csv_rows(response)
     assert rows[0][sub] == SAFE_SUBS[sub] and rows[-1][sub] == "total"
     assert rows[0]["commission_USD"] == "0.00"
 
 
-@pytest.mark.parametrize("query", [
-    {"to": "9999-12-31"}, {"from": "9999-12-31"}, {"from": "0001-01-01"},
-    {"from": "0001-01-01T00:00:00+01:00"}, {"to": "0001-01-01T00:00:00+01:00"},
-    {"to": "9999-12-31T23:00:00-05:00"}, {"from": "9999-12-31T23:00:00-05:00"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"to": "9999-12-31"},
+        {"from": "9999-12-31"},
+        {"from": "0001-01-01"},
+        {"from": "0001-01-01T00:00:00+01:00"},
+        {"to": "0001-01-01T00:00:00+01:00"},
+        {"to": "9999-12-31T23:00:00-05:00"},
+        {"from": "9999-12-31T23:00:00-05:00"},
+    ],
+)
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_stats_dates_at_the_ends_of_the_calendar_are_clamped_never_a_500(affnet_client, hostile_subs, query, fmt):
     response = affnet_client.get(STATS, query_string={"token": hostile_subs, "format": fmt, **query})
@@ -92,22 +122,26 @@ def test_stats_dates_at_the_ends_of_the_calendar_are_clamped_never_a_500(affnet_
     assert len(rows) == (2 if everything else 0)
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"from": "9999-12-30", "to": "9999-12-31"}, "to"),
-    ({"from": "0001-01-01", "to": "0001-01-02", "tz": "Asia/Tokyo"}, "from"),
-    ({"from": "9999-12-31", "to": "9999-12-31", "tz": "Pacific/Kiritimati"}, "to"),
-])
-def test_report_dates_beyond_what_a_zone_can_hold_answer_422_json_naming_the_field(affnet_client, token, query,
-                                                                                   field):
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"from": "9999-12-30", "to": "9999-12-31"}, "to"),
+        ({"from": "0001-01-01", "to": "0001-01-02", "tz": "Asia/Tokyo"}, "from"),
+        ({"from": "9999-12-31", "to": "9999-12-31", "tz": "Pacific/Kiritimati"}, "to"),
+    ],
+)
+def test_report_dates_beyond_what_a_zone_can_hold_answer_422_json_naming_the_field(affnet_client, token, query, field):
     response = affnet_client.get(REPORT, query_string={"token": token, "format": "json", **query})
     assert response.status_code == 422 and response.is_json, response.get_data(as_text=True)
     assert list(response.get_json()["fields"]) == [field]
 
 
 def test_report_on_the_first_and_last_days_a_zone_can_hold_is_answered(affnet_client, token):
-    for query in ({"from": "0001-01-02", "to": "0001-01-03", "tz": "Asia/Tokyo"},
-                  {"from": "9999-12-29", "to": "9999-12-30"},
-                  {"from": "9999-12-30", "to": "9999-12-30", "tz": "America/New_York"}):
+    for query in (
+        {"from": "0001-01-02", "to": "0001-01-03", "tz": "Asia/Tokyo"},
+        {"from": "9999-12-29", "to": "9999-12-30"},
+        {"from": "9999-12-30", "to": "9999-12-30", "tz": "America/New_York"},
+    ):
         response = affnet_client.get(REPORT, query_string={"token": token, "format": "json", **query})
         assert response.status_code == 200, response.get_data(as_text=True)
 
@@ -125,10 +159,12 @@ def test_a_flask_route_that_meets_a_closed_connection_answers_503_json(affnet_cl
     import psycopg2
 
     from affnet.core.storage.db import db
+
     error = peewee.InterfaceError if failure == "peewee" else psycopg2.InterfaceError
 
     def closed(*args, **kwargs):
         raise error("connection already closed")
+
     monkeypatch.setattr(db.obj, "execute_sql", closed)
     response = affnet_client.get(STATS, query_string={"token": token})
     assert response.status_code == 503 and response.is_json, response.get_data(as_text=True)

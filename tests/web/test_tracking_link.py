@@ -1,4 +1,5 @@
 """SPEC section 1: the tracking link ``GET /r``."""
+
 import base64
 from urllib.parse import parse_qs, urlsplit
 
@@ -60,9 +61,11 @@ def test_never_redirects_to_a_url_taken_from_the_request(affnet_client, affnet_n
 def test_click_records_subs_fbclid_clickid_ip_user_agent_and_referer(affnet_client, affnet_network):
     params = {f"s{n}": f"v{n}" for n in range(1, 11)}
     response = affnet_client.get(
-        "/r", query_string={"ref": affnet_network.ref, "fbclid": "IwAR123", "clickid": "kt-987", **params},
+        "/r",
+        query_string={"ref": affnet_network.ref, "fbclid": "IwAR123", "clickid": "kt-987", **params},
         headers={"User-Agent": "Mozilla/5.0 Test", "Referer": "https://facebook.com/ad"},
-        environ_base={"REMOTE_ADDR": "198.51.100.7"})
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
     load_clicks(affnet_client.application)
     row = Click.get(Click.click_id == click_id_of(response))
     assert [getattr(row, f"s{n}") for n in range(1, 11)] == [f"v{n}" for n in range(1, 11)]
@@ -86,8 +89,16 @@ def test_cookie_of_another_participation_keeps_the_click_unique(affnet_client, a
     assert Click.get(Click.click_id == click_id_of(response)).is_unique is True
 
 
-@pytest.mark.parametrize("agent", ["Googlebot/2.1 (+http://www.google.com/bot.html)",
-                                   "facebookexternalhit/1.1", "Mozilla/5.0 HeadlessChrome/120", "curl/8.0", ""])
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        "facebookexternalhit/1.1",
+        "Mozilla/5.0 HeadlessChrome/120",
+        "curl/8.0",
+        "",
+    ],
+)
 def test_bot_and_preview_agents_are_recorded_and_flagged(affnet_client, affnet_network, agent):
     response = click(affnet_client, affnet_network.ref, ua=agent)
     assert response.status_code == 302, "bots are redirected like people"
@@ -130,8 +141,9 @@ def test_cookie_window_follows_the_offer(affnet_client, affnet_network):
 
 
 def test_cookie_is_secure_when_served_over_https(affnet_client, affnet_network):
-    response = affnet_client.get(f"/r?ref={affnet_network.ref}", base_url="https://track.example",
-                                 headers={"User-Agent": "Mozilla/5.0"})
+    response = affnet_client.get(
+        f"/r?ref={affnet_network.ref}", base_url="https://track.example", headers={"User-Agent": "Mozilla/5.0"}
+    )
     assert "Secure" in response.headers["Set-Cookie"]
 
 
@@ -152,6 +164,7 @@ def test_a_cached_route_is_dropped_at_once_when_its_participation_is_paused(affn
 @pytest.mark.parametrize("affnet_config", [{"cache_seconds": 5}])
 def test_a_cached_route_answers_without_the_database(affnet_client, affnet_network):
     from affnet.core.storage.models import Participation
+
     assert click(affnet_client, affnet_network.ref).status_code == 302
     Participation.update(status="paused").where(Participation.id == affnet_network.participation.id).execute()
     assert click(affnet_client, affnet_network.ref).status_code == 302, "another server's change waits for the TTL"

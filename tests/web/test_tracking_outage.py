@@ -1,5 +1,6 @@
 """SPEC section 1 and DESIGN's data flow: the click path while the database
 does not answer, and click values the database could refuse."""
+
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,10 +35,13 @@ def database_down(monkeypatch, error=None):
 
 
 def test_a_known_refcode_is_redirected_and_its_click_spooled_while_the_database_is_down(
-        affnet_app, affnet_client, affnet_network, monkeypatch):
+    affnet_app, affnet_client, affnet_network, monkeypatch
+):
     assert click(affnet_client, affnet_network.ref).status_code == 302  # the route is known from now on
-    for error in (OperationalError("server closed the connection unexpectedly"),
-                  InterfaceError("connection already closed")):
+    for error in (
+        OperationalError("server closed the connection unexpectedly"),
+        InterfaceError("connection already closed"),
+    ):
         with database_down(monkeypatch, error):
             monkeypatch.setattr(cache, "RETRY_SECONDS", 0)  # every click tries the database again
             response = affnet_client.get(f"/r?ref={affnet_network.ref}&s1=outage", headers=PHONE)
@@ -51,7 +55,8 @@ def test_a_known_refcode_is_redirected_and_its_click_spooled_while_the_database_
 
 
 def test_an_unknown_refcode_gets_the_404_page_while_the_database_is_down(
-        affnet_app, affnet_client, affnet_network, monkeypatch):
+    affnet_app, affnet_client, affnet_network, monkeypatch
+):
     with database_down(monkeypatch):
         response = affnet_client.get(f"/r?ref={affnet_network.ref}", headers=PHONE)
     assert response.status_code == 404
@@ -62,15 +67,15 @@ def test_an_unknown_refcode_gets_the_404_page_while_the_database_is_down(
 
 @pytest.mark.parametrize("affnet_config", [{"tracking.fallback_url": "https://network.example/offers"}])
 def test_an_unknown_refcode_goes_to_the_fallback_url_while_the_database_is_down(
-        affnet_client, affnet_network, monkeypatch):
+    affnet_client, affnet_network, monkeypatch
+):
     with database_down(monkeypatch):
         response = affnet_client.get(f"/r?ref={affnet_network.ref}", headers=PHONE)
     assert response.status_code == 302
     assert response.headers["Location"] == "https://network.example/offers"
 
 
-def test_a_database_that_is_down_is_asked_once_a_second_not_on_every_click(
-        affnet_client, affnet_network, monkeypatch):
+def test_a_database_that_is_down_is_asked_once_a_second_not_on_every_click(affnet_client, affnet_network, monkeypatch):
     assert click(affnet_client, affnet_network.ref).status_code == 302
     with database_down(monkeypatch) as tried:
         answers = [affnet_client.get(f"/r?ref={affnet_network.ref}", headers=PHONE).status_code for _ in range(20)]
@@ -90,10 +95,13 @@ def test_routes_are_loaded_again_once_the_database_is_back(affnet_client, affnet
 
 def test_a_nul_in_any_click_value_is_dropped_and_the_click_is_stored(affnet_app, affnet_client, affnet_network):
     subs = {f"s{n}": f"a%00{n}" for n in range(1, 11)}
-    query = "&".join([f"ref={affnet_network.ref}", "fbclid=IwAR%00x", "clickid=kt%00"]
-                     + [f"{name}={value}" for name, value in subs.items()])
-    response = affnet_client.get(f"/r?{query}", headers={"User-Agent": "Mozilla/5.0\x00x",
-                                                         "Referer": "https://ads.example/\x00"})
+    query = "&".join(
+        [f"ref={affnet_network.ref}", "fbclid=IwAR%00x", "clickid=kt%00"]
+        + [f"{name}={value}" for name, value in subs.items()]
+    )
+    response = affnet_client.get(
+        f"/r?{query}", headers={"User-Agent": "Mozilla/5.0\x00x", "Referer": "https://ads.example/\x00"}
+    )
     assert response.status_code == 302
     load_clicks(affnet_app)
     stored = Click.get()
@@ -110,18 +118,21 @@ def test_a_refcode_with_characters_no_refcode_has_answers_404(affnet_app, affnet
     assert Click.select().count() == 0
 
 
-@pytest.mark.parametrize("cookie, unique", [
-    ("xaffnet_{ref}=abc", True),
-    ("affnet_{ref}x=abc", True),
-    ("other=affnet_{ref}=abc", True),
-    ("affnet_{ref}=abc", False),
-    ("a=1; affnet_{ref}=abc", False),
-    ("a=1;affnet_{ref}=abc", False),
-])
-def test_a_click_is_unique_unless_the_cookie_of_its_refcode_itself_is_sent(
-        affnet_app, affnet_network, cookie, unique):
+@pytest.mark.parametrize(
+    "cookie, unique",
+    [
+        ("xaffnet_{ref}=abc", True),
+        ("affnet_{ref}x=abc", True),
+        ("other=affnet_{ref}=abc", True),
+        ("affnet_{ref}=abc", False),
+        ("a=1; affnet_{ref}=abc", False),
+        ("a=1;affnet_{ref}=abc", False),
+    ],
+)
+def test_a_click_is_unique_unless_the_cookie_of_its_refcode_itself_is_sent(affnet_app, affnet_network, cookie, unique):
     affnet_app.test_client(use_cookies=False).get(
-        f"/r?ref={affnet_network.ref}", headers={**PHONE, "Cookie": cookie.format(ref=affnet_network.ref)})
+        f"/r?ref={affnet_network.ref}", headers={**PHONE, "Cookie": cookie.format(ref=affnet_network.ref)}
+    )
     load_clicks(affnet_app)
     assert Click.get().is_unique is unique
 

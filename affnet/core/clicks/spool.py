@@ -33,6 +33,7 @@ each state; ``affnet spool load-quarantined`` loads set-aside lines again
 (after a fix). While the database does not answer, files stay where they are
 and are loaded once it is back.
 """
+
 import json
 import logging
 import os
@@ -60,8 +61,17 @@ QUARANTINE = "quarantine"
 # What the database raises for a row it will not store (the row's fault, not the database's): such
 # rows are set aside. Anything else (the database is down, locked, or its schema is not there yet)
 # leaves the file to be loaded again.
-_REFUSED = (peewee.DataError, peewee.IntegrityError, psycopg2.DataError, psycopg2.IntegrityError,
-            sqlite3.DataError, sqlite3.IntegrityError, UnicodeError, ValueError, TypeError)
+_REFUSED = (
+    peewee.DataError,
+    peewee.IntegrityError,
+    psycopg2.DataError,
+    psycopg2.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    UnicodeError,
+    ValueError,
+    TypeError,
+)
 _CLICK_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # what tracking.new_click_id makes
 _RELISTS = 3
 
@@ -202,10 +212,15 @@ class ClickSpool:
         result = self._insert_lines(_read_lines(path))
         if result.refused:
             kept = self._set_aside(path.name.split(".", 1)[0] + ".jsonl", result.refused)
-            log.error("spool file %s: %d of %d lines set aside in %s (first: %s); "
-                      "fix them, then: affnet spool load-quarantined",
-                      path.name, len(result.refused), result.loaded + len(result.refused), kept,
-                      log_text(result.first_reason))
+            log.error(
+                "spool file %s: %d of %d lines set aside in %s (first: %s); "
+                "fix them, then: affnet spool load-quarantined",
+                path.name,
+                len(result.refused),
+                result.loaded + len(result.refused),
+                kept,
+                log_text(result.first_reason),
+            )
         path.unlink(missing_ok=True)
         return result.loaded
 
@@ -219,7 +234,7 @@ class ClickSpool:
             except _REFUSED + (KeyError, AttributeError) as error:  # not JSON, not an object, no valid created_at
                 result.refuse(number, error)
         for start in range(0, len(rows), _BATCH):
-            batch = rows[start:start + _BATCH]
+            batch = rows[start : start + _BATCH]
             try:
                 self._insert([row for _, row in batch])
                 result.loaded += len(batch)
@@ -271,8 +286,7 @@ class ClickSpool:
 
     def status(self) -> dict:
         """Files and lines waiting in each state, for ``affnet spool status``."""
-        states = {state: {"files": 0, "lines": 0}
-                  for state in ("open", "ready", "claimed", "orphaned", "quarantined")}
+        states = {state: {"files": 0, "lines": 0} for state in ("open", "ready", "claimed", "orphaned", "quarantined")}
         paths = sorted(self.directory.glob("clicks-*")) if self.directory.exists() else []
         for path in paths + self.quarantined():
             name = path.name
@@ -301,7 +315,7 @@ class ClickSpool:
         try:
             for start in range(0, len(rows), _BATCH):
                 with db.atomic():
-                    insert_clicks(rows[start:start + _BATCH])
+                    insert_clicks(rows[start : start + _BATCH])
         finally:
             if opened:
                 db.close()

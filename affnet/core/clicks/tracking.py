@@ -16,6 +16,7 @@ the click id of every ad platform in ``AD_CLICK_IDS``: the ones a click
 carries are stored together in one column as a small JSON object (nothing
 when it carries none), each cut to 255 characters like the sub ids.
 """
+
 import base64
 import json
 import os
@@ -35,7 +36,8 @@ _BOT_AGENTS = re.compile(
     r"bot|crawl|spider|slurp|preview|facebookexternalhit|facebookcatalog|headless|"
     r"curl|wget|python-requests|python-urllib|httpclient|okhttp|go-http-client|"
     r"lighthouse|pingdom|monitor|scanner|whatsapp|telegram|skypeuripreview|discord|"
-    r"embedly|quora link|bitlybot|vkshare|outbrain|pinterest|slack|linkedin")
+    r"embedly|quora link|bitlybot|vkshare|outbrain|pinterest|slack|linkedin"
+)
 _SUB_LIMIT = 255
 
 # The click ids ad platforms add to a link, by the query parameter's name (as
@@ -106,12 +108,21 @@ def _load_route(ref: str) -> Route | None:
     if opened:
         db.connect()
     try:
-        row = (Participation
-               .select(Participation.id, Participation.status, Participation.affiliate, Participation.ref_code,
-                       Offer.id, Offer.landing_url, Offer.cookie_days, Offer.is_active)
-               .join(Offer)
-               .where(Participation.ref_code == ref)
-               .first())
+        row = (
+            Participation.select(
+                Participation.id,
+                Participation.status,
+                Participation.affiliate,
+                Participation.ref_code,
+                Offer.id,
+                Offer.landing_url,
+                Offer.cookie_days,
+                Offer.is_active,
+            )
+            .join(Offer)
+            .where(Participation.ref_code == ref)
+            .first()
+        )
     finally:
         if opened:
             db.close()

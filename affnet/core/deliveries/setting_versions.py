@@ -6,6 +6,7 @@ always sent with the version in force when it happened. An affiliate's very
 first version of a kind takes effect at once: there is nothing earlier to
 protect. Secret fields are encrypted before they are stored.
 """
+
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -65,8 +66,16 @@ def _scope(query, affiliate_id, participation_id):
     return query.where((SettingVersion.affiliate == affiliate_id) & (SettingVersion.participation == participation_id))
 
 
-def save(kind, affiliate: User, values: dict, *, participation: Participation | None = None,
-         enabled: bool = True, delay_hours: int = 24, now=None) -> tuple[SettingVersion, list[str]]:
+def save(
+    kind,
+    affiliate: User,
+    values: dict,
+    *,
+    participation: Participation | None = None,
+    enabled: bool = True,
+    delay_hours: int = 24,
+    now=None,
+) -> tuple[SettingVersion, list[str]]:
     """Store a new version; returns it and the validation warnings."""
     warnings = validate(kind, values) if enabled else []
     now = now or clock.now()
@@ -74,25 +83,44 @@ def save(kind, affiliate: User, values: dict, *, participation: Participation | 
     earlier = _scope(SettingVersion.select(), affiliate.id, participation_id).where(SettingVersion.kind == kind.name)
     effective_at = now + timedelta(hours=delay_hours) if earlier.exists() else now
     secret = {field.name for field in kind.fields if field.secret}
-    stored = {name: (ENCRYPTED + keyring.encrypt(value) if name in secret and value else value)
-              for name, value in values.items()}
-    version = SettingVersion.create(kind=kind.name, affiliate=affiliate, participation=participation_id,
-                                    values=stored, enabled=enabled, effective_at=effective_at, created_at=now)
+    stored = {
+        name: (ENCRYPTED + keyring.encrypt(value) if name in secret and value else value)
+        for name, value in values.items()
+    }
+    version = SettingVersion.create(
+        kind=kind.name,
+        affiliate=affiliate,
+        participation=participation_id,
+        values=stored,
+        enabled=enabled,
+        effective_at=effective_at,
+        created_at=now,
+    )
     _versions.forget(affiliate.id)
     return version, warnings
 
 
 def decrypt_values(values: dict) -> dict:
-    return {name: (keyring.decrypt(value[len(ENCRYPTED):]) if isinstance(value, str) and value.startswith(ENCRYPTED)
-                   else value)
-            for name, value in values.items()}
+    return {
+        name: (
+            keyring.decrypt(value[len(ENCRYPTED) :])
+            if isinstance(value, str) and value.startswith(ENCRYPTED)
+            else value
+        )
+        for name, value in values.items()
+    }
 
 
 def masked_values(values: dict) -> dict:
     """Values fit to show: secrets as their last four characters."""
-    return {name: (hint(keyring.decrypt(value[len(ENCRYPTED):])) if isinstance(value, str)
-                   and value.startswith(ENCRYPTED) else value)
-            for name, value in values.items()}
+    return {
+        name: (
+            hint(keyring.decrypt(value[len(ENCRYPTED) :]))
+            if isinstance(value, str) and value.startswith(ENCRYPTED)
+            else value
+        )
+        for name, value in values.items()
+    }
 
 
 def version_in_force(kind_name: str, affiliate_id: int, participation_id: int | None, at) -> SettingVersion | None:
@@ -100,10 +128,12 @@ def version_in_force(kind_name: str, affiliate_id: int, participation_id: int | 
     affiliate-wide one; None when neither exists or the one in force is off."""
     scopes = [participation_id, None] if participation_id is not None else [None]
     for scope in scopes:
-        version = (_scope(SettingVersion.select(), affiliate_id, scope)
-                   .where((SettingVersion.kind == kind_name) & (SettingVersion.effective_at <= at))
-                   .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())
-                   .first())
+        version = (
+            _scope(SettingVersion.select(), affiliate_id, scope)
+            .where((SettingVersion.kind == kind_name) & (SettingVersion.effective_at <= at))
+            .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())
+            .first()
+        )
         if version is not None:
             return version if version.enabled else None
     return None
@@ -116,14 +146,29 @@ def _versions_of(affiliate_id: int) -> list[tuple]:
     """Every version of the affiliate, newest first, as (id, kind,
     participation id, stored values, enabled, effective_at); kept in memory
     for ``cache_seconds`` (a save in this process drops it at once)."""
+
     def load():
-        found = sql.fetch("settings.versions_of", lambda: (
-            SettingVersion.select(SettingVersion.id, SettingVersion.kind, SettingVersion.participation,
-                                  SettingVersion.values, SettingVersion.enabled, SettingVersion.effective_at)
-            .where(SettingVersion.affiliate == affiliate_id)
-            .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())), [affiliate_id])
-        return [(version_id, kind, scope, values, enabled, SettingVersion.effective_at.python_value(effective_at))
-                for version_id, kind, scope, values, enabled, effective_at in found]
+        found = sql.fetch(
+            "settings.versions_of",
+            lambda: (
+                SettingVersion.select(
+                    SettingVersion.id,
+                    SettingVersion.kind,
+                    SettingVersion.participation,
+                    SettingVersion.values,
+                    SettingVersion.enabled,
+                    SettingVersion.effective_at,
+                )
+                .where(SettingVersion.affiliate == affiliate_id)
+                .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())
+            ),
+            [affiliate_id],
+        )
+        return [
+            (version_id, kind, scope, values, enabled, SettingVersion.effective_at.python_value(effective_at))
+            for version_id, kind, scope, values, enabled, effective_at in found
+        ]
+
     return _versions.get(affiliate_id, load)
 
 
@@ -149,9 +194,11 @@ def all_in_force(kind_names, affiliate_id: int, participation_id: int | None, at
 
 def history(kind_name: str, affiliate_id: int, participation_id: int | None) -> list[SettingVersion]:
     """Every version of one scope, newest first."""
-    return list(_scope(SettingVersion.select(), affiliate_id, participation_id)
-                .where(SettingVersion.kind == kind_name)
-                .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc()))
+    return list(
+        _scope(SettingVersion.select(), affiliate_id, participation_id)
+        .where(SettingVersion.kind == kind_name)
+        .order_by(SettingVersion.effective_at.desc(), SettingVersion.id.desc())
+    )
 
 
 def reencrypt_all() -> int:
@@ -162,7 +209,7 @@ def reencrypt_all() -> int:
         values = dict(version.values)
         for name, value in values.items():
             if isinstance(value, str) and value.startswith(ENCRYPTED):
-                values[name] = ENCRYPTED + keyring.rotate(value[len(ENCRYPTED):])
+                values[name] = ENCRYPTED + keyring.rotate(value[len(ENCRYPTED) :])
                 changed = True
                 count += 1
         if changed:

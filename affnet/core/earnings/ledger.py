@@ -4,6 +4,7 @@ A commission becomes payable when its hold ends (the event time plus the
 offer's hold days); a reversal or a payout counts at once. An entry is never
 edited: a correction is a new entry.
 """
+
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
@@ -24,23 +25,31 @@ def entry_for(event: Event, offer: Offer) -> LedgerEntry | None:
         return None
     reversal = event.kind in REVERSAL_KINDS
     return LedgerEntry(
-        event=event.id, affiliate=event.affiliate_id, currency=event.payout_currency, amount=event.payout,
-        kind="reversal" if reversal else "commission", memo=f"{event.kind} {event.txid}",
+        event=event.id,
+        affiliate=event.affiliate_id,
+        currency=event.payout_currency,
+        amount=event.payout,
+        kind="reversal" if reversal else "commission",
+        memo=f"{event.kind} {event.txid}",
         available_at=event.occurred_at if reversal else event.occurred_at + timedelta(days=offer.hold_days),
-        created_at=event.occurred_at)
+        created_at=event.occurred_at,
+    )
 
 
 def balances(affiliate_id: int, at=None) -> dict[str, dict[str, Decimal]]:
     """``{currency: {"balance": all entries, "payable": entries past their hold}}``."""
     at = at or clock.now()
     result: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"balance": Decimal(0), "payable": Decimal(0)})
-    rows = (LedgerEntry
-            .select(LedgerEntry.currency,
-                    fn.SUM(LedgerEntry.amount).alias("balance"),
-                    fn.SUM(LedgerEntry.amount).filter(LedgerEntry.available_at <= at).alias("payable"))
-            .where(LedgerEntry.affiliate == affiliate_id)
-            .group_by(LedgerEntry.currency)
-            .tuples())
+    rows = (
+        LedgerEntry.select(
+            LedgerEntry.currency,
+            fn.SUM(LedgerEntry.amount).alias("balance"),
+            fn.SUM(LedgerEntry.amount).filter(LedgerEntry.available_at <= at).alias("payable"),
+        )
+        .where(LedgerEntry.affiliate == affiliate_id)
+        .group_by(LedgerEntry.currency)
+        .tuples()
+    )
     for currency, balance, payable in rows:
         result[currency] = {"balance": from_units(balance), "payable": from_units(payable)}
     return dict(result)

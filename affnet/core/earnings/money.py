@@ -17,6 +17,7 @@ as ``XAU``, ``XDR``, the test code ``XTS``, "no currency" ``XXX``) are refused:
 no commission is paid in them. The largest minor unit in the list is 4 digits
 (``CLF``, ``UYW``), which ``SCALE`` holds exactly.
 """
+
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -50,8 +51,9 @@ def parse_currency(value) -> str:
     if code in _MINOR_UNITS:
         return code
     if code in _WITHOUT_MINOR_UNIT:
-        raise MoneyError(f"{code} has no minor unit in ISO 4217 (a metal, a fund or a test code): "
-                         "use a currency such as USD")
+        raise MoneyError(
+            f"{code} has no minor unit in ISO 4217 (a metal, a fund or a test code): use a currency such as USD"
+        )
     raise MoneyError("must be a current ISO 4217 currency code such as USD")
 
 

@@ -4,6 +4,7 @@ The weekly run that books payouts and asks a method to send them (with an
 idempotency key derived from the payout's id, so a retried send never pays
 twice) builds on ``available_methods``.
 """
+
 from ...plugins.manager import declared_by_plugins
 
 

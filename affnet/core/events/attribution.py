@@ -5,6 +5,7 @@ otherwise by ``user_ref``, to the affiliate of that customer's earliest
 attributed event on the offer (lifetime attribution of rebills). Nothing
 else attributes.
 """
+
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,9 +29,18 @@ NOBODY = Attribution(None, None)
 def _fetch_click(key: str, condition, params: list) -> Click | None:
     """One click with its participation (id, affiliate, refCode), by a query
     whose SQL is built once: attribution runs on every conversion."""
-    click, (affiliate_id, ref_code) = sql.fetch_instance(Click, key, lambda fields: (
-        Click.select(*fields, Participation.affiliate, Participation.ref_code).join(Participation)
-        .where(condition()).limit(1)), params + [1], extra=2)
+    click, (affiliate_id, ref_code) = sql.fetch_instance(
+        Click,
+        key,
+        lambda fields: (
+            Click.select(*fields, Participation.affiliate, Participation.ref_code)
+            .join(Participation)
+            .where(condition())
+            .limit(1)
+        ),
+        params + [1],
+        extra=2,
+    )
     if click is None:
         return None
     click.participation = Participation(id=click.participation_id, affiliate=affiliate_id, ref_code=ref_code)
@@ -38,17 +48,23 @@ def _fetch_click(key: str, condition, params: list) -> Click | None:
 
 
 def _click(offer: Offer, click_id: str) -> Click | None:
-    return _fetch_click("attribution.click", lambda: (Click.click_id == click_id) & (Click.offer == offer.id),
-                        [click_id, offer.id])
+    return _fetch_click(
+        "attribution.click", lambda: (Click.click_id == click_id) & (Click.offer == offer.id), [click_id, offer.id]
+    )
 
 
 def _first_click_of(offer: Offer, user_ref: str) -> Click | None:
     """The click of the customer's earliest attributed event on the offer."""
+
     def condition():
-        first = (Event.select(Event.click)
-                 .where((Event.offer == offer.id) & (Event.user_ref == user_ref) & (Event.attributed == True))  # noqa: E712
-                 .order_by(Event.occurred_at, Event.id).limit(1))
+        first = (
+            Event.select(Event.click)
+            .where((Event.offer == offer.id) & (Event.user_ref == user_ref) & (Event.attributed == True))
+            .order_by(Event.occurred_at, Event.id)
+            .limit(1)
+        )
         return Click.id == first
+
     return _fetch_click("attribution.first_click", condition, [offer.id, user_ref, True, 1])
 
 

@@ -7,6 +7,7 @@ its ledger entry and its deliveries in ONE transaction. The unique index on
 (offer, dedup_key) is the idempotency guard: a repeat, even one racing on
 another server, fails that index and answers the first event.
 """
+
 import logging
 import re
 import secrets as _random
@@ -104,8 +105,11 @@ def parse_conversion(body, offer: Offer) -> Conversion:
     if not isinstance(body, dict):
         raise IngestError("the body must be a JSON object")
     faults: dict[str, str] = {}
-    _check_known(body, {"click_id", "user_ref", "event", "external_payment_id", "gross_amount", "currency",
-                        "is_first_payment"}, faults)
+    _check_known(
+        body,
+        {"click_id", "user_ref", "event", "external_payment_id", "gross_amount", "currency", "is_first_payment"},
+        faults,
+    )
     kind = body.get("event")
     if kind not in CONVERSION_KINDS:
         faults["event"] = "must be one of " + ", ".join(CONVERSION_KINDS)
@@ -184,14 +188,17 @@ def reversal_key(reversal: Reversal) -> str:
 
 def _claim_pending(reversal_id: int) -> bool:
     """Take a pending reversal for applying; only one transaction ever wins it."""
-    return bool(Event.update(pending=False).where((Event.id == reversal_id) & (Event.pending == True))  # noqa: E712
-                .execute())
+    return bool(Event.update(pending=False).where((Event.id == reversal_id) & (Event.pending == True)).execute())
 
 
 def answer(event: Event, duplicate: bool) -> dict:
     body = {
-        "txid": event.txid, "event": event.kind, "status": event.status, "attributed": event.attributed,
-        "payout": format_amount(event.payout, event.payout_currency), "currency": event.payout_currency,
+        "txid": event.txid,
+        "event": event.kind,
+        "status": event.status,
+        "attributed": event.attributed,
+        "payout": format_amount(event.payout, event.payout_currency),
+        "currency": event.payout_currency,
         "duplicate": duplicate,
     }
     if event.kind in REVERSAL_KINDS:
@@ -203,18 +210,38 @@ def answer(event: Event, duplicate: bool) -> dict:
 def event_info(event: Event, offer: Offer, is_test: bool = False) -> EventInfo:
     click = event.click if event.click_id else None
     return EventInfo(
-        txid=event.txid, kind=event.kind, status=event.status, occurred_at=event.occurred_at,
+        txid=event.txid,
+        kind=event.kind,
+        status=event.status,
+        occurred_at=event.occurred_at,
         offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency),
-        attributed=event.attributed, affiliate_id=event.affiliate_id, participation_id=event.participation_id,
+        attributed=event.attributed,
+        affiliate_id=event.affiliate_id,
+        participation_id=event.participation_id,
         ref_code=event.participation.ref_code if event.participation_id else None,
-        payout=round_money(event.payout, event.payout_currency), payout_currency=event.payout_currency,
+        payout=round_money(event.payout, event.payout_currency),
+        payout_currency=event.payout_currency,
         gross_amount=round_money(event.gross_amount, event.currency or offer.currency)
-        if event.gross_amount is not None else None,
-        currency=event.currency, user_ref=event.user_ref, external_payment_id=event.external_payment_id,
+        if event.gross_amount is not None
+        else None,
+        currency=event.currency,
+        user_ref=event.user_ref,
+        external_payment_id=event.external_payment_id,
         is_first_payment=event.is_first_payment,
-        click=ClickInfo(click.click_id, click.created_at, click.clickid, click.fbclid, click.ip, click.user_agent,
-                        click.subs(), ad_click_ids(click.ad_click_ids)) if click else None,
-        is_test=is_test)
+        click=ClickInfo(
+            click.click_id,
+            click.created_at,
+            click.clickid,
+            click.fbclid,
+            click.ip,
+            click.user_agent,
+            click.subs(),
+            ad_click_ids(click.ad_click_ids),
+        )
+        if click
+        else None,
+        is_test=is_test,
+    )
 
 
 class Recorder:
@@ -238,20 +265,38 @@ class Recorder:
         deliveries are inserted at once (``sql.insert_event``)."""
         now = now or clock.now()
         key = conversion_key(conversion)
-        found = attribute(offer, conversion.click_id, conversion.user_ref, now,
-                          load_clicks=self.spool.load_click if self.spool is not None else None)
+        found = attribute(
+            offer,
+            conversion.click_id,
+            conversion.user_ref,
+            now,
+            load_clicks=self.spool.load_click if self.spool is not None else None,
+        )
         payout, payout_currency = Decimal(0), offer.currency
         if found.attributed:
             payout, payout_currency = commissions.commission_for(
-                offer, conversion.kind, conversion.gross_amount, conversion.currency, conversion.user_ref, now)
+                offer, conversion.kind, conversion.gross_amount, conversion.currency, conversion.user_ref, now
+            )
         event = Event(
-            txid=_txid(), offer=offer, kind=conversion.kind, status=STATUS_OF_EVENT[conversion.kind],
-            dedup_key=key, participation=found.participation, click=found.click,
+            txid=_txid(),
+            offer=offer,
+            kind=conversion.kind,
+            status=STATUS_OF_EVENT[conversion.kind],
+            dedup_key=key,
+            participation=found.participation,
+            click=found.click,
             affiliate=found.participation.affiliate_id if found.attributed else None,
-            attributed=found.attributed, user_ref=conversion.user_ref,
-            external_payment_id=conversion.external_payment_id, gross_amount=conversion.gross_amount,
-            currency=conversion.currency, payout=payout, payout_currency=payout_currency,
-            is_first_payment=conversion.is_first_payment, source=source, occurred_at=now)
+            attributed=found.attributed,
+            user_ref=conversion.user_ref,
+            external_payment_id=conversion.external_payment_id,
+            gross_amount=conversion.gross_amount,
+            currency=conversion.currency,
+            payout=payout,
+            payout_currency=payout_currency,
+            is_first_payment=conversion.is_first_payment,
+            source=source,
+            occurred_at=now,
+        )
         info, rows = self._book(event, offer)
         inserted, reversals_waiting = sql.insert_event(event, rows)
         if not inserted:
@@ -271,10 +316,22 @@ class Recorder:
             with db.atomic():
                 original = self._payment(offer, reversal.external_payment_id)
                 event = sql.create(
-                    Event, txid=_txid(), offer=offer, kind=reversal.kind, status=STATUS_OF_EVENT[reversal.kind],
-                    dedup_key=key, external_payment_id=reversal.external_payment_id, refund_id=reversal.refund_id,
-                    gross_amount=reversal.amount, currency=None, payout=Decimal(0), payout_currency=offer.currency,
-                    pending=original is None, source=source, occurred_at=now)
+                    Event,
+                    txid=_txid(),
+                    offer=offer,
+                    kind=reversal.kind,
+                    status=STATUS_OF_EVENT[reversal.kind],
+                    dedup_key=key,
+                    external_payment_id=reversal.external_payment_id,
+                    refund_id=reversal.refund_id,
+                    gross_amount=reversal.amount,
+                    currency=None,
+                    payout=Decimal(0),
+                    payout_currency=offer.currency,
+                    pending=original is None,
+                    source=source,
+                    occurred_at=now,
+                )
                 if original is not None:
                     notify.append(self._reverse(offer, original, event))
         except IntegrityError:
@@ -289,9 +346,13 @@ class Recorder:
         """Turn a reversal row into the reversal of ``original`` (same transaction)."""
         reversed_units, refunded_units = (
             Event.select(fn.COALESCE(fn.SUM(Event.payout), 0), fn.COALESCE(fn.SUM(Event.gross_amount), 0))
-            .where((Event.reverses == original.id) & (Event.id != event.id)).tuples().get())
-        share = commissions.reversal_share(original, event.gross_amount, -from_units(reversed_units),
-                                           from_units(refunded_units))
+            .where((Event.reverses == original.id) & (Event.id != event.id))
+            .tuples()
+            .get()
+        )
+        share = commissions.reversal_share(
+            original, event.gross_amount, -from_units(reversed_units), from_units(refunded_units)
+        )
         event.reverses = original
         event.pending = False
         event.participation = original.participation_id
@@ -317,11 +378,19 @@ class Recorder:
         return info, ([entry] if entry else []) + outbox.deliveries_for(self.pm, self.registry, info)
 
     def _apply_waiting_reversals(self, offer: Offer, payment: Event, now) -> list[EventInfo]:
-        waiting = sql.fetch("ingest.waiting_reversals", lambda: (
-            Event.select(Event.id)
-            .where((Event.offer == offer.id) & (Event.external_payment_id == payment.external_payment_id)
-                   & (Event.pending == True))  # noqa: E712 - a SQL comparison
-            .order_by(Event.id)), [offer.id, payment.external_payment_id, True])
+        waiting = sql.fetch(
+            "ingest.waiting_reversals",
+            lambda: (
+                Event.select(Event.id)
+                .where(
+                    (Event.offer == offer.id)
+                    & (Event.external_payment_id == payment.external_payment_id)
+                    & (Event.pending == True)
+                )
+                .order_by(Event.id)
+            ),
+            [offer.id, payment.external_payment_id, True],
+        )
         infos = []
         for (reversal_id,) in waiting:
             if _claim_pending(reversal_id):
@@ -339,12 +408,19 @@ class Recorder:
         row, and a process that died between the two. The worker runs it
         every minute."""
         payment = Event.alias()
-        found = (Event.select(Event.id, payment.id)
-                 .join(payment, on=((payment.offer == Event.offer)
-                                    & (payment.external_payment_id == Event.external_payment_id)
-                                    & payment.dedup_key.startswith("pay:")))
-                 .where(Event.pending == True)  # noqa: E712 - a SQL comparison
-                 .tuples())
+        found = (
+            Event.select(Event.id, payment.id)
+            .join(
+                payment,
+                on=(
+                    (payment.offer == Event.offer)
+                    & (payment.external_payment_id == Event.external_payment_id)
+                    & payment.dedup_key.startswith("pay:")
+                ),
+            )
+            .where(Event.pending == True)
+            .tuples()
+        )
         applied = []
         for reversal_id, payment_id in list(found):
             with db.atomic():

@@ -1,4 +1,5 @@
 """Users, offers, commission rules and participations: making and changing them."""
+
 import re
 import secrets as _random
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ class RuleSpec:
             kind = "percent" if rest.endswith("%") else "fixed"
             amount = parse_amount(rest.rstrip("%"))
         except (ValueError, MoneyError):
-            raise AccountError(f"commission rule {text!r}: write it as sale=30% or lead=1.50 or rebill=20%:12") from None
+            raise AccountError(
+                f"commission rule {text!r}: write it as sale=30% or lead=1.50 or rebill=20%:12"
+            ) from None
         if event not in CONVERSION_KINDS:
             raise AccountError(f"commission rule {text!r}: the event must be one of {', '.join(CONVERSION_KINDS)}")
         if kind == "percent" and amount > 100:
@@ -61,8 +64,12 @@ def create_user(email: str, role: str, name: str = "", password: str | None = No
     password = password or _random.token_urlsafe(12)
     try:
         with db.atomic():
-            user = User.create(email=email.lower(), role=role, name=name or email.split("@")[0],
-                               password_hash=generate_password_hash(password))
+            user = User.create(
+                email=email.lower(),
+                role=role,
+                name=name or email.split("@")[0],
+                password_hash=generate_password_hash(password),
+            )
     except IntegrityError:
         raise AccountError(f"a user with the email {email} exists already") from None
     return user, password
@@ -80,9 +87,17 @@ def _check_landing_url(url: str) -> str:
     return url
 
 
-def create_offer(advertiser: User, name: str, landing_url: str, currency: str = "USD",
-                 cookie_days: int = 60, hold_days: int = 7, rules: list[RuleSpec] = (),
-                 description: str = "", slug: str | None = None) -> tuple[Offer, str]:
+def create_offer(
+    advertiser: User,
+    name: str,
+    landing_url: str,
+    currency: str = "USD",
+    cookie_days: int = 60,
+    hold_days: int = 7,
+    rules: list[RuleSpec] = (),
+    description: str = "",
+    slug: str | None = None,
+) -> tuple[Offer, str]:
     """Returns the offer and its key: the only time the key is seen."""
     if advertiser.role not in ("advertiser", "admin"):
         raise AccountError("only a product owner (advertiser) or an admin can own an offer")
@@ -100,9 +115,17 @@ def create_offer(advertiser: User, name: str, landing_url: str, currency: str = 
             n += 1
             candidate = f"{base}-{n}"
         offer = Offer.create(
-            slug=candidate, name=name, advertiser=advertiser, landing_url=_check_landing_url(landing_url),
-            currency=currency, cookie_days=cookie_days, hold_days=hold_days, description=description,
-            key_hash=hash_token(key), key_hint=hint(key))
+            slug=candidate,
+            name=name,
+            advertiser=advertiser,
+            landing_url=_check_landing_url(landing_url),
+            currency=currency,
+            cookie_days=cookie_days,
+            hold_days=hold_days,
+            description=description,
+            key_hash=hash_token(key),
+            key_hint=hint(key),
+        )
         for rule in rules:
             set_rule(offer, rule)
     return offer, key
@@ -114,8 +137,9 @@ def set_rule(offer: Offer, rule: RuleSpec) -> CommissionRule:
     with db.atomic():
         CommissionRule.delete().where((CommissionRule.offer == offer) & (CommissionRule.event == rule.event)).execute()
         commissions.rules.forget(offer.id)
-        return CommissionRule.create(offer=offer, event=rule.event, kind=rule.kind, amount=rule.amount,
-                                     rebill_months=rule.rebill_months)
+        return CommissionRule.create(
+            offer=offer, event=rule.event, kind=rule.kind, amount=rule.amount, rebill_months=rule.rebill_months
+        )
 
 
 def rotate_offer_key(offer: Offer) -> str:

@@ -6,6 +6,7 @@ four characters (``hint``) are kept. An affiliate may hold several at once
 token and notes when it was last used, writing that time at most once a
 minute so a tracker polling every few seconds does not turn reads into writes.
 """
+
 from datetime import timedelta
 
 from .. import clock
@@ -46,8 +47,7 @@ def create_token(affiliate: User, name: str) -> tuple[ApiToken, str]:
 
 def list_tokens(affiliate: User) -> list[ApiToken]:
     """Every token of the affiliate, revoked ones included, oldest first."""
-    return list(ApiToken.select().where(ApiToken.affiliate == affiliate.id).order_by(ApiToken.created_at,
-                                                                                       ApiToken.id))
+    return list(ApiToken.select().where(ApiToken.affiliate == affiliate.id).order_by(ApiToken.created_at, ApiToken.id))
 
 
 def revoke_token(token_id: int, affiliate: User | None = None) -> ApiToken:
@@ -62,7 +62,8 @@ def revoke_token(token_id: int, affiliate: User | None = None) -> ApiToken:
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         ApiToken.update(revoked_at=row.revoked_at).where(
-            (ApiToken.id == row.id) & ApiToken.revoked_at.is_null()).execute()
+            (ApiToken.id == row.id) & ApiToken.revoked_at.is_null()
+        ).execute()
     return row
 
 
@@ -71,9 +72,12 @@ def authenticate(token: str | None) -> ApiToken | None:
     token = (token or "").strip()
     if not token or len(token) > 200:
         return None
-    row = (ApiToken.select(ApiToken, User).join(User)
-           .where((ApiToken.token_hash == hash_token(token)) & ApiToken.revoked_at.is_null())
-           .first())
+    row = (
+        ApiToken.select(ApiToken, User)
+        .join(User)
+        .where((ApiToken.token_hash == hash_token(token)) & ApiToken.revoked_at.is_null())
+        .first()
+    )
     if row is None or not row.affiliate.is_active or row.affiliate.role != "affiliate":
         return None
     now = clock.now()

@@ -1,5 +1,6 @@
 """Secrets a plugin keeps per offer, encrypted at rest (for example the
 Stripe signing secret of an offer's webhook). Shown again only as a hint."""
+
 from .. import clock
 from ..storage.models import Offer, OfferSecret
 from ..storage.secrets import hint, keyring
@@ -7,8 +8,11 @@ from ..storage.secrets import hint, keyring
 
 def set_offer_secret(offer: Offer, name: str, value: str) -> None:
     encrypted = keyring.encrypt(value)
-    updated = (OfferSecret.update(value=encrypted, hint=hint(value), updated_at=clock.now())
-               .where((OfferSecret.offer == offer.id) & (OfferSecret.name == name)).execute())
+    updated = (
+        OfferSecret.update(value=encrypted, hint=hint(value), updated_at=clock.now())
+        .where((OfferSecret.offer == offer.id) & (OfferSecret.name == name))
+        .execute()
+    )
     if not updated:
         OfferSecret.create(offer=offer, name=name, value=encrypted, hint=hint(value))
 

@@ -20,6 +20,7 @@ backup is consistent, and a big table is never held in memory.
 The encryption keys are not in a backup (stored secrets stay encrypted in
 it): back up the instance folder too, or restored secrets cannot be read.
 """
+
 import base64
 import gzip
 import json
@@ -63,13 +64,20 @@ class Summary:
         return sum(self.rows.values())
 
     def as_dict(self) -> dict:
-        return {"file": self.path, "schema_version": self.schema_version, "rows": dict(self.rows),
-                "total_rows": self.total_rows, "seconds": round(self.seconds, 3)}
+        return {
+            "file": self.path,
+            "schema_version": self.schema_version,
+            "rows": dict(self.rows),
+            "total_rows": self.total_rows,
+            "seconds": round(self.seconds, 3),
+        }
 
     def line(self, verb: str) -> str:
         tables = ", ".join(f"{name} {count}" for name, count in self.rows.items())
-        return (f"{verb} {self.total_rows} rows of {len(self.rows)} tables in {self.seconds:.1f} s "
-                f"(schema version {self.schema_version}, {self.path}): {tables}")
+        return (
+            f"{verb} {self.total_rows} rows of {len(self.rows)} tables in {self.seconds:.1f} s "
+            f"(schema version {self.schema_version}, {self.path}): {tables}"
+        )
 
 
 def _quiet(_line: str) -> None:
@@ -96,14 +104,16 @@ def _codec(model_field):
 
 def _encoders(fields):
     codecs = [_codec(f)[0] for f in fields]
-    return lambda row: [value if value is None or encode is None else encode(value)
-                        for value, encode in zip(row, codecs)]
+    return lambda row: [
+        value if value is None or encode is None else encode(value) for value, encode in zip(row, codecs)
+    ]
 
 
 def _decoders(fields):
     codecs = [_codec(f)[1] for f in fields]
-    return lambda row: [value if value is None or decode is None else decode(value)
-                        for value, decode in zip(row, codecs)]
+    return lambda row: [
+        value if value is None or decode is None else decode(value) for value, decode in zip(row, codecs)
+    ]
 
 
 def _snapshot():
@@ -126,9 +136,14 @@ def write_backup(path, progress: Callable[[str], None] = _quiet) -> Summary:
             if not version:
                 raise BackupError("the database has no affnet schema: nothing to back up")
             summary = Summary(str(path), version)
-            header = {"format": FORMAT, "format_version": FORMAT_VERSION, "schema_version": version,
-                      "created_at": clock.now().isoformat(), "database": "postgresql" if is_postgres() else "sqlite",
-                      "tables": [model._meta.table_name for model in models]}
+            header = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "schema_version": version,
+                "created_at": clock.now().isoformat(),
+                "database": "postgresql" if is_postgres() else "sqlite",
+                "tables": [model._meta.table_name for model in models],
+            }
             with gzip.open(partial, "wt", encoding="utf-8", compresslevel=5) as out:
                 out.write(json.dumps(header) + "\n")
                 for model in models:
@@ -183,8 +198,9 @@ def read_header(path) -> dict:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise BackupError(f"{path} is not an affnet backup")
     if header.get("format_version") != FORMAT_VERSION:
-        raise BackupError(f"{path} has backup format {header.get('format_version')}; this affnet reads "
-                          f"format {FORMAT_VERSION}")
+        raise BackupError(
+            f"{path} has backup format {header.get('format_version')}; this affnet reads format {FORMAT_VERSION}"
+        )
     try:
         trailer = json.loads(last or "null")
     except json.JSONDecodeError:
@@ -215,12 +231,16 @@ def restore_backup(path, progress: Callable[[str], None] = _quiet) -> Summary:
     header = read_header(path)
     version = header.get("schema_version")
     if not isinstance(version, int) or version > migrations.LATEST:
-        raise BackupError(f"{path} holds schema version {version}, newer than this affnet's "
-                          f"({migrations.LATEST}): upgrade affnet, then restore")
+        raise BackupError(
+            f"{path} holds schema version {version}, newer than this affnet's "
+            f"({migrations.LATEST}): upgrade affnet, then restore"
+        )
     if version < migrations.LATEST:
-        raise BackupError(f"{path} holds schema version {version}, older than this affnet's "
-                          f"({migrations.LATEST}): restore it with the affnet that made it, then upgrade "
-                          f"and run `affnet migrate`")
+        raise BackupError(
+            f"{path} holds schema version {version}, older than this affnet's "
+            f"({migrations.LATEST}): restore it with the affnet that made it, then upgrade "
+            f"and run `affnet migrate`"
+        )
     models = {model._meta.table_name: model for model in ALL_MODELS}
     unknown = [name for name in header.get("tables", []) if name not in models]
     if unknown:
@@ -303,5 +323,3 @@ def _insert(model, fields, rows) -> int:
     with db.atomic():
         sql.insert_values(model, fields, rows)
     return len(rows)
-
-

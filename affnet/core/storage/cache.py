@@ -12,6 +12,7 @@ network that drops packets and makes every connect wait) costs one request
 the wait, not every request. The click path uses it to keep redirecting
 while the database is unreachable.
 """
+
 import threading
 import time
 

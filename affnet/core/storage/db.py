@@ -18,6 +18,7 @@ executed: planning cost the server more than running them. A pooler that
 hands each transaction another server connection (PgBouncer in transaction
 mode) cannot keep them: ``?prepared_statements=false`` in the URL turns them off.
 """
+
 import sqlite3
 import time
 from urllib.parse import parse_qsl, urlsplit
@@ -93,24 +94,39 @@ def make_database(url: str):
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         if sqlite3.sqlite_version_info < SQLITE_AT_LEAST:
-            raise ValueError(f"affnet needs SQLite {'.'.join(map(str, SQLITE_AT_LEAST))} or newer (UPDATE ... "
-                             f"RETURNING, JSON functions); this Python has {sqlite3.sqlite_version}: use a newer "
-                             "Python build, or PostgreSQL")
+            raise ValueError(
+                f"affnet needs SQLite {'.'.join(map(str, SQLITE_AT_LEAST))} or newer (UPDATE ... "
+                f"RETURNING, JSON functions); this Python has {sqlite3.sqlite_version}: use a newer "
+                "Python build, or PostgreSQL"
+            )
         path = url.split("://", 1)[1]
         path = path[1:] if path.startswith("/") else path
         path = path.split("?", 1)[0] or ":memory:"
         return PooledSqliteDatabase(
-            path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, lock_type="IMMEDIATE",
-            max_connections=64, stale_timeout=300, timeout=10)
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            check_same_thread=False,
+            lock_type="IMMEDIATE",
+            max_connections=64,
+            stale_timeout=300,
+            timeout=10,
+        )
     if parts.scheme in ("postgres", "postgresql"):
         options = dict(parse_qsl(parts.query))
         options.setdefault("connect_timeout", "5")  # an unreachable server fails a connect in 5 s, not minutes
         prepare = options.pop("prepared_statements", "true").lower() not in ("false", "0", "no", "off")
         database = _PostgresPool(
-            parts.path.lstrip("/"), user=parts.username, password=parts.password,
-            host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
+            parts.path.lstrip("/"),
+            user=parts.username,
+            password=parts.password,
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
             max_connections=int(options.pop("max_connections", 32)),
-            stale_timeout=300, timeout=10, connection_factory=_Connection, **options)
+            stale_timeout=300,
+            timeout=10,
+            connection_factory=_Connection,
+            **options,
+        )
         database.prepare_statements = prepare
         return database
     raise ValueError(f"unsupported database URL scheme: {parts.scheme}")

@@ -6,6 +6,7 @@ is a function of the ``SchemaMigrator`` (``playhouse.migrate``) and the
 database; append one to ``STEPS`` whenever a model changes, and never edit a
 step that has shipped.
 """
+
 from peewee import TextField
 from playhouse.migrate import SchemaMigrator, migrate as run_migration
 
@@ -18,8 +19,15 @@ def _initial(migrator, database):
 
 
 # Indexes of version 1 that another index already covers (it begins with the same columns).
-_COVERED_INDEXES = ("click_offer_id", "click_affiliate_id", "click_affiliate_id_created_at", "event_offer_id",
-                    "event_affiliate_id", "event_affiliate_id_occurred_at", "ledger_entry_affiliate_id")
+_COVERED_INDEXES = (
+    "click_offer_id",
+    "click_affiliate_id",
+    "click_affiliate_id_created_at",
+    "event_offer_id",
+    "event_affiliate_id",
+    "event_affiliate_id_occurred_at",
+    "ledger_entry_affiliate_id",
+)
 # Setting versions are never deleted, so nothing looks deliveries up by their version.
 _UNUSED_INDEXES = ("delivery_setting_id",)
 

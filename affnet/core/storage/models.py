@@ -4,11 +4,19 @@ Conventions: times are naive UTC; money is ``MoneyField`` (exact Decimal);
 public identifiers (``click_id``, ``txid``, ``ref_code``) are random strings,
 never the row id. Ledger entries and delivery attempts are only ever added.
 """
+
 import json
 
 from peewee import (
-    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
-    ForeignKeyField, IntegerField, Model, TextField,
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
 )
 
 from .. import clock
@@ -20,9 +28,12 @@ EVENT_KINDS = ("lead", "trial", "sale", "rebill", "refund", "chargeback")
 CONVERSION_KINDS = ("lead", "trial", "sale", "rebill")
 REVERSAL_KINDS = ("refund", "chargeback")
 STATUS_OF_EVENT = {
-    "lead": "lead", "trial": "lead",
-    "sale": "sale", "rebill": "sale",
-    "refund": "rejected", "chargeback": "rejected",
+    "lead": "lead",
+    "trial": "lead",
+    "sale": "sale",
+    "rebill": "sale",
+    "refund": "rejected",
+    "chargeback": "rejected",
 }
 PARTICIPATION_STATES = ("pending", "approved", "rejected", "paused")
 
@@ -187,8 +198,9 @@ class Event(BaseModel):
 
 # Pending reversals are few and looked for on every payment: a partial index holds only them, and
 # being tiny it is the one the planner takes even before the table has statistics.
-Event.add_index(Event.index(Event.offer, Event.external_payment_id, name="event_pending_payment").where(
-    Event.pending == True))  # noqa: E712
+Event.add_index(
+    Event.index(Event.offer, Event.external_payment_id, name="event_pending_payment").where(Event.pending == True)
+)
 
 
 class Payout(BaseModel):
@@ -265,8 +277,9 @@ class Delivery(BaseModel):
 
 
 # The worker's claim walks due deliveries in order; sent and failed ones never need an index.
-Delivery.add_index(Delivery.index(Delivery.next_attempt_at, Delivery.id, name="delivery_due").where(
-    Delivery.status == "pending"))
+Delivery.add_index(
+    Delivery.index(Delivery.next_attempt_at, Delivery.id, name="delivery_due").where(Delivery.status == "pending")
+)
 
 
 class DeliveryAttempt(BaseModel):
@@ -314,7 +327,18 @@ class ApiToken(BaseModel):
 
 
 ALL_MODELS = (
-    User, Offer, CommissionRule, Participation, Click, Event, Payout, LedgerEntry,
-    SettingVersion, Delivery, DeliveryAttempt, OfferSecret, SchemaVersion,
+    User,
+    Offer,
+    CommissionRule,
+    Participation,
+    Click,
+    Event,
+    Payout,
+    LedgerEntry,
+    SettingVersion,
+    Delivery,
+    DeliveryAttempt,
+    OfferSecret,
+    SchemaVersion,
     ApiToken,
 )

@@ -42,6 +42,7 @@ each) walking the clicks by id, so one run never holds many locks, and the
 worker's job does at most ``time_budget`` seconds per call, continuing where
 it stopped on the next call, so deliveries never wait long behind it.
 """
+
 import logging
 import time
 from dataclasses import dataclass, field
@@ -62,11 +63,17 @@ def _unsettled(entry, at: datetime):
     alias of it) is a commission on hold or unpaid at ``at``."""
     paid_entry = LedgerEntry.alias("paid_entry")
     payout = Payout.alias("paid_payout")
-    paid = (paid_entry.select(paid_entry.id)
-            .join(payout, on=(paid_entry.payout == payout.id))
-            .where((paid_entry.kind == "payout") & (payout.status == "sent")
-                   & (paid_entry.affiliate == entry.affiliate) & (paid_entry.currency == entry.currency)
-                   & (paid_entry.available_at >= entry.available_at)))
+    paid = (
+        paid_entry.select(paid_entry.id)
+        .join(payout, on=(paid_entry.payout == payout.id))
+        .where(
+            (paid_entry.kind == "payout")
+            & (payout.status == "sent")
+            & (paid_entry.affiliate == entry.affiliate)
+            & (paid_entry.currency == entry.currency)
+            & (paid_entry.available_at >= entry.available_at)
+        )
+    )
     return (entry.kind == "commission") & ((entry.available_at > at) | ~fn.EXISTS(paid))
 
 
@@ -82,7 +89,8 @@ def _click_of_unsettled_event(at: datetime):
     return fn.EXISTS(
         event.select(event.id)
         .join(commission, on=(commission.event == event.id))
-        .where((event.click == Click.id) & _unsettled(commission, at)))
+        .where((event.click == Click.id) & _unsettled(commission, at))
+    )
 
 
 def _click_of_any_event():
@@ -118,8 +126,9 @@ class RetentionJob:
 
     @classmethod
     def from_settings(cls, settings, **options) -> "RetentionJob":
-        return cls(settings["retention.anonymize_after_days"], settings["retention.delete_clicks_after_days"],
-                   **options)
+        return cls(
+            settings["retention.anonymize_after_days"], settings["retention.delete_clicks_after_days"], **options
+        )
 
     def run(self, now: datetime | None = None) -> dict:
         """Do (part of) the current pass; returns the rows deleted and anonymised by this call."""
@@ -142,8 +151,12 @@ class RetentionJob:
             if deadline is not None and time.monotonic() > deadline:
                 break
         if counts["deleted"] or counts["anonymised"]:
-            log.info("retention deleted=%d anonymised=%d%s", counts["deleted"], counts["anonymised"],
-                     " (continues next run)" if self._steps else "")
+            log.info(
+                "retention deleted=%d anonymised=%d%s",
+                counts["deleted"],
+                counts["anonymised"],
+                " (continues next run)" if self._steps else "",
+            )
         return counts
 
     def _plan(self, now: datetime) -> list[_Step]:
@@ -159,16 +172,20 @@ class RetentionJob:
     def _batch(self, step: _Step) -> tuple[int, bool]:
         """One batch of a step; returns (rows changed, whether the step is done)."""
         if step.action == "delete":
-            found = (Click.select(Click.id)
-                     .where((Click.offer == step.offer_id) & (Click.id > step.after_id)
-                            & (Click.created_at < step.cutoff) & ~_click_of_any_event()))
+            found = Click.select(Click.id).where(
+                (Click.offer == step.offer_id)
+                & (Click.id > step.after_id)
+                & (Click.created_at < step.cutoff)
+                & ~_click_of_any_event()
+            )
         else:
-            found = (Click.select(Click.id)
-                     .where((Click.id > step.after_id) & (Click.created_at < step.cutoff)
-                            & (Click.ip.is_null(False) | Click.user_agent.is_null(False)
-                               | Click.referer.is_null(False))
-                            & ~_click_of_unsettled_event(step.at)))
-        ids = [row_id for row_id, in found.order_by(Click.id).limit(self.batch_size).tuples()]
+            found = Click.select(Click.id).where(
+                (Click.id > step.after_id)
+                & (Click.created_at < step.cutoff)
+                & (Click.ip.is_null(False) | Click.user_agent.is_null(False) | Click.referer.is_null(False))
+                & ~_click_of_unsettled_event(step.at)
+            )
+        ids = [row_id for (row_id,) in found.order_by(Click.id).limit(self.batch_size).tuples()]
         if not ids:
             return 0, True
         with db.atomic():

@@ -10,6 +10,7 @@ Offer keys and API tokens are random and long, so a plain SHA-256 is a safe
 way to store them: the stored hash finds the row, and the secret itself is
 shown once and never kept.
 """
+
 import hashlib
 import os
 import secrets as _random

@@ -13,6 +13,7 @@ than the database did. Here:
 - ``insert_values`` and ``reset_sequences``: a backup's rows restored;
 - ``commit_without_waiting_for_disk``: the worker's own bookkeeping.
 """
+
 import csv
 import io
 import itertools
@@ -42,8 +43,9 @@ def execute(sql: str, params: list):
         name = f"affnet_{len(connection.prepared) + 1}"
         db.execute_sql(f"PREPARE {name} AS " + re.sub("%s", lambda _: f"${next(number)}", sql))
         connection.prepared[sql] = name
-    return db.execute_sql(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}",
-                          params)
+    return db.execute_sql(
+        f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params
+    )
 
 
 def _quote(name: str) -> str:
@@ -57,8 +59,10 @@ def _statement(model, names: tuple, postgres: bool, returning: bool = True):
     if found is None:
         database = db.obj
         fields = [model._meta.fields[name] for name in names]
-        sql = (f"INSERT INTO {_quote(model._meta.table_name)} ({', '.join(_quote(f.column_name) for f in fields)}) "
-               f"VALUES ({', '.join([database.param] * len(fields))})")
+        sql = (
+            f"INSERT INTO {_quote(model._meta.table_name)} ({', '.join(_quote(f.column_name) for f in fields)}) "
+            f"VALUES ({', '.join([database.param] * len(fields))})"
+        )
         if postgres and returning:
             sql += f" RETURNING {_quote(model._meta.primary_key.column_name)}"
         with _lock:
@@ -95,7 +99,8 @@ def insert_many(model, rows: list[dict]) -> None:
     values = [[field.db_value(row[field.name]) for field in fields] for row in rows]
     if postgres:
         from psycopg2.extras import execute_values
-        execute_values(db.cursor(), sql[:sql.index(" VALUES ")] + " VALUES %s", values, page_size=len(values))
+
+        execute_values(db.cursor(), sql[: sql.index(" VALUES ")] + " VALUES %s", values, page_size=len(values))
     else:
         db.cursor().executemany(sql, values)
 
@@ -116,8 +121,11 @@ def update_by_ids(model, ids: list[int], **values) -> None:
         fields = [model._meta.fields[name] for name in names]
         assignments = ", ".join(f"{_quote(field.column_name)} = {database.param}" for field in fields)
         primary = _quote(model._meta.primary_key.column_name)
-        chosen = f"{primary} = ANY({database.param})" if postgres else \
-            f"{primary} IN (SELECT value FROM json_each({database.param}))"
+        chosen = (
+            f"{primary} = ANY({database.param})"
+            if postgres
+            else f"{primary} IN (SELECT value FROM json_each({database.param}))"
+        )
         found = (f"UPDATE {_quote(model._meta.table_name)} SET {assignments} WHERE {chosen}", fields)
         with _lock:
             _statements[key] = found
@@ -161,9 +169,11 @@ def _waiting() -> str:
     """SQL that is true when a refund or chargeback of the payment (offer id,
     payment id: two parameters) was recorded before it and waits."""
     database = db.obj
-    return (f"EXISTS (SELECT 1 FROM {_quote(Event._meta.table_name)} w "
-            f"WHERE w.{_quote('offer_id')} = {database.param} "
-            f"AND w.{_quote('external_payment_id')} = {database.param} AND w.{_quote('pending')})")
+    return (
+        f"EXISTS (SELECT 1 FROM {_quote(Event._meta.table_name)} w "
+        f"WHERE w.{_quote('offer_id')} = {database.param} "
+        f"AND w.{_quote('external_payment_id')} = {database.param} AND w.{_quote('pending')})"
+    )
 
 
 def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) -> str:
@@ -179,14 +189,18 @@ def _bundle_statement(event_names: tuple, shapes: tuple, check_waiting: bool) ->
     meta = Event._meta
     columns = lambda model, names: ", ".join(_quote(model._meta.fields[n].column_name) for n in names)  # noqa: E731
     marks = lambda count: ", ".join([database.param] * count)  # noqa: E731
-    parts = [f"e AS (INSERT INTO {_quote(meta.table_name)} ({columns(Event, event_names)}) "
-             f"VALUES ({marks(len(event_names))}) ON CONFLICT ({_quote('offer_id')}, {_quote('dedup_key')}) "
-             f"DO NOTHING RETURNING {_quote(meta.primary_key.column_name)} AS id)"]
+    parts = [
+        f"e AS (INSERT INTO {_quote(meta.table_name)} ({columns(Event, event_names)}) "
+        f"VALUES ({marks(len(event_names))}) ON CONFLICT ({_quote('offer_id')}, {_quote('dedup_key')}) "
+        f"DO NOTHING RETURNING {_quote(meta.primary_key.column_name)} AS id)"
+    ]
     for number, (model, names) in enumerate(shapes):
         # a value in a SELECT list has no type of its own: each is cast to its column's
         typed = ", ".join(f"CAST({database.param} AS {_sql_type(model._meta.fields[name])})" for name in names)
-        parts.append(f"c{number} AS (INSERT INTO {_quote(model._meta.table_name)} "
-                     f"({columns(model, names)}, {_quote('event_id')}) SELECT {typed}, e.id FROM e)")
+        parts.append(
+            f"c{number} AS (INSERT INTO {_quote(model._meta.table_name)} "
+            f"({columns(model, names)}, {_quote('event_id')}) SELECT {typed}, e.id FROM e)"
+        )
     sql = f"WITH {', '.join(parts)} SELECT e.id, {_waiting() if check_waiting else 'FALSE'} FROM e"
     with _lock:
         _statements[key] = sql
@@ -227,7 +241,8 @@ def insert_event(event, children: list) -> tuple[bool, bool]:
             insert(event)
             insert_children(event, children)
             waiting = bool(payment_id) and bool(
-                execute(f"SELECT {_waiting()}", [event.offer_id, payment_id]).fetchone()[0])
+                execute(f"SELECT {_waiting()}", [event.offer_id, payment_id]).fetchone()[0]
+            )
     except IntegrityError:
         if not Event.select().where((Event.offer == event.offer_id) & (Event.dedup_key == event.dedup_key)).exists():
             raise  # not a repeat of an event: some other row was refused
@@ -255,7 +270,7 @@ def fetch_instance(model, key: str, build, params: list, extra: int = 0):
     values = found[0]
     instance = model(__no_default__=1)
     instance.__data__.update((field.name, field.python_value(value)) for field, value in zip(fields, values))
-    return instance, tuple(values[len(fields):len(fields) + extra])
+    return instance, tuple(values[len(fields) : len(fields) + extra])
 
 
 def insert_clicks(rows: list[dict]) -> None:
@@ -273,11 +288,14 @@ def insert_clicks(rows: list[dict]) -> None:
         buffer = io.StringIO()
         csv.writer(buffer).writerows(values)  # None becomes an empty field: NULL (no click has an empty text)
         buffer.seek(0)
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS click_load ON COMMIT DELETE ROWS "
-                       f"AS SELECT {columns} FROM click WITH NO DATA")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS click_load ON COMMIT DELETE ROWS "
+            f"AS SELECT {columns} FROM click WITH NO DATA"
+        )
         cursor.copy_expert(f"COPY click_load ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
-        cursor.execute(f"INSERT INTO click ({columns}) SELECT {columns} FROM click_load "
-                       f"ON CONFLICT (click_id) DO NOTHING")
+        cursor.execute(
+            f"INSERT INTO click ({columns}) SELECT {columns} FROM click_load ON CONFLICT (click_id) DO NOTHING"
+        )
     else:
         marks = ", ".join("?" * len(fields))
         cursor.executemany(f"INSERT OR IGNORE INTO click ({columns}) VALUES ({marks})", values)
@@ -291,6 +309,7 @@ def insert_values(model, fields: list, rows: list[list]) -> None:
     cursor = db.cursor()
     if is_postgres():
         from psycopg2.extras import execute_values
+
         execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", rows, page_size=len(rows))
     else:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(fields))})", rows)
@@ -306,7 +325,9 @@ def reset_sequences(models) -> None:
         table = model._meta.table_name
         db.execute_sql(
             f"SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX({key.column_name}), 1), "
-            f"MAX({key.column_name}) IS NOT NULL) FROM \"{table}\"", (f'"{table}"', key.column_name))
+            f"MAX({key.column_name}) IS NOT NULL) FROM \"{table}\"",
+            (f'"{table}"', key.column_name),
+        )
 
 
 def commit_without_waiting_for_disk() -> None:

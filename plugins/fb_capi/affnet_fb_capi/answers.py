@@ -16,6 +16,7 @@ An error is ``{"error": {"message", "type", "code", "error_subcode",
 
 Every text made here has the token scrubbed out of it.
 """
+
 import json
 from dataclasses import dataclass
 
@@ -50,8 +51,9 @@ def _error_of(body_text: str) -> dict:
 
 
 def _is_transient(code, error: dict) -> bool:
-    return bool(error.get("is_transient")) or code in TRANSIENT_CODES or (
-        isinstance(code, int) and 80000 <= code < 80100)
+    return (
+        bool(error.get("is_transient")) or code in TRANSIENT_CODES or (isinstance(code, int) and 80000 <= code < 80100)
+    )
 
 
 def _reference(code, error: dict) -> str:
@@ -76,17 +78,29 @@ def verdict(status_code: int, body_text: str, token: str, pixel_id: str) -> Verd
         return Verdict("retry", why + "; trying again later", excerpt)
     if code in TOKEN_CODES:
         hint = "…" + token[-4:] if token else "(none)"
-        return Verdict("failed", (
-            f"Meta refused the Conversions API access token ending {hint} for pixel {pixel_id}: it has expired, "
-            f"was revoked or is not valid ({_reference(code, error)}). Make a new token in Events Manager "
-            "(Settings, Conversions API) and save it in your pixel settings; these events will not be retried."),
-            excerpt)
+        return Verdict(
+            "failed",
+            (
+                f"Meta refused the Conversions API access token ending {hint} for pixel {pixel_id}: it has expired, "
+                f"was revoked or is not valid ({_reference(code, error)}). Make a new token in Events Manager "
+                "(Settings, Conversions API) and save it in your pixel settings; these events will not be retried."
+            ),
+            excerpt,
+        )
     if code == 10 or (isinstance(code, int) and 200 <= code <= 299):
-        return Verdict("failed", (
-            f"Meta says this access token may not send events to pixel {pixel_id} ({said}; "
-            f"{_reference(code, error)}). Check the Pixel ID, or make the token from that pixel's settings."),
-            excerpt)
+        return Verdict(
+            "failed",
+            (
+                f"Meta says this access token may not send events to pixel {pixel_id} ({said}; "
+                f"{_reference(code, error)}). Check the Pixel ID, or make the token from that pixel's settings."
+            ),
+            excerpt,
+        )
     if error:
-        return Verdict("failed", f"Meta refused the events for pixel {pixel_id}: {said} ({_reference(code, error)})",
-                       excerpt, per_event=code == 100 and error.get("type") != "GraphMethodException")
+        return Verdict(
+            "failed",
+            f"Meta refused the events for pixel {pixel_id}: {said} ({_reference(code, error)})",
+            excerpt,
+            per_event=code == 100 and error.get("type") != "GraphMethodException",
+        )
     return Verdict("failed", f"Meta answered HTTP {status_code} for pixel {pixel_id}", excerpt)

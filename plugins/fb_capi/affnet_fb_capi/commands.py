@@ -10,6 +10,7 @@ output), with the token read from a hidden prompt (the default), from
 pipe from a secrets manager). ``--token`` still works for scripts that use
 it; its help says what it costs.
 """
+
 import click
 
 from affnet.plugins import JSON_OPTION, settings_set
@@ -25,8 +26,7 @@ def _read_token(token: str | None, token_file) -> str:
     elif token is not None:
         text = token
     else:
-        text = click.prompt("Conversions API access token (hidden)", hide_input=True, default="",
-                            show_default=False)
+        text = click.prompt("Conversions API access token (hidden)", hide_input=True, default="", show_default=False)
     token = (text or "").strip()
     if not token:
         raise click.ClickException("no access token given; nothing was saved")
@@ -43,11 +43,18 @@ def fb_capi():
 @click.option("--ref", default=None, help="The participation's refCode (default: all the affiliate's offers).")
 @click.option("--pixel-id", required=True, help="The Pixel ID Events Manager shows (digits).")
 @click.option("--test-event-code", default=None, help="Events Manager's Test Event Code, while testing.")
-@click.option("--token-file", type=click.File("r"), default=None,
-              help="Read the access token from this file ('-' for standard input) instead of a hidden prompt.")
-@click.option("--token", default=None,
-              help="The access token itself. Avoid it: a command line is visible to other users of this "
-                   "machine (ps) and stays in the shell's history; use the prompt or --token-file.")
+@click.option(
+    "--token-file",
+    type=click.File("r"),
+    default=None,
+    help="Read the access token from this file ('-' for standard input) instead of a hidden prompt.",
+)
+@click.option(
+    "--token",
+    default=None,
+    help="The access token itself. Avoid it: a command line is visible to other users of this "
+    "machine (ps) and stays in the shell's history; use the prompt or --token-file.",
+)
 @JSON_OPTION
 @click.pass_context
 def set_pixel(ctx, email, ref, pixel_id, test_event_code, token_file, token, as_json):
@@ -57,5 +64,6 @@ def set_pixel(ctx, email, ref, pixel_id, test_event_code, token_file, token, as_
     pairs = [f"pixel_id={pixel_id}", f"access_token={_read_token(token, token_file)}"]
     if test_event_code:
         pairs.append(f"test_event_code={test_event_code}")
-    ctx.invoke(settings_set, kind_name=KIND, pairs=tuple(pairs), email=email, ref=ref, preset=None, off=False,
-               as_json=as_json)
+    ctx.invoke(
+        settings_set, kind_name=KIND, pairs=tuple(pairs), email=email, ref=ref, preset=None, off=False, as_json=as_json
+    )

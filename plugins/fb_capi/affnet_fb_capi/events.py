@@ -6,6 +6,7 @@ stores JSON, and money never passes through a float); ``graph`` writes it to
 Meta as a JSON number with exactly those digits. Nothing secret is stored:
 the pixel's token comes back as settings at send time.
 """
+
 import hashlib
 from datetime import datetime
 from decimal import Decimal

@@ -13,6 +13,7 @@ such events are never sent: they fail on their own with that reason. When
 Meta refuses a request for an invalid parameter, the batch is halved until
 the invalid event stands alone.
 """
+
 import json
 import re
 import secrets
@@ -67,8 +68,10 @@ def _unsendable(delivery, now) -> str:
     if not settings.get("pixel_id") or not settings.get("access_token"):
         return "the pixel settings (Pixel ID and access token) are missing"
     if delivery.is_test and not settings.get("test_event_code"):
-        return ("a test event needs a Test Event Code (Events Manager, Test events): without one Meta would "
-                "count it as a real conversion, so it was not sent")
+        return (
+            "a test event needs a Test Event Code (Events Manager, Test events): without one Meta would "
+            "count it as a real conversion, so it was not sent"
+        )
     event = (delivery.payload or {}).get("event")
     if not isinstance(event, dict):
         return "the delivery has no event to send"
@@ -79,8 +82,10 @@ def _unsendable(delivery, now) -> str:
         return "the event has no event_time"
     age = timedelta(seconds=unix_seconds(now) - event["event_time"])
     if age > MAX_EVENT_AGE - AGE_MARGIN:
-        return (f"not sent: the event happened {age.days} days ago and Meta accepts events only up to "
-                "7 days after they happen")
+        return (
+            f"not sent: the event happened {age.days} days ago and Meta accepts events only up to "
+            "7 days after they happen"
+        )
     return ""
 
 
@@ -94,8 +99,12 @@ def destination(delivery, now, config: dict) -> Destination | str:
     settings = delivery.settings
     pixel_id = str(settings["pixel_id"]).strip()
     # The Graph API's address comes from the operator's config, not from an affiliate: no address check.
-    return Destination(endpoint(config, pixel_id), secrets=(settings["access_token"],),
-                       group=(pixel_id, settings.get("test_event_code") or ""), checked=False)
+    return Destination(
+        endpoint(config, pixel_id),
+        secrets=(settings["access_token"],),
+        group=(pixel_id, settings.get("test_event_code") or ""),
+        checked=False,
+    )
 
 
 def request(where: Destination, deliveries) -> dict:
@@ -105,12 +114,23 @@ def request(where: Destination, deliveries) -> dict:
 
 def answer(status_code: int, text: str, headers, where: Destination) -> Answer:
     said = verdict(status_code, text, where.secrets[0], where.group[0])
-    return Answer(said.outcome, said.error, said.per_event,
-                  retry_after_seconds(headers.get("Retry-After")) if said.outcome == "retry" else None)
+    return Answer(
+        said.outcome,
+        said.error,
+        said.per_event,
+        retry_after_seconds(headers.get("Retry-After")) if said.outcome == "retry" else None,
+    )
 
 
 def send(deliveries, config: dict) -> list[DeliveryResult]:
     """Send due pixel deliveries; one result per delivery."""
     now = affnet_plugins.now()
-    return send_batches(deliveries, config, receiver="Meta", destination=lambda d: destination(d, now, config),
-                        request=request, answer=answer, max_events=MAX_EVENTS_PER_REQUEST)
+    return send_batches(
+        deliveries,
+        config,
+        receiver="Meta",
+        destination=lambda d: destination(d, now, config),
+        request=request,
+        answer=answer,
+        max_events=MAX_EVENTS_PER_REQUEST,
+    )

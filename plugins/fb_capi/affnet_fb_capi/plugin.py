@@ -5,6 +5,7 @@ https://graph.facebook.com) and ``graph_version`` (default v26.0). Command:
 ``affnet fb-capi set`` (the access token from a prompt or a file, never the
 command line).
 """
+
 import re
 
 from affnet import hookimpl
@@ -29,8 +30,10 @@ def validate_settings(values: dict) -> dict:
     if code and (code != code.strip() or " " in code):
         faults["test_event_code"] = "must be pasted without spaces"
     elif code:
-        warnings.append("While a Test Event Code is set, every event is sent with it and shows in Events "
-                        "Manager under Test events; remove it once your setup is checked.")
+        warnings.append(
+            "While a Test Event Code is set, every event is sent with it and shows in Events "
+            "Manager under Test events; remove it once your setup is checked."
+        )
     if warnings:
         faults["_warnings"] = warnings
     return faults
@@ -40,14 +43,26 @@ PIXEL = DeliveryKind(
     name=KIND,
     label="Facebook pixel (Conversions API)",
     fields=(
-        SettingField("pixel_id", "Pixel ID", required=True,
-                     help="Events Manager, your pixel (data source), Settings: the Pixel ID."),
-        SettingField("access_token", "Conversions API access token", secret=True, required=True,
-                     help="Events Manager, Settings, Conversions API: Generate access token. "
-                          "Shown once by Meta; after saving, only its last four characters are shown here."),
-        SettingField("test_event_code", "Test Event Code",
-                     help="Events Manager, Test events (such as TEST12345). Needed for a test send; "
-                          "while set, every event goes out as a test event."),
+        SettingField(
+            "pixel_id",
+            "Pixel ID",
+            required=True,
+            help="Events Manager, your pixel (data source), Settings: the Pixel ID.",
+        ),
+        SettingField(
+            "access_token",
+            "Conversions API access token",
+            secret=True,
+            required=True,
+            help="Events Manager, Settings, Conversions API: Generate access token. "
+            "Shown once by Meta; after saving, only its last four characters are shown here.",
+        ),
+        SettingField(
+            "test_event_code",
+            "Test Event Code",
+            help="Events Manager, Test events (such as TEST12345). Needed for a test send; "
+            "while set, every event goes out as a test event.",
+        ),
     ),
     scope="participation",
     description="Sends Lead, StartTrial and Purchase to your own Meta pixel, server to server.",
@@ -71,6 +86,7 @@ def deliveries_for_event(event, settings):
 @hookimpl
 def register_commands(cli):
     from .commands import fb_capi
+
     cli.add_command(fb_capi)
 
 
@@ -84,8 +100,16 @@ def send_deliveries(kind, deliveries, config):
 @hookimpl
 def config_keys():
     return [
-        ConfigKey("graph_base_url", str, graph.DEFAULT_GRAPH_BASE_URL,
-                  "The Graph API's address; change it only to point at a test double."),
-        ConfigKey("graph_version", str, graph.DEFAULT_GRAPH_VERSION,
-                  "The Graph API version used for /{pixel_id}/events (Meta keeps each for two years or more)."),
+        ConfigKey(
+            "graph_base_url",
+            str,
+            graph.DEFAULT_GRAPH_BASE_URL,
+            "The Graph API's address; change it only to point at a test double.",
+        ),
+        ConfigKey(
+            "graph_version",
+            str,
+            graph.DEFAULT_GRAPH_VERSION,
+            "The Graph API version used for /{pixel_id}/events (Meta keeps each for two years or more).",
+        ),
     ]

@@ -1,6 +1,7 @@
 """Fixtures of the fb_capi tests: a fake Graph API on 127.0.0.1 and the
 plugin enabled by its entry point name, with its ``[plugin.fb_capi]``
 section pointing at the fake."""
+
 import pytest
 
 from affnet.config import Settings

@@ -8,6 +8,7 @@ It checks each request the way Meta documents the edge (JSON body with
 token it does not know gets Meta's 190 answer. Tests queue other answers
 with ``answer_next``.
 """
+
 import ipaddress
 import json
 import re
@@ -22,8 +23,14 @@ VALID_TOKEN = "EAAGm0PX4ZCpsBAJZCtestTOKENzN8oQdZBvaliD0123456789abcdef"
 PATH = re.compile(r"^/(v\d+\.\d+)/(\d+)/events$")
 
 
-def meta_error(message: str, code: int, kind: str = "OAuthException", subcode: int | None = None,
-               is_transient: bool | None = None, user_msg: str | None = None) -> dict:
+def meta_error(
+    message: str,
+    code: int,
+    kind: str = "OAuthException",
+    subcode: int | None = None,
+    is_transient: bool | None = None,
+    user_msg: str | None = None,
+) -> dict:
     error = {"message": message, "type": kind, "code": code, "fbtrace_id": "A" + secrets.token_hex(8)}
     if subcode is not None:
         error["error_subcode"] = subcode
@@ -85,8 +92,9 @@ class FakeGraph:
             why = self._event_fault(event)
             if why:
                 self.refused.append((why, raw))
-                return 400, meta_error("(#100) Invalid parameter", 100, user_msg=f"event {index}: {why}",
-                                       subcode=2804050)
+                return 400, meta_error(
+                    "(#100) Invalid parameter", 100, user_msg=f"event {index}: {why}", subcode=2804050
+                )
         self.received.append(Received(match.group(1), match.group(2), body, raw, dict(headers)))
         if self.queued:
             return self.queued.pop(0)
@@ -109,7 +117,8 @@ class FakeGraph:
             except ValueError:
                 return "client_ip_address must be a valid IPv4 or IPv6 address"
         if event.get("action_source") == "website" and not (
-                user_data.get("client_user_agent") and event.get("event_source_url")):
+            user_data.get("client_user_agent") and event.get("event_source_url")
+        ):
             return "website events need client_user_agent and event_source_url"
         custom = event.get("custom_data")
         if custom is not None:

@@ -1,6 +1,7 @@
 """`affnet fb-capi set`: an affiliate's pixel settings with the access token
 kept off the command line: from a hidden prompt, a file or
 standard input; ``--token`` still works and its help says what it costs."""
+
 import json
 
 import pytest

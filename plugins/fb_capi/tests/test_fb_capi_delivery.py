@@ -1,5 +1,6 @@
 """SPEC section 5 (own pixel) end to end: clicks and ingest calls in, the
 worker out to a fake Graph API that checks each request like Meta."""
+
 import calendar
 import hashlib
 import re
@@ -27,13 +28,18 @@ def seconds(moment: datetime) -> int:
 
 def save_pixel(services, network, participation=None, **values):
     values = {"pixel_id": PIXEL, "access_token": VALID_TOKEN, **values}
-    return setting_versions.save(services.registry.kinds["fb_capi"], network.affiliate, values,
-                                 participation=participation)
+    return setting_versions.save(
+        services.registry.kinds["fb_capi"], network.affiliate, values, participation=participation
+    )
 
 
 def fb_click(client, network, fbclid=FBCLID) -> str:
-    response = client.get("/r", query_string={"ref": network.ref, "fbclid": fbclid},
-                          headers={"User-Agent": UA}, environ_base={"REMOTE_ADDR": IP})
+    response = client.get(
+        "/r",
+        query_string={"ref": network.ref, "fbclid": fbclid},
+        headers={"User-Agent": UA},
+        environ_base={"REMOTE_ADDR": IP},
+    )
     return click_id_of(response)
 
 
@@ -45,7 +51,8 @@ def convert(client, network, event, click_id, **extra):
 
 
 def test_lead_trial_sale_and_a_duplicate_sale_reach_meta_as_lead_starttrial_and_one_purchase(
-        affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph):
+    affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph
+):
     save_pixel(affnet_services, affnet_network, test_event_code="TEST4321")
     click_time = affnet_clock.now.replace(microsecond=123456)
     affnet_clock.set(click_time)
@@ -79,7 +86,10 @@ def test_lead_trial_sale_and_a_duplicate_sale_reach_meta_as_lead_starttrial_and_
         assert event["event_source_url"] == "https://susurra.example/start?lang=en"
         assert event["user_data"] == {
             "fbc": f"fb.1.{seconds(click_time) * 1000 + 123}.{FBCLID}",
-            "client_ip_address": IP, "client_user_agent": UA, "external_id": [external_id]}
+            "client_ip_address": IP,
+            "client_user_agent": UA,
+            "external_id": [external_id],
+        }
     assert "custom_data" not in events[0] and "custom_data" not in events[1]
     assert events[2]["custom_data"] == {"value": Decimal("29.00"), "currency": "usd"}
     assert re.search(r'"value":29\.00[,}]', request.raw), "the value is a JSON number with the Decimal's exact digits"
@@ -89,24 +99,26 @@ def test_lead_trial_sale_and_a_duplicate_sale_reach_meta_as_lead_starttrial_and_
 
 
 def test_rebill_is_a_purchase_with_its_own_gross_amount_and_currency(
-        affnet_client, affnet_services, affnet_network, affnet_worker, fake_graph):
+    affnet_client, affnet_services, affnet_network, affnet_worker, fake_graph
+):
     save_pixel(affnet_services, affnet_network)
     click_id = fb_click(affnet_client, affnet_network)
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id, payment="pi_1", amount=29.0))
-    rebill = sale_body(None, payment="pi_2", amount="19.9900", event="rebill", currency="EUR",
-                       is_first_payment=False)
+    rebill = sale_body(None, payment="pi_2", amount="19.9900", event="rebill", currency="EUR", is_first_payment=False)
     assert ingest(affnet_client, affnet_network, "conversion", rebill).get_json()["attributed"] is True
     affnet_worker.run_once()
     purchases = fake_graph.received[0].events
     assert [(e["event_name"], e["custom_data"]) for e in purchases] == [
         ("Purchase", {"value": Decimal("29.00"), "currency": "usd"}),
-        ("Purchase", {"value": Decimal("19.99"), "currency": "eur"})]
+        ("Purchase", {"value": Decimal("19.99"), "currency": "eur"}),
+    ]
     assert "test_event_code" not in fake_graph.received[0].body, "no Test Event Code set, none sent"
 
 
 @pytest.mark.parametrize("call", ["refund", "chargeback"])
 def test_refunds_and_chargebacks_send_nothing_to_the_pixel(
-        affnet_client, affnet_services, affnet_network, affnet_worker, fake_graph, call):
+    affnet_client, affnet_services, affnet_network, affnet_worker, fake_graph, call
+):
     save_pixel(affnet_services, affnet_network)
     click_id = fb_click(affnet_client, affnet_network)
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id, payment="pi_1"))
@@ -117,8 +129,7 @@ def test_refunds_and_chargebacks_send_nothing_to_the_pixel(
     assert [e["event_name"] for r in fake_graph.received for e in r.events] == ["Purchase"]
 
 
-def test_a_click_without_fbclid_sends_no_fbc(affnet_client, affnet_services, affnet_network, affnet_worker,
-                                               fake_graph):
+def test_a_click_without_fbclid_sends_no_fbc(affnet_client, affnet_services, affnet_network, affnet_worker, fake_graph):
     save_pixel(affnet_services, affnet_network)
     response = affnet_client.get("/r", query_string={"ref": affnet_network.ref}, headers={"User-Agent": UA})
     convert(affnet_client, affnet_network, "lead", click_id_of(response))
@@ -128,14 +139,16 @@ def test_a_click_without_fbclid_sends_no_fbc(affnet_client, affnet_services, aff
 
 
 def test_an_affiliate_without_pixel_settings_gets_no_pixel_deliveries(
-        affnet_client, affnet_network, affnet_worker, fake_graph):
+    affnet_client, affnet_network, affnet_worker, fake_graph
+):
     convert(affnet_client, affnet_network, "lead", fb_click(affnet_client, affnet_network))
     affnet_worker.run_once()
     assert Delivery.select().count() == 0 and fake_graph.answered == []
 
 
 def test_invalid_token_190_fails_for_good_with_a_clear_message_and_is_never_retried(
-        affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph):
+    affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph
+):
     revoked = "EAAGrevokedTOKENthatMetaNoLongerAcceptsXYZ9"
     save_pixel(affnet_services, affnet_network, access_token=revoked)
     convert(affnet_client, affnet_network, "lead", fb_click(affnet_client, affnet_network))
@@ -152,11 +165,11 @@ def test_invalid_token_190_fails_for_good_with_a_clear_message_and_is_never_retr
 
 
 def test_5xx_is_retried_with_backoff_and_the_retry_reuses_the_event_id(
-        affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph):
+    affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph
+):
     save_pixel(affnet_services, affnet_network)
     convert(affnet_client, affnet_network, "lead", fb_click(affnet_client, affnet_network))
-    fake_graph.answer_next(503, meta_error("Service temporarily unavailable", 2, "OAuthException",
-                                           is_transient=True))
+    fake_graph.answer_next(503, meta_error("Service temporarily unavailable", 2, "OAuthException", is_transient=True))
     affnet_worker.run_once()
     delivery = Delivery.get()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
@@ -173,7 +186,8 @@ def test_5xx_is_retried_with_backoff_and_the_retry_reuses_the_event_id(
 
 
 def test_events_older_than_7_days_are_not_sent_and_say_why(
-        affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph):
+    affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph
+):
     save_pixel(affnet_services, affnet_network)
     click_id = fb_click(affnet_client, affnet_network)
     old = convert(affnet_client, affnet_network, "lead", click_id)
@@ -181,13 +195,15 @@ def test_events_older_than_7_days_are_not_sent_and_say_why(
     fresh = convert(affnet_client, affnet_network, "trial", click_id)
     affnet_worker.run_once()
     assert [e["event_id"] for r in fake_graph.received for e in r.events] == [fresh["txid"]], (
-        "the old event is left out so Meta does not refuse the fresh one with it")
+        "the old event is left out so Meta does not refuse the fresh one with it"
+    )
     stale = Delivery.get(Delivery.payload.contains(old["txid"]))
     assert stale.status == "failed" and "7 days" in stale.last_error
 
 
 def test_a_participations_own_pixel_overrides_the_affiliate_wide_one(
-        affnet_client, affnet_services, affnet_network, affnet_worker, fake_graph):
+    affnet_client, affnet_services, affnet_network, affnet_worker, fake_graph
+):
     save_pixel(affnet_services, affnet_network, pixel_id=OTHER_PIXEL)
     save_pixel(affnet_services, affnet_network, participation=affnet_network.participation)
     convert(affnet_client, affnet_network, "lead", fb_click(affnet_client, affnet_network))
@@ -196,7 +212,8 @@ def test_a_participations_own_pixel_overrides_the_affiliate_wide_one(
 
 
 def test_changed_pixel_settings_take_effect_24_hours_after_saving(
-        affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph):
+    affnet_client, affnet_services, affnet_network, affnet_worker, affnet_clock, fake_graph
+):
     save_pixel(affnet_services, affnet_network)
     affnet_clock.advance(hours=1)
     save_pixel(affnet_services, affnet_network, pixel_id=OTHER_PIXEL)
@@ -207,28 +224,49 @@ def test_changed_pixel_settings_take_effect_24_hours_after_saving(
     convert(affnet_client, affnet_network, "trial", click_id)
     affnet_worker.run_once()
     assert [(r.pixel_id, r.events[0]["event_name"]) for r in fake_graph.received] == [
-        (PIXEL, "Lead"), (OTHER_PIXEL, "StartTrial")]
+        (PIXEL, "Lead"),
+        (OTHER_PIXEL, "StartTrial"),
+    ]
 
 
 def sample_test_event(network) -> EventInfo:
     """An event as the settings page's "send test event" builds it."""
     from affnet.core import clock
+
     now = clock.now()
     offer = network.offer
     return EventInfo(
-        txid="tx_test_send_1", kind="sale", status="sale", occurred_at=now,
+        txid="tx_test_send_1",
+        kind="sale",
+        status="sale",
+        occurred_at=now,
         offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency),
-        attributed=True, affiliate_id=network.affiliate.id, participation_id=network.participation.id,
-        ref_code=network.ref, payout=Decimal("8.70"), payout_currency="USD", gross_amount=Decimal("29.00"),
-        currency="USD", user_ref="test-customer", external_payment_id="pi_test", is_first_payment=True,
-        click=ClickInfo("c_test", now, None, FBCLID, IP, UA), is_test=True)
+        attributed=True,
+        affiliate_id=network.affiliate.id,
+        participation_id=network.participation.id,
+        ref_code=network.ref,
+        payout=Decimal("8.70"),
+        payout_currency="USD",
+        gross_amount=Decimal("29.00"),
+        currency="USD",
+        user_ref="test-customer",
+        external_payment_id="pi_test",
+        is_first_payment=True,
+        click=ClickInfo("c_test", now, None, FBCLID, IP, UA),
+        is_test=True,
+    )
 
 
-def test_send_test_event_goes_out_at_once_with_the_test_event_code(
-        affnet_services, affnet_network, fake_graph):
+def test_send_test_event_goes_out_at_once_with_the_test_event_code(affnet_services, affnet_network, fake_graph):
     values = {"pixel_id": PIXEL, "access_token": VALID_TOKEN, "test_event_code": "TEST777"}
-    delivery = outbox.send_test(affnet_services.pm, affnet_services.registry, affnet_services.plugin_config,
-                                "fb_capi", sample_test_event(affnet_network), values)
+    delivery = outbox.send_test(
+        affnet_services.pm,
+        affnet_services.registry,
+        affnet_services.plugin_config,
+        "fb_capi",
+        sample_test_event(affnet_network),
+        values,
+    )
     assert (delivery.status, delivery.is_test) == ("sent", True)
     (request,) = fake_graph.received
     assert request.body["test_event_code"] == "TEST777"
@@ -237,38 +275,71 @@ def test_send_test_event_goes_out_at_once_with_the_test_event_code(
 
 
 def test_a_test_send_without_test_event_code_is_not_sent_and_says_what_to_fill_in(
-        affnet_services, affnet_network, fake_graph):
+    affnet_services, affnet_network, fake_graph
+):
     values = {"pixel_id": PIXEL, "access_token": VALID_TOKEN}
-    delivery = outbox.send_test(affnet_services.pm, affnet_services.registry, affnet_services.plugin_config,
-                                "fb_capi", sample_test_event(affnet_network), values)
+    delivery = outbox.send_test(
+        affnet_services.pm,
+        affnet_services.registry,
+        affnet_services.plugin_config,
+        "fb_capi",
+        sample_test_event(affnet_network),
+        values,
+    )
     assert delivery.status == "failed" and "Test Event Code" in delivery.last_error
     assert fake_graph.answered == []
 
 
 def test_a_test_send_with_a_revoked_token_reports_it_at_once(affnet_services, affnet_network, fake_graph):
     values = {"pixel_id": PIXEL, "access_token": "EAAGnotvalidANYMORE1234", "test_event_code": "TEST777"}
-    delivery = outbox.send_test(affnet_services.pm, affnet_services.registry, affnet_services.plugin_config,
-                                "fb_capi", sample_test_event(affnet_network), values)
+    delivery = outbox.send_test(
+        affnet_services.pm,
+        affnet_services.registry,
+        affnet_services.plugin_config,
+        "fb_capi",
+        sample_test_event(affnet_network),
+        values,
+    )
     assert delivery.status == "failed" and "…1234" in delivery.last_error
     assert "EAAGnotvalidANYMORE1234" not in delivery.last_error
 
 
 def test_a_test_send_of_a_made_up_event_without_customer_or_amount_still_reaches_test_events(
-        affnet_services, affnet_network, fake_graph):
+    affnet_services, affnet_network, fake_graph
+):
     from affnet.core import clock
+
     offer = affnet_network.offer
     made_up = EventInfo(
-        txid="test_madeup", kind="sale", status="sale", occurred_at=clock.now(),
-        offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency), attributed=True,
-        affiliate_id=affnet_network.affiliate.id, participation_id=None, ref_code=None, payout=Decimal("1.00"),
-        payout_currency="USD", gross_amount=None, currency=None, user_ref=None, external_payment_id=None,
-        is_first_payment=False, click=ClickInfo("test_click", clock.now(), None, None, None, None), is_test=True)
+        txid="test_madeup",
+        kind="sale",
+        status="sale",
+        occurred_at=clock.now(),
+        offer=OfferInfo(offer.id, offer.slug, offer.name, offer.landing_url, offer.currency),
+        attributed=True,
+        affiliate_id=affnet_network.affiliate.id,
+        participation_id=None,
+        ref_code=None,
+        payout=Decimal("1.00"),
+        payout_currency="USD",
+        gross_amount=None,
+        currency=None,
+        user_ref=None,
+        external_payment_id=None,
+        is_first_payment=False,
+        click=ClickInfo("test_click", clock.now(), None, None, None, None),
+        is_test=True,
+    )
     values = {"pixel_id": PIXEL, "access_token": VALID_TOKEN, "test_event_code": "TEST777"}
-    delivery = outbox.send_test(affnet_services.pm, affnet_services.registry, affnet_services.plugin_config,
-                                "fb_capi", made_up, values)
+    delivery = outbox.send_test(
+        affnet_services.pm, affnet_services.registry, affnet_services.plugin_config, "fb_capi", made_up, values
+    )
     assert delivery.status == "sent", delivery.last_error
     (event,) = fake_graph.received[0].events
     assert (event["event_name"], event["event_id"], event["action_source"]) == (
-        "Purchase", "test_madeup", "system_generated")
+        "Purchase",
+        "test_madeup",
+        "system_generated",
+    )
     assert event["custom_data"] == {"value": Decimal("1.00"), "currency": "usd"}
     assert event["user_data"] == {"external_id": [hashlib.sha256(b"affnet-test-test_madeup").hexdigest()]}

@@ -1,4 +1,5 @@
 """Which affnet events become which Conversions API events (no database)."""
+
 from dataclasses import replace
 from decimal import Decimal
 

@@ -1,5 +1,6 @@
 """Proof against the real thing: Meta's own Python SDK (facebook-business)
 builds the same event, and affnet's request agrees with it field by field."""
+
 import json
 import types
 from datetime import datetime
@@ -40,13 +41,24 @@ class CapturingClient(HttpServiceInterface):
 
 def affnet_event(kind="sale", user_ref="  Cus_ABC ", gross=Decimal("29.0000"), currency="USD") -> EventInfo:
     return EventInfo(
-        txid="tx_Abc123def456", kind=kind, status="sale", occurred_at=EVENT_AT,
-        offer=OfferInfo(1, "susurra", "Susurra", LANDING, "USD"), attributed=True, affiliate_id=2,
-        participation_id=3, ref_code="r1", payout=Decimal("8.70"), payout_currency="USD",
+        txid="tx_Abc123def456",
+        kind=kind,
+        status="sale",
+        occurred_at=EVENT_AT,
+        offer=OfferInfo(1, "susurra", "Susurra", LANDING, "USD"),
+        attributed=True,
+        affiliate_id=2,
+        participation_id=3,
+        ref_code="r1",
+        payout=Decimal("8.70"),
+        payout_currency="USD",
         gross_amount=gross if kind in ("sale", "rebill") else None,
-        currency=currency if kind in ("sale", "rebill") else None, user_ref=user_ref,
-        external_payment_id="pi_1", is_first_payment=True,
-        click=ClickInfo("c1", CLICK_AT, None, FBCLID, IP, UA))
+        currency=currency if kind in ("sale", "rebill") else None,
+        user_ref=user_ref,
+        external_payment_id="pi_1",
+        is_first_payment=True,
+        click=ClickInfo("c1", CLICK_AT, None, FBCLID, IP, UA),
+    )
 
 
 def fbc_by_meta(monkeypatch) -> str:
@@ -60,14 +72,25 @@ def fbc_by_meta(monkeypatch) -> str:
 
 
 def sdk_request(event_name, user_ref, fbc, custom_data=None, test_event_code="TEST123"):
-    user_data = UserData(external_id=Normalize.normalize_field("external_id", user_ref),
-                         client_ip_address=IP, client_user_agent=UA, fbc=fbc)
-    event = Event(event_name=event_name, event_time=unix_seconds(EVENT_AT), event_id="tx_Abc123def456",
-                  event_source_url=LANDING, action_source=ActionSource.WEBSITE, user_data=user_data,
-                  custom_data=custom_data)
+    user_data = UserData(
+        external_id=Normalize.normalize_field("external_id", user_ref),
+        client_ip_address=IP,
+        client_user_agent=UA,
+        fbc=fbc,
+    )
+    event = Event(
+        event_name=event_name,
+        event_time=unix_seconds(EVENT_AT),
+        event_id="tx_Abc123def456",
+        event_source_url=LANDING,
+        action_source=ActionSource.WEBSITE,
+        user_data=user_data,
+        custom_data=custom_data,
+    )
     client = CapturingClient()
-    EventRequest(pixel_id=PIXEL, events=[event], test_event_code=test_event_code, http_client=client,
-                 access_token=TOKEN).execute()
+    EventRequest(
+        pixel_id=PIXEL, events=[event], test_event_code=test_event_code, http_client=client, access_token=TOKEN
+    ).execute()
     return client.sent
 
 
@@ -76,8 +99,9 @@ def affnet_request(info, test_event_code="TEST123") -> dict:
     return {"url": graph.endpoint({}, PIXEL), "params": json.loads(body)}
 
 
-@pytest.mark.parametrize("kind, name", [("lead", "Lead"), ("trial", "StartTrial"), ("sale", "Purchase"),
-                                        ("rebill", "Purchase")])
+@pytest.mark.parametrize(
+    "kind, name", [("lead", "Lead"), ("trial", "StartTrial"), ("sale", "Purchase"), ("rebill", "Purchase")]
+)
 def test_affnets_request_agrees_with_the_official_sdk_field_by_field(monkeypatch, kind, name):
     custom = CustomData(value=29.0, currency="USD") if name == "Purchase" else None
     sdk = sdk_request(name, "  Cus_ABC ", fbc_by_meta(monkeypatch), custom)
@@ -106,9 +130,16 @@ def test_fbc_is_the_one_metas_parameter_builder_makes_for_the_click(monkeypatch)
     assert fbc == f"fb.1.{unix_seconds(CLICK_AT) * 1000 + 987}.{FBCLID}"
 
 
-@pytest.mark.parametrize("gross, currency, text", [
-    (Decimal("29.0000"), "USD", "29.00"), (Decimal("0.1000"), "USD", "0.10"), (Decimal("1234.5678"), "USD", "1234.5678"),
-    (Decimal("1500.0000"), "JPY", "1500"), (Decimal("12.3450"), "KWD", "12.345")])
+@pytest.mark.parametrize(
+    "gross, currency, text",
+    [
+        (Decimal("29.0000"), "USD", "29.00"),
+        (Decimal("0.1000"), "USD", "0.10"),
+        (Decimal("1234.5678"), "USD", "1234.5678"),
+        (Decimal("1500.0000"), "JPY", "1500"),
+        (Decimal("12.3450"), "KWD", "12.345"),
+    ],
+)
 def test_the_purchase_value_is_a_json_number_with_the_decimals_exact_digits(gross, currency, text):
     body = graph.encode_body([server_event(affnet_event("sale", gross=gross, currency=currency))], TOKEN, "")
     assert f'"value":{text}' in body.decode()

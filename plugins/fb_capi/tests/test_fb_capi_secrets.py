@@ -1,5 +1,6 @@
 """The pixel's access token is a secret: encrypted at rest, shown only by its
 last four characters, never logged, never in an error or a delivery log."""
+
 import logging
 from pathlib import Path
 
@@ -28,25 +29,35 @@ def database_text(settings) -> bytes:
             rows += [row[0] for row in db.execute_sql(f'SELECT CAST(t AS text) FROM "{table}" t').fetchall()]
         return "\n".join(rows).encode()
     path = Path(settings.database_url.split("sqlite:///", 1)[1])
-    return b"".join(Path(str(path) + suffix).read_bytes() for suffix in ("", "-wal", "-shm", "-journal")
-                    if Path(str(path) + suffix).exists())
+    return b"".join(
+        Path(str(path) + suffix).read_bytes()
+        for suffix in ("", "-wal", "-shm", "-journal")
+        if Path(str(path) + suffix).exists()
+    )
 
 
 def test_the_token_is_nowhere_in_plain_text_database_logs_or_outputs(
-        affnet_client, affnet_services, affnet_settings, affnet_network, affnet_worker, affnet_clock,
-        fake_graph, caplog, capsys):
+    affnet_client,
+    affnet_services,
+    affnet_settings,
+    affnet_network,
+    affnet_worker,
+    affnet_clock,
+    fake_graph,
+    caplog,
+    capsys,
+):
     caplog.set_level(logging.DEBUG)
     kind = affnet_services.registry.kinds["fb_capi"]
-    version, _ = setting_versions.save(kind, affnet_network.affiliate,
-                                       {"pixel_id": PIXEL, "access_token": VALID_TOKEN, "test_event_code": "TEST1"})
+    version, _ = setting_versions.save(
+        kind, affnet_network.affiliate, {"pixel_id": PIXEL, "access_token": VALID_TOKEN, "test_event_code": "TEST1"}
+    )
     other = affnet_network.add_affiliate("revoked@example.com")
     setting_versions.save(kind, other.affiliate, {"pixel_id": PIXEL, "access_token": REVOKED})
     outputs = []
     for ref, payment in ((affnet_network.ref, "pi_1"), (other.ref_code, "pi_2")):
-        response = affnet_client.get("/r", query_string={"ref": ref, "fbclid": "IwAR1"},
-                                     headers={"User-Agent": "UA"})
-        answer = ingest(affnet_client, affnet_network, "conversion",
-                        sale_body(click_id_of(response), payment=payment))
+        response = affnet_client.get("/r", query_string={"ref": ref, "fbclid": "IwAR1"}, headers={"User-Agent": "UA"})
+        answer = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id_of(response), payment=payment))
         outputs += [response.get_data(as_text=True), answer.get_data(as_text=True)]
     fake_graph.answer_next(503, meta_error("Service temporarily unavailable", 2, is_transient=True))
     affnet_worker.run_once()
@@ -54,11 +65,18 @@ def test_the_token_is_nowhere_in_plain_text_database_logs_or_outputs(
     affnet_worker.run_once()
     for token in (VALID_TOKEN, REVOKED):
         values = {"pixel_id": PIXEL, "access_token": token, "test_event_code": "TEST1"}
-        outbox.send_test(affnet_services.pm, affnet_services.registry, affnet_services.plugin_config, "fb_capi",
-                         sample_test_event(affnet_network), values)
+        outbox.send_test(
+            affnet_services.pm,
+            affnet_services.registry,
+            affnet_services.plugin_config,
+            "fb_capi",
+            sample_test_event(affnet_network),
+            values,
+        )
     statuses = sorted((d.is_test, d.status) for d in Delivery.select())
     assert statuses == [(False, "failed"), (False, "sent"), (True, "failed"), (True, "sent")], (
-        "every path ran: sent, retried, refused token, test sends")
+        "every path ran: sent, retried, refused token, test sends"
+    )
     assert fake_graph.answered.count(503) == 1
 
     shown = setting_versions.masked_values(SettingVersion.get_by_id(version.id).values)
@@ -77,14 +95,17 @@ def test_the_token_is_nowhere_in_plain_text_database_logs_or_outputs(
 
 
 def test_the_command_line_saves_shows_tests_and_lists_the_pixel_without_ever_printing_the_token(
-        affnet_client, affnet_settings, affnet_network, affnet_worker, fake_graph, tmp_path, caplog):
+    affnet_client, affnet_settings, affnet_network, affnet_worker, fake_graph, tmp_path, caplog
+):
     caplog.set_level(logging.DEBUG)
     register_all(cli)
     config = tmp_path / "affnet.toml"
-    config.write_text(f'database_url = "{affnet_settings.database_url}"\n'
-                      f'instance_path = "{affnet_settings.instance_path}"\n'
-                      '[plugins]\nenabled = ["fb_capi"]\n'
-                      f'[plugin.fb_capi]\ngraph_base_url = "{fake_graph.base_url}"\n')
+    config.write_text(
+        f'database_url = "{affnet_settings.database_url}"\n'
+        f'instance_path = "{affnet_settings.instance_path}"\n'
+        '[plugins]\nenabled = ["fb_capi"]\n'
+        f'[plugin.fb_capi]\ngraph_base_url = "{fake_graph.base_url}"\n'
+    )
     email = affnet_network.affiliate.email
 
     def run(*args):
@@ -95,8 +116,19 @@ def test_the_command_line_saves_shows_tests_and_lists_the_pixel_without_ever_pri
 
     outputs = []
     for as_json in ([], ["--json"]):
-        outputs.append(run("settings", "set", "fb_capi", f"pixel_id={PIXEL}", f"access_token={VALID_TOKEN}",
-                           "test_event_code=TEST1", "--affiliate", email, *as_json))
+        outputs.append(
+            run(
+                "settings",
+                "set",
+                "fb_capi",
+                f"pixel_id={PIXEL}",
+                f"access_token={VALID_TOKEN}",
+                "test_event_code=TEST1",
+                "--affiliate",
+                email,
+                *as_json,
+            )
+        )
         outputs.append(run("settings", "show", "fb_capi", "--affiliate", email, *as_json))
         outputs.append(run("settings", "test", "fb_capi", "--affiliate", email, *as_json))
         outputs.append(run("deliveries", "list", "--affiliate", email, *as_json))

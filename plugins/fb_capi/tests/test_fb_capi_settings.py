@@ -1,4 +1,5 @@
 """The pixel settings an affiliate fills in, checked before they are saved."""
+
 import pytest
 
 from affnet.core.deliveries.setting_versions import SettingsError, validate
@@ -13,11 +14,14 @@ def test_pixel_id_and_access_token_are_required():
     assert set(refused.value.fields) == {"pixel_id", "access_token"}
 
 
-@pytest.mark.parametrize("values, field", [
-    ({"pixel_id": "my-pixel", "access_token": TOKEN}, "pixel_id"),
-    ({"pixel_id": "1234567890123", "access_token": TOKEN + " "}, "access_token"),
-    ({"pixel_id": "1234567890123", "access_token": TOKEN, "test_event_code": "TEST 1"}, "test_event_code"),
-])
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"pixel_id": "my-pixel", "access_token": TOKEN}, "pixel_id"),
+        ({"pixel_id": "1234567890123", "access_token": TOKEN + " "}, "access_token"),
+        ({"pixel_id": "1234567890123", "access_token": TOKEN, "test_event_code": "TEST 1"}, "test_event_code"),
+    ],
+)
 def test_a_pixel_id_must_be_digits_and_codes_must_have_no_spaces(values, field):
     with pytest.raises(SettingsError) as refused:
         validate(PIXEL, values)

@@ -1,4 +1,5 @@
 """The hooks of the ``keitaro`` plugin: the ``postback`` delivery kind."""
+
 from affnet import hookimpl
 from affnet.plugins import DeliveryKind, NewDelivery, SettingField
 
@@ -10,12 +11,19 @@ KIND = "postback"
 POSTBACK = DeliveryKind(
     name=KIND,
     label="Postback to your tracker",
-    fields=(SettingField("url", "Postback URL", url=True, required=True,
-                         help="A GET URL with macros such as {clickid} {status} {payout} {currency} {txid}."),),
+    fields=(
+        SettingField(
+            "url",
+            "Postback URL",
+            url=True,
+            required=True,
+            help="A GET URL with macros such as {clickid} {status} {payout} {currency} {txid}.",
+        ),
+    ),
     scope="participation",
     presets={preset.name: {"url": preset.template} for preset in PRESETS},
     description="A server-to-server GET to your own tracker (Keitaro, Binom, Voluum, RedTrack...) on every "
-                "event of your traffic: lead, trial, sale, rebill, refund and chargeback.",
+    "event of your traffic: lead, trial, sale, rebill, refund and chargeback.",
     validate=template.validate,
 )
 

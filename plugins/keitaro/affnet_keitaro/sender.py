@@ -15,6 +15,7 @@ times is not tried again: its remaining deliveries are retried later at once,
 so one dead tracker costs the batch at most a couple of timeouts instead of
 one per delivery.
 """
+
 import asyncio
 import os
 import re
@@ -23,7 +24,13 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import aiohttp
 
 from affnet.plugins import (
-    DeliveryResult, UnresolvableHost, outbound_client_session, refusal_in, retry_after_seconds, run_outbound)
+    DeliveryResult,
+    UnresolvableHost,
+    outbound_client_session,
+    refusal_in,
+    retry_after_seconds,
+    run_outbound,
+)
 
 EXCERPT = 500
 MAX_BODY = 64 * 1024
@@ -45,8 +52,9 @@ def mask_url(url: str) -> str:
         netloc = netloc.replace(":" + parts.password + "@", ":" + MASK + "@", 1)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     if any(SECRET_NAME.search(name) for name, _ in pairs):
-        query = urlencode([(name, MASK if SECRET_NAME.search(name) else value) for name, value in pairs],
-                          quote_via=quote, safe="*")
+        query = urlencode(
+            [(name, MASK if SECRET_NAME.search(name) else value) for name, value in pairs], quote_via=quote, safe="*"
+        )
     else:
         query = parts.query
     return urlunsplit(parts._replace(netloc=netloc, query=query))
@@ -63,9 +71,9 @@ async def _excerpt(response: aiohttp.ClientResponse) -> str:
             break
         body += chunk
     try:
-        return body[:EXCERPT * 4].decode(response.charset or "utf-8", errors="replace")[:EXCERPT]
+        return body[: EXCERPT * 4].decode(response.charset or "utf-8", errors="replace")[:EXCERPT]
     except LookupError:  # a charset Python does not know
-        return body[:EXCERPT * 4].decode("utf-8", errors="replace")[:EXCERPT]
+        return body[: EXCERPT * 4].decode("utf-8", errors="replace")[:EXCERPT]
 
 
 def classify(delivery_id: int, url: str, code: int, headers, excerpt: str) -> DeliveryResult:
@@ -73,13 +81,26 @@ def classify(delivery_id: int, url: str, code: int, headers, excerpt: str) -> De
     if 200 <= code < 300:
         return DeliveryResult(delivery_id, "sent", url, code, excerpt)
     if code == 429 or code >= 500:
-        return DeliveryResult(delivery_id, "retry", url, code, excerpt, f"the tracker answered {code}",
-                              retry_after_seconds(headers.get("Retry-After")))
+        return DeliveryResult(
+            delivery_id,
+            "retry",
+            url,
+            code,
+            excerpt,
+            f"the tracker answered {code}",
+            retry_after_seconds(headers.get("Retry-After")),
+        )
     if 300 <= code < 400:
         location = mask_url(headers.get("Location", ""))
-        return DeliveryResult(delivery_id, "failed", url, code, excerpt,
-                              f"the tracker answered a redirect ({code} to {location or 'nowhere'}); redirects "
-                              "are not followed: set the final postback address")
+        return DeliveryResult(
+            delivery_id,
+            "failed",
+            url,
+            code,
+            excerpt,
+            f"the tracker answered a redirect ({code} to {location or 'nowhere'}); redirects "
+            "are not followed: set the final postback address",
+        )
     return DeliveryResult(delivery_id, "failed", url, code, excerpt, f"the tracker refused the postback ({code})")
 
 
@@ -110,6 +131,7 @@ class Batch:
             if report is not None:
                 report(result)
             return result
+
         return list(await asyncio.gather(*(one(delivery) for delivery in deliveries)))
 
     async def send_one(self, session: aiohttp.ClientSession, delivery) -> DeliveryResult:
@@ -121,11 +143,16 @@ class Batch:
             return DeliveryResult(delivery.id, "failed", "(an unreadable URL)", error=f"unusable URL: {error}")
         earlier = self.failures.get(host, [])
         if len(earlier) >= HOST_FAILURES:
-            return DeliveryResult(delivery.id, "retry", shown,
-                                  error=f"not tried: {host} failed {len(earlier)} times in this round ({earlier[-1]})")
+            return DeliveryResult(
+                delivery.id,
+                "retry",
+                shown,
+                error=f"not tried: {host} failed {len(earlier)} times in this round ({earlier[-1]})",
+            )
         try:
-            async with session.get(url, allow_redirects=False, timeout=self.timeout,
-                                   headers={"User-Agent": "affnet-postback/1"}) as response:
+            async with session.get(
+                url, allow_redirects=False, timeout=self.timeout, headers={"User-Agent": "affnet-postback/1"}
+            ) as response:
                 return classify(delivery.id, shown, response.status, response.headers, await _excerpt(response))
         except (aiohttp.ClientError, OSError) as error:
             refused = refusal_in(error)

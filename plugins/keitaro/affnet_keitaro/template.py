@@ -5,6 +5,7 @@
 not a macro becomes empty. Saving a template with an unknown macro is allowed
 and answered with a warning.
 """
+
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -21,9 +22,15 @@ def macro_values(event) -> dict[str, str]:
     else affnet's ``click_id``), empty when the event has no click."""
     click = event.click
     tracker_id = click.tracker_click_id if click else ""
-    values = {"clickid": tracker_id, "subid": tracker_id, "status": event.status, "event": event.kind,
-              "payout": format_amount(event.payout, event.payout_currency), "currency": event.payout_currency,
-              "txid": event.txid}
+    values = {
+        "clickid": tracker_id,
+        "subid": tracker_id,
+        "status": event.status,
+        "event": event.kind,
+        "payout": format_amount(event.payout, event.payout_currency),
+        "currency": event.payout_currency,
+        "txid": event.txid,
+    }
     for name in SUBS:
         values[name] = (click.subs.get(name) if click else None) or ""
     return values
@@ -52,8 +59,13 @@ def validate(values: dict) -> dict:
     warnings = []
     unknown = unknown_macros(url)
     if unknown:
-        warnings.append("unknown macros become empty: " + ", ".join("{" + name + "}" for name in unknown)
-                        + " (known: " + " ".join("{" + name + "}" for name in MACROS) + ")")
+        warnings.append(
+            "unknown macros become empty: "
+            + ", ".join("{" + name + "}" for name in unknown)
+            + " (known: "
+            + " ".join("{" + name + "}" for name in MACROS)
+            + ")"
+        )
     if url and "{clickid}" not in url and "{subid}" not in url:
         warnings.append("the URL has no {clickid} or {subid}: your tracker cannot match the event to its click")
     host = (urlsplit(url).hostname or "") if url else ""

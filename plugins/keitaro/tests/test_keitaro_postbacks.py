@@ -1,5 +1,6 @@
 """Postbacks end to end: a click, events through the ingest API, the worker,
 and a fake Keitaro on 127.0.0.1 (SPEC sections 3, 4 and 6)."""
+
 import socket
 from datetime import timedelta
 
@@ -34,8 +35,9 @@ def tracker():
 
 def set_postback(network, url, services=None):
     delay = services.settings["settings.change_delay_hours"] if services else 24
-    version, _ = setting_versions.save(keitaro.POSTBACK, network.affiliate, {"url": url},
-                                       participation=network.participation, delay_hours=delay)
+    version, _ = setting_versions.save(
+        keitaro.POSTBACK, network.affiliate, {"url": url}, participation=network.participation, delay_hours=delay
+    )
     return version
 
 
@@ -44,7 +46,8 @@ def attempts_of(delivery):
 
 
 def test_sale_rebill_and_refund_reach_keitaro_with_subid_status_payout_and_currency(
-        affnet_client, affnet_network, affnet_worker, affnet_clock, tracker):
+    affnet_client, affnet_network, affnet_worker, affnet_clock, tracker
+):
     set_postback(affnet_network, tracker.base + KEITARO)
     landing = click(affnet_client, affnet_network.ref, s1="ad-7", clickid="kt-987")
     click_id = click_id_of(landing)
@@ -91,8 +94,13 @@ def test_s1_is_the_subid_when_the_link_had_no_clickid(affnet_client, affnet_netw
     answer = ingest(affnet_client, affnet_network, "conversion", sale_body(click_id)).get_json()
     affnet_worker.run_once()
     (request,) = tracker.requests
-    assert request["query"] == {"subid": "fb-ad-42", "c": "fb-ad-42", "s": "fb-ad-42", "s2": "a b&c",
-                                "t": answer["txid"]}
+    assert request["query"] == {
+        "subid": "fb-ad-42",
+        "c": "fb-ad-42",
+        "s": "fb-ad-42",
+        "s2": "a b&c",
+        "t": answer["txid"],
+    }
     assert "s2=a%20b%26c" in request["raw_query"], "values are URL-encoded"
 
 
@@ -108,19 +116,23 @@ def test_a_postback_fires_on_leads_and_trials_with_status_lead(affnet_client, af
     assert {r["query"]["subid"] for r in tracker.requests} == {click_id}, "without clickid or s1: affnet's click_id"
 
 
-def test_chargeback_fires_a_rejected_postback_with_negative_payout(affnet_client, affnet_network, affnet_worker,
-                                                                   tracker):
+def test_chargeback_fires_a_rejected_postback_with_negative_payout(
+    affnet_client, affnet_network, affnet_worker, tracker
+):
     set_postback(affnet_network, tracker.base + "/pb?subid={clickid}&status={status}&payout={payout}&e={event}")
     click_id = click_id_of(click(affnet_client, affnet_network.ref, clickid="kt-1"))
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id, "pi_9", 100))
     ingest(affnet_client, affnet_network, "chargeback", {"external_payment_id": "pi_9"})
     affnet_worker.run_once()
     assert sorted((r["query"]["e"], r["query"]["status"], r["query"]["payout"]) for r in tracker.requests) == [
-        ("chargeback", "rejected", "-30.00"), ("sale", "sale", "30.00")]
+        ("chargeback", "rejected", "-30.00"),
+        ("sale", "sale", "30.00"),
+    ]
 
 
 def test_an_event_uses_the_postback_url_in_force_when_it_happened(
-        affnet_client, affnet_network, affnet_worker, affnet_clock, affnet_services, tracker):
+    affnet_client, affnet_network, affnet_worker, affnet_clock, affnet_services, tracker
+):
     set_postback(affnet_network, tracker.base + "/old?subid={clickid}&status={status}")
     affnet_clock.advance(days=3)
     set_postback(affnet_network, tracker.base + "/new?subid={clickid}&status={status}", affnet_services)
@@ -140,16 +152,24 @@ def test_an_event_uses_the_postback_url_in_force_when_it_happened(
 
 
 @pytest.mark.parametrize("affnet_config", [{"deliveries.allow_private_targets": False}])
-@pytest.mark.parametrize("host, reason", [
-    ("127.0.0.1", "127.0.0.1 is a loopback address"), ("10.0.0.1", "10.0.0.1 is a private address"),
-    ("169.254.169.254", "169.254.169.254 is a link-local address"),
-    ("kt.tracker.example", "kt.tracker.example resolves to 10.0.0.1"),
-])
+@pytest.mark.parametrize(
+    "host, reason",
+    [
+        ("127.0.0.1", "127.0.0.1 is a loopback address"),
+        ("10.0.0.1", "10.0.0.1 is a private address"),
+        ("169.254.169.254", "169.254.169.254 is a link-local address"),
+        ("kt.tracker.example", "kt.tracker.example resolves to 10.0.0.1"),
+    ],
+)
 def test_a_postback_to_a_private_address_is_refused_and_the_reason_is_logged(
-        affnet_client, affnet_network, affnet_worker, tracker, monkeypatch, host, reason):
+    affnet_client, affnet_network, affnet_worker, tracker, monkeypatch, host, reason
+):
     real = socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo", lambda name, port, *a, **k: real(
-        "10.0.0.1" if name == "kt.tracker.example" else name, port, *a, **k))
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda name, port, *a, **k: real("10.0.0.1" if name == "kt.tracker.example" else name, port, *a, **k),
+    )
     set_postback(affnet_network, f"http://{host}:{tracker.port}{KEITARO}")
     click_id = click_id_of(click(affnet_client, affnet_network.ref))
     ingest(affnet_client, affnet_network, "conversion", sale_body(click_id))
@@ -162,11 +182,12 @@ def test_a_postback_to_a_private_address_is_refused_and_the_reason_is_logged(
     assert tracker.requests == []
 
 
-def test_a_4xx_answer_fails_at_once_without_retry(affnet_client, affnet_network, affnet_worker, affnet_clock,
-                                                  tracker):
+def test_a_4xx_answer_fails_at_once_without_retry(affnet_client, affnet_network, affnet_worker, affnet_clock, tracker):
     tracker.answer_next((404, {}, "Unknown postback key"))
     set_postback(affnet_network, tracker.base + KEITARO)
-    ingest(affnet_client, affnet_network, "conversion", sale_body(click_id_of(click(affnet_client, affnet_network.ref))))
+    ingest(
+        affnet_client, affnet_network, "conversion", sale_body(click_id_of(click(affnet_client, affnet_network.ref)))
+    )
     assert affnet_worker.run_once()["failed"] == 1
     affnet_clock.advance(days=2)
     affnet_worker.run_once()
@@ -175,11 +196,14 @@ def test_a_4xx_answer_fails_at_once_without_retry(affnet_client, affnet_network,
     assert (attempt.outcome, attempt.status_code, attempt.response_excerpt) == ("failed", 404, "Unknown postback key")
 
 
-def test_429_is_retried_after_the_delay_the_tracker_asked_for(affnet_client, affnet_network, affnet_worker,
-                                                              affnet_clock, tracker):
+def test_429_is_retried_after_the_delay_the_tracker_asked_for(
+    affnet_client, affnet_network, affnet_worker, affnet_clock, tracker
+):
     tracker.answer_next((429, {"Retry-After": "900"}, "slow down"))
     set_postback(affnet_network, tracker.base + KEITARO)
-    ingest(affnet_client, affnet_network, "conversion", sale_body(click_id_of(click(affnet_client, affnet_network.ref))))
+    ingest(
+        affnet_client, affnet_network, "conversion", sale_body(click_id_of(click(affnet_client, affnet_network.ref)))
+    )
     assert affnet_worker.run_once()["retry"] == 1
     delivery = Delivery.get()
     assert delivery.next_attempt_at == affnet_clock.now + timedelta(seconds=900)
@@ -190,21 +214,27 @@ def test_429_is_retried_after_the_delay_the_tracker_asked_for(affnet_client, aff
 
 
 def test_a_tracker_that_is_down_is_retried_with_the_network_error_logged(
-        affnet_client, affnet_network, affnet_worker, tracker):
+    affnet_client, affnet_network, affnet_worker, tracker
+):
     tracker.close()  # nothing listens on that port any more
     set_postback(affnet_network, tracker.base + KEITARO)
-    ingest(affnet_client, affnet_network, "conversion", sale_body(click_id_of(click(affnet_client, affnet_network.ref))))
+    ingest(
+        affnet_client, affnet_network, "conversion", sale_body(click_id_of(click(affnet_client, affnet_network.ref)))
+    )
     assert affnet_worker.run_once()["retry"] == 1
     (attempt,) = attempts_of(Delivery.get())
     assert attempt.outcome == "retry" and attempt.error.startswith("network error")
 
 
 def test_a_failing_postback_is_tried_at_least_8_times_over_at_least_24_hours(
-        affnet_client, affnet_network, affnet_worker, affnet_clock, tracker, monkeypatch):
+    affnet_client, affnet_network, affnet_worker, affnet_clock, tracker, monkeypatch
+):
     monkeypatch.setattr(outbox.random, "uniform", lambda low, high: 1.0)  # the backoff without its jitter
     tracker.answers = [(500, {}, "down")]
     set_postback(affnet_network, tracker.base + KEITARO)
-    ingest(affnet_client, affnet_network, "conversion", sale_body(click_id_of(click(affnet_client, affnet_network.ref))))
+    ingest(
+        affnet_client, affnet_network, "conversion", sale_body(click_id_of(click(affnet_client, affnet_network.ref)))
+    )
     delivery = Delivery.get()
     for _ in range(20):
         delivery = Delivery.get_by_id(delivery.id)
@@ -222,10 +252,12 @@ def test_a_failing_postback_is_tried_at_least_8_times_over_at_least_24_hours(
 
 def test_the_default_retry_policy_spreads_at_least_8_attempts_over_24_hours_even_with_jitter():
     from affnet.config import load_settings
+
     policy = outbox.RetryPolicy.from_settings(load_settings(None, environ={}))
     assert (policy.max_attempts, policy.base_seconds, policy.factor, policy.max_seconds) == (12, 60, 3, 21600)
-    nominal = [min(policy.base_seconds * policy.factor ** (n - 1), policy.max_seconds)
-               for n in range(1, policy.max_attempts)]
+    nominal = [
+        min(policy.base_seconds * policy.factor ** (n - 1), policy.max_seconds) for n in range(1, policy.max_attempts)
+    ]
     assert nominal == [60, 180, 540, 1620, 4860, 14580, 21600, 21600, 21600, 21600, 21600]
     assert sum(nominal) == 129840  # 36 h 04 min from the first attempt to the twelfth
     assert policy.max_attempts >= 8

@@ -1,4 +1,5 @@
 """Sending: answers turned into outcomes, masking, pooling, bounded parallelism."""
+
 import socket
 from datetime import datetime
 
@@ -21,13 +22,19 @@ def tracker():
 
 
 def deliveries(*urls):
-    return [OutgoingDelivery(n, "postback", {"url": url}, {}, 0, False, datetime(2026, 6, 1))
-            for n, url in enumerate(urls, start=1)]
+    return [
+        OutgoingDelivery(n, "postback", {"url": url}, {}, 0, False, datetime(2026, 6, 1))
+        for n, url in enumerate(urls, start=1)
+    ]
 
 
 def send(urls, config=LOCAL, report=None):
-    return {result.delivery_id: result for result in keitaro.send_deliveries(
-        kind="postback", deliveries=deliveries(*urls), config=config, report=report)}
+    return {
+        result.delivery_id: result
+        for result in keitaro.send_deliveries(
+            kind="postback", deliveries=deliveries(*urls), config=config, report=report
+        )
+    }
 
 
 def closed_port() -> int:
@@ -37,8 +44,10 @@ def closed_port() -> int:
 
 
 def test_other_kinds_are_left_to_their_plugins():
-    assert keitaro.send_deliveries(kind="fb_capi", deliveries=deliveries("https://x.example/"), config=LOCAL,
-                                   report=None) is None
+    assert (
+        keitaro.send_deliveries(kind="fb_capi", deliveries=deliveries("https://x.example/"), config=LOCAL, report=None)
+        is None
+    )
 
 
 def test_each_result_is_reported_as_its_postback_completes(tracker):
@@ -52,9 +61,23 @@ def test_each_result_is_reported_as_its_postback_completes(tracker):
     assert heard == [results[2], results[1]] and {result.outcome for result in heard} == {"sent"}
 
 
-@pytest.mark.parametrize("status, outcome", [(200, "sent"), (204, "sent"), (400, "failed"), (401, "failed"),
-                                             (404, "failed"), (410, "failed"), (429, "retry"), (500, "retry"),
-                                             (502, "retry"), (503, "retry"), (301, "failed"), (302, "failed")])
+@pytest.mark.parametrize(
+    "status, outcome",
+    [
+        (200, "sent"),
+        (204, "sent"),
+        (400, "failed"),
+        (401, "failed"),
+        (404, "failed"),
+        (410, "failed"),
+        (429, "retry"),
+        (500, "retry"),
+        (502, "retry"),
+        (503, "retry"),
+        (301, "failed"),
+        (302, "failed"),
+    ],
+)
 def test_the_answer_decides_sent_retry_or_failed(tracker, status, outcome):
     tracker.answer_next((status, {"Location": "http://10.0.0.1/"} if 300 <= status < 400 else {}, "answer"))
     (result,) = send([tracker.base + "/p?subid=1"]).values()
@@ -145,9 +168,13 @@ def test_an_unusable_url_fails_that_delivery_only(tracker):
 
 def test_network_errors_are_logged_in_words_without_the_url_and_its_secrets(tracker):
     dead = closed_port()
-    results = send([f"http://127.0.0.1:{dead}/p?token=s3cr3t",                 # nobody listens
-                    f"https://127.0.0.1:{tracker.port}/p?token=s3cr3t",        # TLS to a plain HTTP server
-                    "http://no-such-host.invalid/p?token=s3cr3t"])             # a name that does not resolve
+    results = send(
+        [
+            f"http://127.0.0.1:{dead}/p?token=s3cr3t",  # nobody listens
+            f"https://127.0.0.1:{tracker.port}/p?token=s3cr3t",  # TLS to a plain HTTP server
+            "http://no-such-host.invalid/p?token=s3cr3t",
+        ]
+    )  # a name that does not resolve
     assert [results[n].outcome for n in (1, 2, 3)] == ["retry"] * 3
     assert results[1].error == "network error: ClientConnectorError (Connection refused)"
     assert results[2].error.startswith("network error: ClientConnectorSSLError ([SSL: WRONG_VERSION_NUMBER]")
@@ -157,9 +184,11 @@ def test_network_errors_are_logged_in_words_without_the_url_and_its_secrets(trac
 
 def test_a_message_that_quotes_the_url_is_logged_without_it():
     from affnet_keitaro.sender import _network_error
+
     error = aiohttp.ClientPayloadError("Response payload is not completed from https://kt.example/p?token=abc")
-    assert _network_error(error) == ("network error: ClientPayloadError (Response payload is not completed from "
-                                     "(a URL, not shown))")
+    assert _network_error(error) == (
+        "network error: ClientPayloadError (Response payload is not completed from (a URL, not shown))"
+    )
 
 
 def test_a_scheme_other_than_http_fails_for_good(tracker):

@@ -1,4 +1,5 @@
 """The postback template: SPEC section 4's macros, the presets, validation on save."""
+
 from datetime import datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -15,12 +16,39 @@ OFFER = OfferInfo(1, "susurra", "Susurra", "https://susurra.example/", "USD")
 
 
 def event(kind="sale", status="sale", payout="8.70", click=True, is_test=False, clickid="kt-987", subs=None):
-    info = ClickInfo("aff_click_1", datetime(2026, 6, 1), clickid, None, None, None,
-                     subs if subs is not None else {"sub1": "ad 7&x", "sub3": "três"}) if click else None
-    return EventInfo(txid="tx_abc", kind=kind, status=status, occurred_at=datetime(2026, 6, 2), offer=OFFER,
-                     attributed=True, affiliate_id=1, participation_id=1, ref_code="r1", payout=Decimal(payout),
-                     payout_currency="USD", gross_amount=Decimal("29"), currency="USD", user_ref="cus_1",
-                     external_payment_id="pi_1", is_first_payment=True, click=info, is_test=is_test)
+    info = (
+        ClickInfo(
+            "aff_click_1",
+            datetime(2026, 6, 1),
+            clickid,
+            None,
+            None,
+            None,
+            subs if subs is not None else {"sub1": "ad 7&x", "sub3": "três"},
+        )
+        if click
+        else None
+    )
+    return EventInfo(
+        txid="tx_abc",
+        kind=kind,
+        status=status,
+        occurred_at=datetime(2026, 6, 2),
+        offer=OFFER,
+        attributed=True,
+        affiliate_id=1,
+        participation_id=1,
+        ref_code="r1",
+        payout=Decimal(payout),
+        payout_currency="USD",
+        gross_amount=Decimal("29"),
+        currency="USD",
+        user_ref="cus_1",
+        external_payment_id="pi_1",
+        is_first_payment=True,
+        click=info,
+        is_test=is_test,
+    )
 
 
 def query(url):
@@ -30,9 +58,19 @@ def query(url):
 def test_every_macro_of_the_spec_is_replaced():
     template = "https://t.example/p?" + "&".join(f"{name}={{{name}}}" for name in MACROS)
     got = query(expand(template, event()))
-    assert got == {"clickid": "kt-987", "subid": "kt-987", "sub1": "ad 7&x", "sub2": "", "sub3": "três",
-                   **{f"sub{n}": "" for n in range(4, 11)}, "status": "sale", "event": "sale",
-                   "payout": "8.70", "currency": "USD", "txid": "tx_abc"}
+    assert got == {
+        "clickid": "kt-987",
+        "subid": "kt-987",
+        "sub1": "ad 7&x",
+        "sub2": "",
+        "sub3": "três",
+        **{f"sub{n}": "" for n in range(4, 11)},
+        "status": "sale",
+        "event": "sale",
+        "payout": "8.70",
+        "currency": "USD",
+        "txid": "tx_abc",
+    }
 
 
 def test_values_are_url_encoded():
@@ -41,8 +79,10 @@ def test_values_are_url_encoded():
 
 
 def test_unknown_macros_become_empty():
-    assert expand("https://t.example/p?a={nope}&b={CLICKID}&c={}&d={clickid}", event()) == \
-        "https://t.example/p?a=&b=&c=&d=kt-987"
+    assert (
+        expand("https://t.example/p?a={nope}&b={CLICKID}&c={}&d={clickid}", event())
+        == "https://t.example/p?a=&b=&c=&d=kt-987"
+    )
 
 
 def test_clickid_falls_back_to_s1_then_to_affnets_click_id():
@@ -51,18 +91,24 @@ def test_clickid_falls_back_to_s1_then_to_affnets_click_id():
 
 
 def test_clickid_and_subs_are_empty_for_an_event_without_a_click():
-    assert query(expand("https://t.example/?c={clickid}&s={subid}&x={sub1}&t={txid}", event(click=False))) == \
-        {"c": "", "s": "", "x": "", "t": "tx_abc"}
+    assert query(expand("https://t.example/?c={clickid}&s={subid}&x={sub1}&t={txid}", event(click=False))) == {
+        "c": "",
+        "s": "",
+        "x": "",
+        "t": "tx_abc",
+    }
 
 
 def test_a_reversal_has_a_negative_payout():
-    assert query(expand("https://t.example/?p={payout}&s={status}",
-                        event("refund", "rejected", "-8.7")))["p"] == "-8.70"
+    assert (
+        query(expand("https://t.example/?p={payout}&s={status}", event("refund", "rejected", "-8.7")))["p"] == "-8.70"
+    )
 
 
 def test_a_test_send_is_marked_with_test_1():
-    (delivery,) = keitaro.deliveries_for_event(event=event(is_test=True),
-                                                settings={"postback": {"url": "https://t.example/p?s={status}"}})
+    (delivery,) = keitaro.deliveries_for_event(
+        event=event(is_test=True), settings={"postback": {"url": "https://t.example/p?s={status}"}}
+    )
     assert query(delivery.payload["url"]) == {"s": "sale", "test": "1"}
     (plain,) = keitaro.deliveries_for_event(event=event(), settings={"postback": {"url": "https://t.example/p"}})
     assert plain.payload == {"url": "https://t.example/p"}
@@ -74,17 +120,22 @@ def test_no_postback_without_a_url_in_force():
 
 
 def test_the_keitaro_preset_is_the_spec_template():
-    assert PRESETS_BY_NAME["keitaro"].template.split("/postback")[1] == \
-        "?subid={clickid}&status={status}&payout={payout}&currency={currency}"
+    assert (
+        PRESETS_BY_NAME["keitaro"].template.split("/postback")[1]
+        == "?subid={clickid}&status={status}&payout={payout}&currency={currency}"
+    )
     assert keitaro.POSTBACK.presets["keitaro"] == {"url": PRESETS_BY_NAME["keitaro"].template}
 
 
-@pytest.mark.parametrize("name, parameters", [
-    ("keitaro", {"subid": "{clickid}", "status": "{status}", "payout": "{payout}", "currency": "{currency}"}),
-    ("binom", {"cnv_id": "{clickid}", "cnv_status": "{status}", "payout": "{payout}"}),
-    ("voluum", {"cid": "{clickid}", "payout": "{payout}", "txid": "{txid}"}),
-    ("redtrack", {"clickid": "{clickid}", "sum": "{payout}", "type": "{event}"}),
-])
+@pytest.mark.parametrize(
+    "name, parameters",
+    [
+        ("keitaro", {"subid": "{clickid}", "status": "{status}", "payout": "{payout}", "currency": "{currency}"}),
+        ("binom", {"cnv_id": "{clickid}", "cnv_status": "{status}", "payout": "{payout}"}),
+        ("voluum", {"cid": "{clickid}", "payout": "{payout}", "txid": "{txid}"}),
+        ("redtrack", {"clickid": "{clickid}", "sum": "{payout}", "type": "{event}"}),
+    ],
+)
 def test_each_preset_uses_its_trackers_own_parameter_names(name, parameters):
     got = dict(pair.split("=", 1) for pair in urlsplit(PRESETS_BY_NAME[name].template).query.split("&"))
     assert parameters.items() <= got.items()
@@ -95,7 +146,8 @@ def test_every_preset_uses_only_known_macros_and_passes_the_click_id(preset):
     assert unknown_macros(preset.template) == []
     assert "={clickid}" in preset.template
     assert validate(keitaro.POSTBACK, {"url": preset.template}) == [
-        f"{urlsplit(preset.template).hostname} is the preset's placeholder: put your tracker's own address in its place"]
+        f"{urlsplit(preset.template).hostname} is the preset's placeholder: put your tracker's own address in its place"
+    ]
 
 
 def test_saving_warns_about_unknown_macros_and_a_missing_click_id():
@@ -105,12 +157,15 @@ def test_saving_warns_about_unknown_macros_and_a_missing_click_id():
     assert validate(keitaro.POSTBACK, {"url": "https://kt.mine.net/postback?subid={subid}"}) == []
 
 
-@pytest.mark.parametrize("url, why", [
-    ("kt.mine.net/postback?subid={clickid}", "absolute http:// or https://"),
-    ("ftp://kt.mine.net/postback", "absolute http:// or https://"),
-    ("javascript:alert(1)", "absolute http:// or https://"),
-    ("", "is required"),
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("kt.mine.net/postback?subid={clickid}", "absolute http:// or https://"),
+        ("ftp://kt.mine.net/postback", "absolute http:// or https://"),
+        ("javascript:alert(1)", "absolute http:// or https://"),
+        ("", "is required"),
+    ],
+)
 def test_saving_refuses_a_url_that_is_not_absolute_http_with_a_clear_message(url, why):
     with pytest.raises(SettingsError) as error:
         validate(keitaro.POSTBACK, {"url": url})

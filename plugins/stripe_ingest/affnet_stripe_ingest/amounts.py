@@ -5,6 +5,7 @@ the currency's ISO 4217 minor unit (``affnet.plugins.minor_units``) except
 where Stripe documents otherwise: ISK stays a two-decimal currency in Stripe's
 API (an amount of ``100`` is 1 króna) and MGA is zero-decimal there.
 """
+
 from decimal import Decimal
 
 from affnet.plugins import minor_units

@@ -4,6 +4,7 @@ The signing secret (``whsec_…``, shown by Stripe when you add the endpoint)
 is read from a hidden prompt, from ``--secret-file`` (``-`` for stdin) or from
 piped stdin, stored encrypted, and never printed again: only its hint.
 """
+
 import sys
 
 import click
@@ -44,7 +45,8 @@ def _read_secret(secret_file) -> str:
     if not secret.startswith("whsec_") or len(secret) < 16 or any(ch.isspace() for ch in secret):
         raise click.ClickException(
             "that is not a Stripe signing secret: it starts with whsec_ (Stripe shows it on the webhook "
-            "endpoint's page); nothing was saved")
+            "endpoint's page); nothing was saved"
+        )
     return secret
 
 
@@ -55,8 +57,12 @@ def stripe():
 
 @stripe.command("set-secret")
 @click.argument("offer_slug")
-@click.option("--secret-file", type=click.File("r"), default=None,
-              help="Read the secret from this file ('-' for stdin) instead of a hidden prompt.")
+@click.option(
+    "--secret-file",
+    type=click.File("r"),
+    default=None,
+    help="Read the secret from this file ('-' for stdin) instead of a hidden prompt.",
+)
 @JSON_OPTION
 @with_db
 def set_secret(services, offer_slug, secret_file, as_json):
@@ -64,12 +70,21 @@ def set_secret(services, offer_slug, secret_file, as_json):
     offer = _offer(offer_slug)
     secret = _read_secret(secret_file)
     set_offer_secret(offer, SECRET_NAME, secret)
-    result = {"offer": offer.slug, "secret_hint": offer_secret_hint(offer, SECRET_NAME),
-              "webhook_url": _webhook_url(services, offer), "events": list(EVENTS_TO_SELECT)}
-    emit(result, as_json, None if as_json else
-         f"Saved the Stripe signing secret of {offer.slug} ({result['secret_hint']}).\n"
-         f"Stripe endpoint URL: {result['webhook_url']}\n"
-         f"Events to select: {', '.join(EVENTS_TO_SELECT)}")
+    result = {
+        "offer": offer.slug,
+        "secret_hint": offer_secret_hint(offer, SECRET_NAME),
+        "webhook_url": _webhook_url(services, offer),
+        "events": list(EVENTS_TO_SELECT),
+    }
+    emit(
+        result,
+        as_json,
+        None
+        if as_json
+        else f"Saved the Stripe signing secret of {offer.slug} ({result['secret_hint']}).\n"
+        f"Stripe endpoint URL: {result['webhook_url']}\n"
+        f"Events to select: {', '.join(EVENTS_TO_SELECT)}",
+    )
 
 
 @stripe.command("show")
@@ -80,5 +95,13 @@ def show(services, offer_slug, as_json):
     """Show the offer's webhook URL, the events to select and the secret's hint."""
     offer = _offer(offer_slug)
     hint = offer_secret_hint(offer, SECRET_NAME)
-    emit({"offer": offer.slug, "webhook_url": _webhook_url(services, offer), "secret_set": hint is not None,
-          "secret_hint": hint, "events": list(EVENTS_TO_SELECT)}, as_json)
+    emit(
+        {
+            "offer": offer.slug,
+            "webhook_url": _webhook_url(services, offer),
+            "secret_set": hint is not None,
+            "secret_hint": hint,
+            "events": list(EVENTS_TO_SELECT),
+        },
+        as_json,
+    )

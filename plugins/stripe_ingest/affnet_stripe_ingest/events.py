@@ -32,6 +32,7 @@ The payment's id is the PaymentIntent's (``pi_…``) so a payment reported both
 here and through the ingest API counts once; without a PaymentIntent it is
 the charge's, and for an invoice without either, the invoice's id.
 """
+
 from dataclasses import dataclass, field
 
 from .amounts import AmountError, currency_of, from_minor_units
@@ -127,8 +128,10 @@ def invoice_payment_id(invoice: dict) -> str:
     payments = invoice.get("payments")
     entries = payments.get("data") if isinstance(payments, dict) else None
     if isinstance(entries, list):
-        ranked = sorted((entry for entry in entries if isinstance(entry, dict)),
-                        key=lambda entry: (entry.get("status") != "paid", not entry.get("is_default")))
+        ranked = sorted(
+            (entry for entry in entries if isinstance(entry, dict)),
+            key=lambda entry: (entry.get("status") != "paid", not entry.get("is_default")),
+        )
         for entry in ranked:
             payment = _metadata(entry.get("payment"))
             found = _id(payment.get("payment_intent")) or _id(payment.get("charge"))
@@ -157,9 +160,15 @@ def _invoice(event: dict) -> Plan:
     paid = _money(invoice, "amount_paid", currency)
     if paid == 0:
         return Plan(ignored="nothing was paid (a trial start or a full discount)")
-    body = {"click_id": invoice_click_id(invoice), "user_ref": _id(invoice.get("customer")), "event": kind,
-            "external_payment_id": invoice_payment_id(invoice), "gross_amount": paid, "currency": currency,
-            "is_first_payment": kind == "sale"}
+    body = {
+        "click_id": invoice_click_id(invoice),
+        "user_ref": _id(invoice.get("customer")),
+        "event": kind,
+        "external_payment_id": invoice_payment_id(invoice),
+        "gross_amount": paid,
+        "currency": currency,
+        "is_first_payment": kind == "sale",
+    }
     return Plan([Call("conversion", {name: value for name, value in body.items() if value is not None})])
 
 
@@ -172,11 +181,18 @@ def _refunds(event: dict) -> Plan:
     listed = charge.get("refunds")
     listed = listed.get("data") if isinstance(listed, dict) else None
     if listed:
-        calls = [Call("refund", {"external_payment_id": payment_id, "amount": _money(refund, "amount", currency),
-                                 "refund_id": refund["id"]})
-                 for refund in listed
-                 if isinstance(refund, dict) and _id(refund.get("id")) and refund.get("status") not in
-                 ("failed", "canceled")]
+        calls = [
+            Call(
+                "refund",
+                {
+                    "external_payment_id": payment_id,
+                    "amount": _money(refund, "amount", currency),
+                    "refund_id": refund["id"],
+                },
+            )
+            for refund in listed
+            if isinstance(refund, dict) and _id(refund.get("id")) and refund.get("status") not in ("failed", "canceled")
+        ]
         return Plan(calls) if calls else Plan(ignored="no refund of this charge succeeded")
     total = _money(charge, "amount_refunded", currency)
     before = _metadata(_metadata(event.get("data")).get("previous_attributes"))
@@ -184,8 +200,9 @@ def _refunds(event: dict) -> Plan:
     if total <= earlier:
         return Plan(ignored="nothing newly refunded")
     refund_id = f"{charge['id']}:refunded:{charge['amount_refunded']}"
-    return Plan([Call("refund", {"external_payment_id": payment_id, "amount": total - earlier,
-                                 "refund_id": refund_id})])
+    return Plan(
+        [Call("refund", {"external_payment_id": payment_id, "amount": total - earlier, "refund_id": refund_id})]
+    )
 
 
 def _dispute(event: dict) -> Plan:
@@ -196,16 +213,18 @@ def _dispute(event: dict) -> Plan:
     if not payment_id:
         raise PayloadError("the dispute names no payment", {"payment_intent": "is required"})
     amount = _money(dispute, "amount", _currency(dispute))
-    return Plan([Call("chargeback", {"external_payment_id": payment_id, "amount": amount,
-                                     "refund_id": dispute["id"]})])
+    return Plan([Call("chargeback", {"external_payment_id": payment_id, "amount": amount, "refund_id": dispute["id"]})])
 
 
 def _trial(event: dict) -> Plan:
     subscription = _object(event)
     if subscription.get("status") != "trialing":
         return Plan(ignored="the subscription starts without a trial; its first invoice is the sale")
-    body = {"click_id": _metadata(subscription.get("metadata")).get("click_id") or None,
-            "user_ref": _id(subscription.get("customer")), "event": "trial"}
+    body = {
+        "click_id": _metadata(subscription.get("metadata")).get("click_id") or None,
+        "user_ref": _id(subscription.get("customer")),
+        "event": "trial",
+    }
     return Plan([Call("conversion", {name: value for name, value in body.items() if value is not None})])
 
 

@@ -24,6 +24,7 @@ check), the same idempotency keys, the same pricing. Answers:
   (201 recorded, 200 a duplicate, 202 a refund kept until its payment
   arrives), 200 for several calls or an ignored event.
 """
+
 import json
 import logging
 import time

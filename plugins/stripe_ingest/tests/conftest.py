@@ -1,5 +1,6 @@
 """Fixtures of the Stripe plugin's tests: the plugin on the test app, the
 offer with its signing secret saved, and a click to name in events."""
+
 import pytest
 
 import affnet_stripe_ingest.plugin as stripe_plugin

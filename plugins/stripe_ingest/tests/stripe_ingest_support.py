@@ -4,6 +4,7 @@ Stripe's ``Stripe-Signature`` header is ``t={unix time},v1={hex HMAC-SHA256
 of "{t}.{raw body}" keyed with the endpoint's signing secret}``. The fixtures
 hold ``{{click_id}}`` where a test puts the id of a real click.
 """
+
 import hashlib
 import hmac
 import json
@@ -47,12 +48,24 @@ def sign(payload: str, secret: str = TEST_SECRET, timestamp: int | None = None) 
     return f"t={timestamp},v1={digest}"
 
 
-def post_event(client, offer_slug: str, payload, secret: str = TEST_SECRET, timestamp: int | None = None,
-               signature: str | None = None):
+def post_event(
+    client,
+    offer_slug: str,
+    payload,
+    secret: str = TEST_SECRET,
+    timestamp: int | None = None,
+    signature: str | None = None,
+):
     """POST a Stripe event (raw text, or a dict serialised here) to the offer's webhook."""
     if not isinstance(payload, str):
         payload = json.dumps(payload, indent=2)
     header = sign(payload, secret, timestamp) if signature is None else signature
-    return client.post(f"/hooks/stripe/{offer_slug}", data=payload.encode(),
-                       headers={"Stripe-Signature": header, "Content-Type": "application/json; charset=utf-8",
-                                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"})
+    return client.post(
+        f"/hooks/stripe/{offer_slug}",
+        data=payload.encode(),
+        headers={
+            "Stripe-Signature": header,
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        },
+    )

@@ -1,6 +1,7 @@
 """A product owner who reports through both ways at once (their own 15 lines
 of docs/examples/stripe_webhook.py, and Stripe pointed at the network) has
 every payment, refund and chargeback counted once."""
+
 import importlib.util
 from decimal import Decimal
 from pathlib import Path
@@ -34,12 +35,12 @@ def fifteen_lines(affnet_client, affnet_network):
         def post(url, json=None, headers=None, timeout=None):
             return affnet_client.post(urlsplit(url).path, json=json, headers=headers)
 
-    return lambda event: module.report_to_network(event, "https://network.example", affnet_network.offer_key,
-                                                  http=Http)
+    return lambda event: module.report_to_network(event, "https://network.example", affnet_network.offer_key, http=Http)
 
 
 def test_payment_refund_and_chargeback_sent_both_ways_are_each_counted_once(
-        affnet_client, affnet_network, fifteen_lines):
+    affnet_client, affnet_network, fifteen_lines
+):
     set_offer_secret(affnet_network.offer, SECRET_NAME, TEST_SECRET)
     click_id = click_id_of(click(affnet_client, affnet_network.ref))
     slug = affnet_network.offer.slug

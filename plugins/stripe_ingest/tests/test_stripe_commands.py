@@ -1,5 +1,6 @@
 """`affnet stripe set-secret` and `affnet stripe show`: the secret goes in
 once, encrypted, and only its hint ever comes out."""
+
 import json
 
 import pytest
@@ -20,8 +21,9 @@ def run(affnet_cli):
     return affnet_cli
 
 
-def test_set_secret_from_a_file_prints_only_the_hint_and_the_webhook_works(run, affnet_client, affnet_network,
-                                                                              tmp_path):
+def test_set_secret_from_a_file_prints_only_the_hint_and_the_webhook_works(
+    run, affnet_client, affnet_network, tmp_path
+):
     secret_file = tmp_path / "whsec.txt"
     secret_file.write_text(TEST_SECRET + "\n")
     result = run("stripe", "set-secret", affnet_network.offer.slug, "--secret-file", str(secret_file))
@@ -67,6 +69,7 @@ def test_show_tells_whether_a_secret_is_set_without_showing_it(run, affnet_netwo
 
 def test_set_secret_asks_with_hidden_input_on_a_terminal(run, affnet_network, monkeypatch):
     import affnet_stripe_ingest.commands as commands
+
     monkeypatch.setattr(commands, "_interactive", lambda: True)
     result = run("stripe", "set-secret", affnet_network.offer.slug, input=TEST_SECRET + "\n")
     assert result.exit_code == 0, result.output

@@ -1,4 +1,5 @@
 """How Stripe payloads are read, without an app: payment ids, click ids, amounts."""
+
 from decimal import Decimal
 
 import pytest
@@ -8,10 +9,17 @@ from affnet_stripe_ingest.events import charge_payment_id, invoice_click_id, inv
 from stripe_ingest_support import event_data
 
 
-@pytest.mark.parametrize("amount, currency, expected", [
-    (2900, "USD", Decimal("29.00")), (4800, "JPY", Decimal("4800")), (50000, "KRW", Decimal("50000")),
-    (12340, "KWD", Decimal("12.340")), (100, "ISK", Decimal("1.00")), (5000, "MGA", Decimal("5000")),
-])
+@pytest.mark.parametrize(
+    "amount, currency, expected",
+    [
+        (2900, "USD", Decimal("29.00")),
+        (4800, "JPY", Decimal("4800")),
+        (50000, "KRW", Decimal("50000")),
+        (12340, "KWD", Decimal("12.340")),
+        (100, "ISK", Decimal("1.00")),
+        (5000, "MGA", Decimal("5000")),
+    ],
+)
 def test_minor_units_use_the_currency_exponent_stripe_uses(amount, currency, expected):
     assert from_minor_units(amount, currency) == expected
 
@@ -30,17 +38,22 @@ def test_payment_id_of_an_invoice_without_payment_intent_or_payments_is_the_invo
 
 def test_payment_id_prefers_the_paid_invoice_payment_over_a_canceled_one():
     invoice = event_data("invoice_paid_basil_subscription_create", "c")["data"]["object"]
-    canceled = {"object": "invoice_payment", "status": "canceled", "is_default": True,
-                "payment": {"type": "payment_intent", "payment_intent": "pi_failed_card"}}
+    canceled = {
+        "object": "invoice_payment",
+        "status": "canceled",
+        "is_default": True,
+        "payment": {"type": "payment_intent", "payment_intent": "pi_failed_card"},
+    }
     invoice["payments"]["data"][0]["is_default"] = False
     invoice["payments"]["data"].insert(0, canceled)
     assert invoice_payment_id(invoice) == "pi_3RIb7vLkdIwHu7ix2q3w4e5r"
 
 
 def test_a_charge_and_its_invoice_name_the_same_payment_in_both_shapes():
-    for invoice_name, charge_name in (("invoice_payment_succeeded_acacia_subscription_create",
-                                       "charge_refunded_2022_one_refund"),
-                                      ("invoice_paid_basil_subscription_create", "charge_refunded_basil_partial")):
+    for invoice_name, charge_name in (
+        ("invoice_payment_succeeded_acacia_subscription_create", "charge_refunded_2022_one_refund"),
+        ("invoice_paid_basil_subscription_create", "charge_refunded_basil_partial"),
+    ):
         invoice = event_data(invoice_name, "c")["data"]["object"]
         charge = event_data(charge_name)["data"]["object"]
         assert invoice_payment_id(invoice) == charge_payment_id(charge)

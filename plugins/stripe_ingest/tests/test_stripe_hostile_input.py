@@ -2,6 +2,7 @@
 500, and nothing written for an event that is refused. A refused event is
 answered 4xx: Stripe retries it for three days, then gives up, and shows it
 as failed on the endpoint's page for the operator."""
+
 import io
 import json
 import logging
@@ -46,7 +47,8 @@ FIELD_OF = {"customer": "user_ref", "payment_intent": "external_payment_id", "me
 @pytest.mark.parametrize("where", list(FIELD_OF))
 @pytest.mark.parametrize("bad", ["\ud800", "cus_\udfff1", "a\x00b", "pi_1\r\nforged"])
 def test_a_signed_event_with_text_that_is_not_valid_unicode_or_has_control_characters_answers_422(
-        affnet_client, offer, click_id, where, bad):
+    affnet_client, offer, click_id, where, bad
+):
     response = post_event(affnet_client, offer.slug, _sale_with(click_id, where, bad))
     assert response.status_code == 422, response.get_data(as_text=True)
     assert response.get_json()["fields"] == {FIELD_OF[where]: "must be valid Unicode text without control characters"}
@@ -69,8 +71,7 @@ def test_an_ignored_event_with_control_characters_in_its_id_is_logged_on_one_lin
     assert "'evt_1\\nforged line'" in caplog.text
 
 
-def test_a_signature_timestamped_in_the_future_is_refused_with_400_and_writes_nothing(
-        affnet_client, offer, click_id):
+def test_a_signature_timestamped_in_the_future_is_refused_with_400_and_writes_nothing(affnet_client, offer, click_id):
     ahead = int(time.time()) + CLOCK_SKEW_SECONDS + 60
     response = post_event(affnet_client, offer.slug, event_text(ACACIA_SALE, click_id), timestamp=ahead)
     assert response.status_code == 400
@@ -88,26 +89,31 @@ def test_a_chunked_body_over_the_webhook_limit_answers_413_and_writes_nothing(af
     event = event_data(ACACIA_SALE, click_id)
     event["data"]["object"]["description"] = "x" * (5 * 1024 * 1024)
     payload = json.dumps(event)
-    response = affnet_client.post(f"/hooks/stripe/{offer.slug}", input_stream=io.BytesIO(payload.encode()),
-                                  headers={"Stripe-Signature": sign(payload), "Transfer-Encoding": "chunked",
-                                           "Content-Type": "application/json"},
-                                  # as gunicorn hands on a chunked body: no length, the stream ends with the body
-                                  environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+    response = affnet_client.post(
+        f"/hooks/stripe/{offer.slug}",
+        input_stream=io.BytesIO(payload.encode()),
+        headers={"Stripe-Signature": sign(payload), "Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        # as gunicorn hands on a chunked body: no length, the stream ends with the body
+        environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True},
+    )
     assert response.status_code == 413, response.get_data(as_text=True)
     assert nothing_written()
 
 
 @pytest.mark.parametrize("failure", ["peewee", "psycopg2"])
 def test_a_database_that_meets_a_closed_connection_answers_503_and_records_nothing(
-        affnet_client, offer, click_id, monkeypatch, failure):
+    affnet_client, offer, click_id, monkeypatch, failure
+):
     import peewee
     import psycopg2
 
     from affnet.core.storage.db import db
+
     error = peewee.InterfaceError if failure == "peewee" else psycopg2.InterfaceError
 
     def closed(*args, **kwargs):
         raise error("connection already closed")
+
     payload = event_text(ACACIA_SALE, click_id)
     monkeypatch.setattr(db.obj, "execute_sql", closed)
     response = post_event(affnet_client, offer.slug, payload)

@@ -3,6 +3,7 @@ the same events, amounts, statuses and commissions as the ingest API's.
 
 The network's offer pays sale=30%, rebill=20%, trial=2.00, lead=0.50.
 """
+
 import json
 import time
 from decimal import Decimal
@@ -29,8 +30,10 @@ def only(response) -> dict:
 
 
 def affiliate_balance(network) -> Decimal:
-    return sum((entry.amount for entry in LedgerEntry.select().where(LedgerEntry.affiliate == network.affiliate.id)),
-               Decimal(0))
+    return sum(
+        (entry.amount for entry in LedgerEntry.select().where(LedgerEntry.affiliate == network.affiliate.id)),
+        Decimal(0),
+    )
 
 
 def test_our_signer_is_accepted_by_the_official_stripe_library():
@@ -44,21 +47,32 @@ def test_our_signer_is_accepted_by_the_official_stripe_library():
 
 
 def test_subscription_create_invoice_in_the_older_shape_is_a_first_sale_paying_30_percent(
-        affnet_client, affnet_network, offer, click_id):
+    affnet_client, affnet_network, offer, click_id
+):
     response = post_event(affnet_client, offer.slug, event_text(ACACIA_SALE, click_id))
     assert response.status_code == 201
     body = only(response)
-    assert (body["event"], body["status"], body["attributed"], body["payout"], body["currency"]) == \
-        ("sale", "sale", True, "8.70", "USD")
+    assert (body["event"], body["status"], body["attributed"], body["payout"], body["currency"]) == (
+        "sale",
+        "sale",
+        True,
+        "8.70",
+        "USD",
+    )
     event = Event.get(Event.txid == body["txid"])
-    assert (event.external_payment_id, event.user_ref, event.gross_amount, event.currency) == \
-        (ACACIA_PI, "cus_QzX4aB7cD9eF1g", Decimal("29.00"), "USD")
+    assert (event.external_payment_id, event.user_ref, event.gross_amount, event.currency) == (
+        ACACIA_PI,
+        "cus_QzX4aB7cD9eF1g",
+        Decimal("29.00"),
+        "USD",
+    )
     assert event.is_first_payment is True and event.source == "stripe"
     assert event.click.click_id == click_id and event.participation_id == affnet_network.participation.id
 
 
 def test_invoice_paid_in_the_newer_shape_takes_click_id_from_parent_and_payment_from_payments(
-        affnet_client, affnet_network, offer, click_id):
+    affnet_client, affnet_network, offer, click_id
+):
     response = post_event(affnet_client, offer.slug, event_text(BASIL_SALE, click_id))
     assert response.status_code == 201
     event = Event.get(Event.txid == only(response)["txid"])
@@ -75,8 +89,9 @@ def test_subscription_cycle_invoice_is_a_rebill_paying_20_percent(affnet_client,
     assert Event.get(Event.txid == body["txid"]).is_first_payment is False
 
 
-def test_rebill_without_click_id_is_attributed_to_the_customers_affiliate(affnet_client, affnet_network, offer,
-                                                                            click_id):
+def test_rebill_without_click_id_is_attributed_to_the_customers_affiliate(
+    affnet_client, affnet_network, offer, click_id
+):
     post_event(affnet_client, offer.slug, event_text(ACACIA_SALE, click_id))
     body = only(post_event(affnet_client, offer.slug, event_text(ACACIA_REBILL, None)))
     assert (body["attributed"], body["payout"]) == (True, "5.80")
@@ -111,8 +126,10 @@ def test_refunds_listed_on_the_charge_are_each_counted_once(affnet_client, affne
     assert [result["payout"] for result in first.get_json()["results"]] == ["-1.50"]
     second = post_event(affnet_client, offer.slug, event_text("charge_refunded_2022_two_refunds"))
     assert second.status_code == 200
-    assert sorted((r["duplicate"], r["payout"]) for r in second.get_json()["results"]) == \
-        [(False, "-1.50"), (True, "-1.50")]
+    assert sorted((r["duplicate"], r["payout"]) for r in second.get_json()["results"]) == [
+        (False, "-1.50"),
+        (True, "-1.50"),
+    ]
     assert Event.select().where(Event.kind == "refund").count() == 2
     assert affiliate_balance(affnet_network) == Decimal("5.70")
 
@@ -122,8 +139,12 @@ def test_dispute_is_a_chargeback_reversing_the_commission(affnet_client, affnet_
     response = post_event(affnet_client, offer.slug, event_text("charge_dispute_created"))
     assert response.status_code == 201
     body = only(response)
-    assert (body["event"], body["status"], body["payout"], body["reverses"]) == \
-        ("chargeback", "rejected", "-8.70", sale["txid"])
+    assert (body["event"], body["status"], body["payout"], body["reverses"]) == (
+        "chargeback",
+        "rejected",
+        "-8.70",
+        sale["txid"],
+    )
     assert affiliate_balance(affnet_network) == Decimal("0.00")
 
 
@@ -186,7 +207,8 @@ def test_invoice_paid_and_invoice_payment_succeeded_of_one_invoice_count_once(af
 
 @pytest.mark.parametrize("first_way", ["ingest_api", "webhook"])
 def test_same_payment_through_the_ingest_api_and_the_webhook_counts_once(
-        affnet_client, affnet_network, offer, click_id, first_way):
+    affnet_client, affnet_network, offer, click_id, first_way
+):
     api_body = sale_body(click_id, payment=BASIL_PI, amount=29.0, user_ref="cus_SCt5bN8mQ2rL4k")
     if first_way == "ingest_api":
         assert ingest(affnet_client, affnet_network, "conversion", api_body).status_code == 201
@@ -201,7 +223,8 @@ def test_same_payment_through_the_ingest_api_and_the_webhook_counts_once(
 
 
 def test_refund_before_its_payment_is_kept_and_applied_when_the_payment_arrives(
-        affnet_client, affnet_network, offer, click_id):
+    affnet_client, affnet_network, offer, click_id
+):
     early = post_event(affnet_client, offer.slug, event_text("charge_refunded_basil_partial"))
     assert early.status_code == 202
     assert (only(early)["pending"], only(early)["payout"]) == (True, "0.00")
@@ -214,8 +237,12 @@ def test_refund_before_its_payment_is_kept_and_applied_when_the_payment_arrives(
 
 def test_wrong_signature_is_refused_with_400_and_writes_nothing(affnet_client, offer, click_id):
     payload = event_text(BASIL_SALE, click_id)
-    for header in (sign(payload, secret="whsec_someone_elses_secret_000"), sign(payload + " "), "t=1,v1=abc",
-                   "garbage"):
+    for header in (
+        sign(payload, secret="whsec_someone_elses_secret_000"),
+        sign(payload + " "),
+        "t=1,v1=abc",
+        "garbage",
+    ):
         response = post_event(affnet_client, offer.slug, payload, signature=header)
         assert response.status_code == 400
         assert "signature" in response.get_json()["error"].lower()

@@ -1,13 +1,17 @@
 """The ``echo_test`` delivery kind: one JSON POST per event to the URL the
 affiliate set, carrying the event's ``txid``. Written as a third party
 would write a plugin; tests use it to count what the workers send."""
+
 from affnet import hookimpl
 from affnet.net import outbound_session
 from affnet.plugins import DeliveryKind, DeliveryResult, NewDelivery, SettingField
 
 KIND = DeliveryKind(
-    name="echo_test", label="Echo receiver (tests)", scope="affiliate",
-    fields=(SettingField("url", "Receiver URL", url=True, required=True),))
+    name="echo_test",
+    label="Echo receiver (tests)",
+    scope="affiliate",
+    fields=(SettingField("url", "Receiver URL", url=True, required=True),),
+)
 
 
 @hookimpl
@@ -37,6 +41,13 @@ def send_deliveries(kind, deliveries, config):
                 results.append(DeliveryResult(delivery.id, "retry", url=url, error=str(error)[:200]))
                 continue
             outcome = "sent" if response.ok else "retry"
-            results.append(DeliveryResult(delivery.id, outcome, url=url, status_code=response.status_code,
-                                          response_excerpt=response.text[:200]))
+            results.append(
+                DeliveryResult(
+                    delivery.id,
+                    outcome,
+                    url=url,
+                    status_code=response.status_code,
+                    response_excerpt=response.text[:200],
+                )
+            )
     return results
