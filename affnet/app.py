@@ -22,7 +22,7 @@ from .instance import load_flask_secret
 from .logs import access_writer, configure_logging, log_text
 from .plugins.manager import check_plugin_config, get_plugin_manager, mount_routes
 from .web import api, tracking
-from .web import stats_api
+from .web import pages, stats_api
 
 
 class PageSessions(SecureCookieSessionInterface):
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
     tracking.init_app(app, settings, services.spool)
     api.init_app(app, settings, services.recorder)
     stats_api.init_app(app)
+    pages.init_app(app, settings)
 
     def _database_down(error):
         return api.database_down(error), 503

@@ -170,6 +170,19 @@ FIELDS: tuple[Field, ...] = (
         "Where rate-limit counters live: memory:// (one server) or redis://host:6379 (several).",
     ),
     Field(
+        "accounts.auto_approve_affiliates",
+        _bool,
+        False,
+        "True: an affiliate who signs up can log in at once; false: the operator approves each sign-up.",
+    ),
+    Field(
+        "accounts.login_rate_limit",
+        _rate,
+        "10 per minute",
+        "Log-in tries allowed per IP address and, separately, per account; over it the page answers 429.",
+    ),
+    Field("accounts.signup_rate_limit", _rate, "5 per hour", "Sign-ups allowed per IP address."),
+    Field(
         "settings.change_delay_hours",
         _positive_int,
         24,

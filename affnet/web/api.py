@@ -111,10 +111,7 @@ class IngestAPI:
         self.app = app
         self.recorder = recorder
         self.max_body = settings["ingest.max_body_bytes"]
-        storage_uri = settings["ingest.rate_limit_storage"]
-        if storage_uri.startswith("memory://"):
-            storage_uri = "affnet-memory://"
-        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri))
+        self.limiter = FixedWindowRateLimiter(limit_storage(settings["ingest.rate_limit_storage"]))
         self.rates = parse_many(settings["ingest.rate_limit"])
         self.log = access_writer() or (lambda message: None)
 
@@ -192,6 +189,11 @@ class SweptMemoryStorage(MemoryStorage):
                 self._MemoryStorage__expire_events()
             finally:
                 self._sweep_lock.release()
+
+
+def limit_storage(uri: str):
+    """The ``limits`` storage of a ``*.rate_limit_storage`` setting (``memory://`` is the swept one above)."""
+    return storage_from_string("affnet-memory://" if uri.startswith("memory://") else uri)
 
 
 def init_app(app, settings, recorder):

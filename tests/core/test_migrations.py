@@ -4,8 +4,8 @@ from peewee import CharField
 from playhouse.migrate import migrate as run
 
 from affnet.core.storage import migrations
-from affnet.core.storage.db import db
-from affnet.core.storage.models import Click, SchemaVersion
+from affnet.core.storage.db import db, is_postgres
+from affnet.core.storage.models import Click, PasswordReset, SchemaVersion, User
 from affnet.testing import click, click_id_of, load_clicks
 
 
@@ -66,15 +66,27 @@ def test_a_version_1_database_migrated_has_the_indexes_of_a_new_one(affnet_app):
         db.execute_sql(f'DROP INDEX "{name}"')
     for name, definition in _VERSION_1_INDEXES.items():
         db.execute_sql(f'CREATE INDEX "{name}" ON {definition}')
-    _drop_ad_click_ids()
+    _undo_steps_after(1)
     SchemaVersion.update(version=1).execute()
     assert migrations.migrate(progress=lambda line: None) == (1, migrations.LATEST)
     assert _indexes() == new
     assert not set(_VERSION_1_INDEXES) & {name for names in new.values() for name in names}
 
 
-def _drop_ad_click_ids():
-    run(migrations.SchemaMigrator.from_database(db.obj).drop_column("click", "ad_click_ids"))
+def _undo_steps_after(version: int):
+    """The schema as ``version`` left it (the steps after it undone), for the test's database."""
+    migrator = migrations.SchemaMigrator.from_database(db.obj)
+    if not is_postgres():
+        db.execute_sql("PRAGMA foreign_keys = OFF")  # SQLite drops a column by copying its table
+    if version < 4:
+        for column in ("approved_at", "language", "session_version", "last_login_at"):
+            run(migrator.drop_column("users", column))
+        run(migrator.drop_column("offer", "approval"))
+        db.drop_tables([PasswordReset])
+    if version < 3:
+        run(migrator.drop_column("click", "ad_click_ids"))
+    if not is_postgres():
+        db.execute_sql("PRAGMA foreign_keys = ON")
 
 
 def test_a_version_2_database_migrated_keeps_its_clicks_and_stores_ad_click_ids(
@@ -82,10 +94,20 @@ def test_a_version_2_database_migrated_keeps_its_clicks_and_stores_ad_click_ids(
 ):
     old = click_id_of(click(affnet_client, affnet_network.ref, s1="before"))
     load_clicks(affnet_app)
-    _drop_ad_click_ids()
+    _undo_steps_after(2)
     SchemaVersion.update(version=2).execute()
     assert migrations.migrate(progress=lambda line: None) == (2, migrations.LATEST)
     new = click_id_of(click(affnet_client, affnet_network.ref, gclid="Cj0-after"))
     load_clicks(affnet_app)
     assert Click.get(Click.click_id == old).s1 == "before"
     assert Click.get(Click.click_id == new).ad_click_ids == '{"gclid":"Cj0-after"}'
+
+
+def test_a_version_3_database_migrated_keeps_its_accounts_able_to_log_in(affnet_app, affnet_network):
+    _undo_steps_after(3)
+    SchemaVersion.update(version=3).execute()
+    assert migrations.migrate(progress=lambda line: None) == (3, migrations.LATEST)
+    owner = User.get(User.email == "owner@example.com")
+    assert owner.approved_at == owner.created_at and owner.session_version == 0 and owner.language == ""
+    assert affnet_network.offer.__class__.get_by_id(affnet_network.offer.id).approval == "manual"
+    assert PasswordReset.select().count() == 0

@@ -69,6 +69,7 @@ def create_user(email: str, role: str, name: str = "", password: str | None = No
                 role=role,
                 name=name or email.split("@")[0],
                 password_hash=generate_password_hash(password),
+                approved_at=clock.now(),
             )
     except IntegrityError:
         raise AccountError(f"a user with the email {email} exists already") from None
@@ -167,12 +168,21 @@ def _new_ref_code() -> str:
 
 
 def apply(affiliate: User, offer: Offer, note: str = "") -> Participation:
-    """An affiliate's application to an offer, pending until decided."""
+    """An affiliate's application to an offer: pending until the product
+    owner decides, or approved at once when the offer's approval is "auto"."""
     if affiliate.role != "affiliate":
         raise AccountError("only an affiliate can apply to an offer")
+    auto = offer.approval == "auto"
     try:
         with db.atomic():
-            return Participation.create(offer=offer, affiliate=affiliate, ref_code=_new_ref_code(), note=note)
+            return Participation.create(
+                offer=offer,
+                affiliate=affiliate,
+                ref_code=_new_ref_code(),
+                note=note,
+                status="approved" if auto else "pending",
+                decided_at=clock.now() if auto else None,
+            )
     except IntegrityError:
         raise AccountError(f"{affiliate.email} has applied to {offer.slug} already") from None
 

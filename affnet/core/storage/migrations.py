@@ -7,11 +7,11 @@ database; append one to ``STEPS`` whenever a model changes, and never edit a
 step that has shipped.
 """
 
-from peewee import TextField
+from peewee import DateTimeField, TextField
 from playhouse.migrate import SchemaMigrator, migrate as run_migration
 
 from .db import db
-from .models import ALL_MODELS, Delivery, Event, SchemaVersion
+from .models import ALL_MODELS, Delivery, Event, PasswordReset, SchemaVersion, User
 
 
 def _initial(migrator, database):
@@ -45,10 +45,30 @@ def _ad_click_ids(migrator, database):
     run_migration(migrator.add_column("click", "ad_click_ids", TextField(null=True)))
 
 
+def _accounts(migrator, database):
+    """Accounts for the pages: sign-ups waiting for approval, language, sessions that end, reset links; offers
+    approve applications by hand or at once."""
+    run_migration(
+        migrator.add_column("users", "approved_at", DateTimeField(null=True)),
+        migrator.add_column("users", "last_login_at", DateTimeField(null=True)),
+    )
+    # A NOT NULL column with a default is added in place by both databases; peewee's add_column would
+    # copy the table on SQLite, which the foreign keys of existing rows refuse.
+    for table, column, definition in (
+        ("users", "language", "VARCHAR(255) NOT NULL DEFAULT ''"),
+        ("users", "session_version", "INTEGER NOT NULL DEFAULT 0"),
+        ("offer", "approval", "VARCHAR(255) NOT NULL DEFAULT 'manual'"),
+    ):
+        database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
+    User.update(approved_at=User.created_at).execute()  # every account made before was made by the operator
+    database.create_tables([PasswordReset])
+
+
 STEPS = [
     (1, _initial),
     (2, _leaner_indexes),
     (3, _ad_click_ids),
+    (4, _accounts),
 ]
 LATEST = STEPS[-1][0]
 

@@ -63,15 +63,34 @@ class BaseModel(Model):
 
 
 class User(BaseModel):
+    """An account. A sign-up waits for the operator (``approved_at`` None);
+    ``is_active`` False is a disabled account. ``session_version`` is part of
+    every session cookie: raising it (a new password, "log out everywhere")
+    ends every session made before."""
+
     email = CharField(unique=True)
     name = CharField(default="")
     role = CharField(choices=[(role, role) for role in ROLES])
     password_hash = CharField()
     is_active = BooleanField(default=True)
     created_at = DateTimeField(default=clock.now)
+    approved_at = DateTimeField(null=True)
+    language = CharField(default="")  # "" follows the browser
+    session_version = IntegerField(default=0)
+    last_login_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "users"
+
+
+class PasswordReset(BaseModel):
+    """A one-time link to set a new password: only the token's hash is kept."""
+
+    user = ForeignKeyField(User, backref="password_resets", on_delete="CASCADE")
+    token_hash = CharField(unique=True)
+    created_at = DateTimeField(default=clock.now)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
 
 
 class Offer(BaseModel):
@@ -84,6 +103,7 @@ class Offer(BaseModel):
     hold_days = IntegerField(default=7)
     is_active = BooleanField(default=True)
     is_public = BooleanField(default=True)
+    approval = CharField(default="manual")  # manual: the owner decides each application; auto: approved at once
     description = TextField(default="")
     key_hash = CharField(unique=True)
     key_hint = CharField(default="")
@@ -328,6 +348,7 @@ class ApiToken(BaseModel):
 
 ALL_MODELS = (
     User,
+    PasswordReset,
     Offer,
     CommissionRule,
     Participation,

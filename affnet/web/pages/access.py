@@ -1,0 +1,50 @@
+"""Who may see a page: the logged-in account, its role, what it owns."""
+
+from functools import wraps
+
+from flask import abort, url_for
+from flask_login import UserMixin, current_user, login_required
+
+from ...core.storage.models import User
+
+HOMES = {"affiliate": "affiliate.dashboard", "advertiser": "auth.account", "admin": "auth.account"}
+
+
+class Account(UserMixin):
+    """The logged-in account as Flask-Login sees it. Its session id holds
+    the account's ``session_version``: raising it ends the session."""
+
+    def __init__(self, user: User):
+        self.user = user
+        self.id = user.id
+
+    def get_id(self) -> str:
+        return f"{self.user.id}.{self.user.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.is_active and self.user.approved_at is not None
+
+
+def home_of(user: User) -> str:
+    return url_for(HOMES[user.role])
+
+
+def role_required(*roles: str):
+    """A page for these roles only: others get 403, visitors the log-in page."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def checked(*args, **kwargs):
+            if current_user.user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
+def me() -> User:
+    return current_user.user
