@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(wildcard plugins/*/setup.cfg) tests/plugins/affnet_echo_receiver/setup.cfg
 
-.PHONY: run test lint demo bench bench-reports clean install
+.PHONY: run test lint demo bench bench-reports clean install translations
 
 $(BIN)/activate:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "affnet needs Python 3.11 or newer")'
@@ -40,6 +40,14 @@ bench: install
 
 bench-reports: install
 	$(BIN)/python bench/reports.py
+
+# After a page's text changes: the template of every string, the catalogs updated (translate what is new), compiled.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project affnet \
+		-o affnet/translations/messages.pot .
+	$(BIN)/pybabel update -i affnet/translations/messages.pot -d affnet/translations --no-fuzzy-matching \
+		--no-location --width 120
+	$(BIN)/pybabel compile -d affnet/translations
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info tests/plugins/*/*.egg-info

@@ -3,10 +3,12 @@
 import re
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from affnet.core.network import accounts
 
 PASSWORD = "a-good-password-42"
+_HASH = generate_password_hash(PASSWORD)  # scrypt is slow on purpose: hashed once for the whole run
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
@@ -32,13 +34,11 @@ def post_form(client, path: str, data: dict, form_path: str | None = None, prefi
 def people(affnet_app, affnet_network):
     """Every role, with a known password: the network's affiliate and owner, a second affiliate (with
     its own participation on the offer), and an admin."""
-    from affnet.core.network import users
+    from affnet.core.storage.models import User
 
-    for user in (affnet_network.affiliate, affnet_network.advertiser):
-        users.set_password(user, PASSWORD)
     other = affnet_network.add_affiliate("other@example.com")
-    users.set_password(other.affiliate, PASSWORD)
-    admin, _ = accounts.create_user("root@example.com", "admin", password=PASSWORD)
+    admin, _ = accounts.create_user("root@example.com", "admin", password="set-below-at-once")
+    User.update(password_hash=_HASH).execute()
     return {
         "affiliate": affnet_network.affiliate,
         "other": other.affiliate,

@@ -13,7 +13,7 @@ the ingest API never reach this package.
 from pathlib import Path
 
 from flask import abort, g, redirect, request, session, url_for
-from flask_babel import Babel
+from flask_babel import Babel, refresh
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -70,6 +70,7 @@ def init_app(app, settings) -> None:
         # app context: where one outlives a request (tests, commands), the next request must make its own.
         g.pop("_login_user", None)
         g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+        refresh()  # Flask-Babel's locale, kept the same way
 
     @app.before_request
     def _protect():

@@ -1,0 +1,103 @@
+"""Every page as every role and as another owner: a visitor is sent to log in, another role gets 403,
+another affiliate's ids find nothing (404), and every POST without a valid CSRF token is refused."""
+
+import re
+
+import pytest
+
+from affnet.core.network import api_tokens
+
+from .conftest import log_in
+
+# Each page of an affiliate, by method and path; {ref} and {token} are the affiliate's own.
+AFFILIATE_PAGES = [
+    ("GET", "/dashboard"),
+    ("GET", "/marketplace"),
+    ("GET", "/marketplace/susurra"),
+    ("POST", "/marketplace/susurra"),
+    ("GET", "/offers"),
+    ("GET", "/offers?ref={ref}"),
+    ("GET", "/stats"),
+    ("GET", "/stats.csv"),
+    ("GET", "/tokens"),
+    ("POST", "/tokens"),
+    ("POST", "/tokens/{token}/revoke"),
+]
+EVERY_ROLE_PAGES = [("GET", "/account"), ("POST", "/account"), ("POST", "/logout")]
+
+
+def _affiliate_ids(people):
+    _, token = api_tokens.create_token(people["affiliate"], "mine")
+    mine = api_tokens.list_tokens(people["affiliate"])[0]
+    from affnet.core.storage.models import Participation
+
+    ref = Participation.get(Participation.affiliate == people["affiliate"].id).ref_code
+    return {"ref": ref, "token": mine.id}
+
+
+def _request(client, method, path):
+    return client.get(path) if method == "GET" else client.post(path, data={})
+
+
+@pytest.mark.parametrize("method, path", AFFILIATE_PAGES + EVERY_ROLE_PAGES)
+def test_a_visitor_is_sent_to_log_in_or_refused(browser, people, method, path):
+    response = _request(browser, method, path.format(**_affiliate_ids(people)))
+    if method == "GET":
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    else:
+        assert response.status_code in (302, 400)
+        assert response.status_code == 400 or "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", ["advertiser", "admin"])
+@pytest.mark.parametrize("method, path", [page for page in AFFILIATE_PAGES if page[0] == "GET"])
+def test_another_role_gets_403_on_an_affiliates_page(browser, people, role, method, path):
+    ids = _affiliate_ids(people)
+    email = {"advertiser": "owner@example.com", "admin": "root@example.com"}[role]
+    log_in(browser, email)
+    assert _request(browser, method, path.format(**ids)).status_code == 403
+
+
+def test_an_affiliate_cannot_build_a_link_with_another_affiliates_ref_code(browser, people):
+    log_in(browser, "other@example.com")
+    ids = _affiliate_ids(people)
+    assert browser.get(f"/offers?ref={ids['ref']}").status_code == 404
+    assert ids["ref"] not in browser.get("/offers").get_data(as_text=True)
+
+
+def test_an_affiliate_cannot_revoke_another_affiliates_token(browser, people):
+    ids = _affiliate_ids(people)
+    log_in(browser, "other@example.com")
+    page = browser.get("/tokens").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert browser.post(f"/tokens/{ids['token']}/revoke", data={"csrf_token": token}).status_code == 404
+    assert api_tokens.list_tokens(people["affiliate"])[0].revoked_at is None
+
+
+def test_stats_of_an_offer_the_affiliate_is_not_on_find_nothing(browser, people, affnet_network):
+    from affnet.core.network import accounts
+
+    private, _ = accounts.create_offer(affnet_network.advertiser, "Hidden", "https://hidden.example/")
+    log_in(browser, "aff@example.com")
+    assert browser.get("/stats?offer=hidden").status_code == 404
+    assert browser.get("/stats.csv?offer=hidden").status_code == 404
+
+
+def test_a_private_offer_is_not_in_the_marketplace_and_its_page_is_404(browser, people, affnet_network):
+    from affnet.core.network import accounts
+
+    private, _ = accounts.create_offer(affnet_network.advertiser, "Hidden", "https://hidden.example/")
+    private.is_public = False
+    private.save()
+    log_in(browser, "other@example.com")
+    assert "Hidden" not in browser.get("/marketplace").get_data(as_text=True)
+    assert browser.get("/marketplace/hidden").status_code == 404
+
+
+@pytest.mark.parametrize("method, path", [page for page in AFFILIATE_PAGES + EVERY_ROLE_PAGES if page[0] == "POST"])
+def test_every_form_refuses_a_post_without_a_valid_csrf_token(browser, people, method, path):
+    ids = _affiliate_ids(people)
+    log_in(browser, "aff@example.com")
+    for data in ({}, {"csrf_token": "forged"}):
+        assert browser.post(path.format(**ids), data=data).status_code == 400
+    assert api_tokens.list_tokens(people["affiliate"])[0].revoked_at is None
