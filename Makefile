@@ -2,47 +2,61 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := $(wildcard plugins/*/setup.cfg) tests/plugins/affnet_echo_receiver/setup.cfg
+PLUGINS := $(wildcard plugins/*/setup.cfg)
+TEST_PLUGINS := tests/plugins/affnet_echo_receiver/setup.cfg
+LOG := $(VENV)/install.log
 
-.PHONY: run test lint demo bench bench-reports clean install translations
+.PHONY: run test lint demo bench bench-reports clean install install-test translations
 
 $(BIN)/activate:
-	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "affnet needs Python 3.11 or newer")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "affnet needs Python 3.11 or newer")'
+	@echo "making $(VENV) (pip's output goes to $(LOG))"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip setuptools wheel > $(LOG) 2>&1 || (tail -n 20 $(LOG); exit 1)
 
-$(VENV)/.installed: $(BIN)/activate setup.cfg $(PLUGINS) requirements-test.txt
-	$(BIN)/pip install --quiet --no-build-isolation -e '.[test]' $(foreach p,$(dir $(PLUGINS)),-e $(p)) -r requirements-test.txt
-	touch $@
+# The runtime: affnet and the bundled plugins, nothing for tests.
+$(VENV)/.runtime: $(BIN)/activate setup.cfg $(PLUGINS)
+	@echo "installing affnet and its bundled plugins"
+	@$(BIN)/pip install --quiet --no-build-isolation -e . $(foreach p,$(dir $(PLUGINS)),-e $(p)) >> $(LOG) 2>&1 \
+		|| (tail -n 20 $(LOG); exit 1)
+	@touch $@
 
-install: $(VENV)/.installed
+# What the tests add: pytest and the reference clients, linters, the test plugin.
+$(VENV)/.installed: $(VENV)/.runtime $(TEST_PLUGINS) requirements-test.txt
+	@echo "installing the test tools"
+	@$(BIN)/pip install --quiet --no-build-isolation -e '.[test]' $(foreach p,$(dir $(TEST_PLUGINS)),-e $(p)) \
+		-r requirements-test.txt >> $(LOG) 2>&1 || (tail -n 20 $(LOG); exit 1)
+	@touch $@
+
+install: $(VENV)/.runtime
+
+install-test: $(VENV)/.installed
 
 run: install
-	$(BIN)/affnet init
-	$(BIN)/affnet serve
+	@$(BIN)/affnet start
 
 demo: install
 	$(BIN)/affnet init
 	$(BIN)/affnet demo
 
-test: install
+test: install-test
 	$(BIN)/python -m pytest
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy affnet/plugins/__init__.py affnet/plugins/types.py affnet/plugins/senders.py
 
-bench: install
+bench: install-test
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null 2>&1 || true
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/deliveries.py
 
-bench-reports: install
+bench-reports: install-test
 	$(BIN)/python bench/reports.py
 
 # After a page's text changes: the template of every string, the catalogs updated (translate what is new), compiled.
-translations: install
+translations: install-test
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project affnet \
 		-o affnet/translations/messages.pot .
 	$(BIN)/pybabel update -i affnet/translations/messages.pot -d affnet/translations --no-fuzzy-matching \

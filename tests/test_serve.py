@@ -97,3 +97,53 @@ def test_a_new_user_walks_through_the_demo_over_http(served):
     assert requests.get(f"{base}/r?ref=unknown", allow_redirects=False, timeout=5).status_code == 404
     bad = requests.post(f"{base}/api/ingest/conversion", data="{oops", headers=key, timeout=5)
     assert bad.status_code == 422 and bad.json()["error"]
+
+
+def test_affnet_start_ends_with_where_to_log_in_and_the_admins_password(tmp_path):
+    """What `make run` runs: on a fresh instance the last lines say where to log in, with the password that
+    works there; `/` leads to the log-in page."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
+        "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"),
+        "AFFNET_SERVER_PORT": str(port),
+    }
+    env.pop("AFFNET_CONFIG", None)
+    output = tmp_path / "out.txt"
+    with output.open("w") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "affnet", "start"],
+            env=env,
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 40
+        while "affnet is ready" not in output.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        lines = [line for line in output.read_text().splitlines() if line.strip()]
+        assert lines[-2] == f"affnet is ready: log in at http://127.0.0.1:{port}/login", lines[-6:]
+        password = lines[-1].split("password ")[1].split()[0]
+        session = requests.Session()
+        front = session.get(f"http://127.0.0.1:{port}/", allow_redirects=False, timeout=5)
+        assert front.status_code == 302 and front.headers["Location"].endswith("/login")
+        page = session.get(f"http://127.0.0.1:{port}/login", timeout=5).text
+        token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+        logged = session.post(
+            f"http://127.0.0.1:{port}/login",
+            allow_redirects=False,
+            timeout=5,
+            data={"csrf_token": token, "email": "admin@localhost", "password": password},
+        )
+        assert logged.status_code == 302 and logged.headers["Location"].endswith("/account")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            raise

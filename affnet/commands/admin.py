@@ -9,6 +9,25 @@ from ..core.storage import migrations
 from ..core.storage.db import db, open_database
 
 
+def prepare(settings, progress=click.echo) -> dict:
+    """Make what is missing: the instance folder and its secrets, the schema,
+    an admin (its password is in the result, the only time it exists)."""
+    from ..core.network.accounts import create_user
+    from ..core.storage.models import User
+    from ..instance import init_instance
+
+    made = init_instance(settings.instance_path)
+    open_database(settings.database_url)
+    result = {"instance": str(settings.instance_path), "made": made, "database": _safe_url(settings.database_url)}
+    with db.connection_context():
+        before, after = migrations.migrate(progress=progress)
+        result["schema_version"] = after
+        if not User.select().where(User.role == "admin").exists():
+            user, password = create_user("admin@localhost", "admin", name="Operator")
+            result["admin"] = {"email": user.email, "password": password}
+    return result
+
+
 @click.command()
 @JSON_OPTION
 @click.pass_obj
@@ -17,29 +36,16 @@ def init(ctx, as_json):
 
     Safe to run again: it only makes what is missing. The admin password is
     printed once, when the admin is made."""
-    from ..core.network.accounts import create_user
-    from ..core.storage.models import User
-    from ..instance import init_instance
-
-    settings = ctx.settings
-    made = init_instance(settings.instance_path)
-    open_database(settings.database_url)
-    result = {"instance": str(settings.instance_path), "made": made, "database": _safe_url(settings.database_url)}
-    with db.connection_context():
-        before, after = migrations.migrate(progress=lambda line: None if as_json else click.echo(line))
-        result["schema_version"] = after
-        if not User.select().where(User.role == "admin").exists():
-            user, password = create_user("admin@localhost", "admin", name="Operator")
-            result["admin"] = {"email": user.email, "password": password}
+    result = prepare(ctx.settings, progress=lambda line: None if as_json else click.echo(line))
     if as_json:
         emit(result, True)
         return
-    for path in made:
+    for path in result["made"]:
         click.echo(f"made {path}")
     if "admin" in result:
         click.echo(f"admin account: {result['admin']['email']}  password: {result['admin']['password']}")
         click.echo("(the password is shown this once: keep it now)")
-    click.echo(f"ready: schema version {after}, database {result['database']}")
+    click.echo(f"ready: schema version {result['schema_version']}, database {result['database']}")
 
 
 def _safe_url(url: str) -> str:

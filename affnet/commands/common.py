@@ -48,3 +48,14 @@ def with_db(function):
             return function(services, *args, **kwargs)
 
     return wrapper
+
+
+def table(rows: list[dict], columns: list[str], empty: str = "nothing") -> str:
+    """``rows`` as an aligned text table of ``columns`` (what people read; ``--json`` is for scripts)."""
+    if not rows:
+        return empty
+    cells = [[("" if row.get(name) is None else str(row.get(name))) for name in columns] for row in rows]
+    widths = [max(len(name), *(len(line[i]) for line in cells)) for i, name in enumerate(columns)]
+    lines = ["  ".join(name.ljust(widths[i]) for i, name in enumerate(columns)).rstrip()]
+    lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in cells]
+    return "\n".join(lines)

@@ -2,8 +2,9 @@
 
 import click
 
-from .common import JSON_OPTION, emit, with_db
+from .common import JSON_OPTION, emit, table, with_db
 from ..core.network import accounts
+from ..core.network import users as users_domain
 from ..core.storage.models import Offer, Participation, User
 
 
@@ -51,6 +52,83 @@ def users_create(services, email, role, name, password, as_json):
     """Create a user; prints the password once."""
     user, password = _checked(accounts.create_user, email, role, name=name, password=password)
     emit({"id": user.id, "email": user.email, "role": user.role, "password": password}, as_json)
+
+
+def _user_row(user: User) -> dict:
+    state = "disabled" if not user.is_active else "waiting" if user.approved_at is None else "active"
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "state": state,
+        "created_at": user.created_at,
+        "last_login_at": user.last_login_at,
+    }
+
+
+@users.command("list")
+@click.option("--role", type=click.Choice(["admin", "advertiser", "affiliate"]), default=None)
+@click.option("--waiting", is_flag=True, help="Only sign-ups waiting for approval.")
+@JSON_OPTION
+@with_db
+def users_list(services, role, waiting, as_json):
+    """Every account with its role and state (active, waiting for approval, disabled)."""
+    query = User.select().order_by(User.id)
+    if role:
+        query = query.where(User.role == role)
+    if waiting:
+        query = query.where(User.approved_at.is_null())
+    rows = [_user_row(user) for user in query]
+    emit(rows, as_json, table(rows, ["email", "role", "state", "name", "last_login_at"], "no users"))
+
+
+def _set_state(email: str, change, as_json: bool) -> None:
+    user = change(_user(email))
+    emit(_user_row(user), as_json, f"{user.email}: {_user_row(user)['state']}")
+
+
+@users.command("approve")
+@click.argument("email")
+@JSON_OPTION
+@with_db
+def users_approve(services, email, as_json):
+    """Let a sign-up log in."""
+    _set_state(email, users_domain.approve, as_json)
+
+
+@users.command("disable")
+@click.argument("email")
+@JSON_OPTION
+@with_db
+def users_disable(services, email, as_json):
+    """Stop an account from logging in; its sessions end at once. Its data stays."""
+    _set_state(email, lambda user: users_domain.set_active(user, False), as_json)
+
+
+@users.command("enable")
+@click.argument("email")
+@JSON_OPTION
+@with_db
+def users_enable(services, email, as_json):
+    """Let a disabled account log in again."""
+    _set_state(email, lambda user: users_domain.set_active(user, True), as_json)
+
+
+@users.command("reset-password")
+@click.argument("email")
+@JSON_OPTION
+@with_db
+def users_reset_password(services, email, as_json):
+    """Print a one-time link to set a new password (24 hours; shown once; hand it over yourself)."""
+    user = _user(email)
+    token = users_domain.reset_link_token(user)
+    link = f"{services.settings['base_url'].rstrip('/')}/reset/{token}"
+    emit(
+        {"email": user.email, "link": link, "valid_hours": users_domain.RESET_HOURS},
+        as_json,
+        f"{link}\n(works once, for {users_domain.RESET_HOURS} hours; this is the only time it is shown)",
+    )
 
 
 @click.group()
@@ -110,33 +188,67 @@ def offers_rotate_key(services, slug, as_json):
     emit({"slug": slug, "offer_key": key}, as_json)
 
 
+def _offer_row(offer: Offer) -> dict:
+    return {
+        "slug": offer.slug,
+        "name": offer.name,
+        "advertiser": offer.advertiser.email,
+        "currency": offer.currency,
+        "active": offer.is_active,
+        "public": offer.is_public,
+        "approval": offer.approval,
+        "landing_url": offer.landing_url,
+        "key": offer.key_hint,
+        "rules": {
+            rule.event: f"{rule.amount.normalize():f}{'%' if rule.kind == 'percent' else ''}" for rule in offer.rules
+        },
+    }
+
+
 @offers.command("list")
 @JSON_OPTION
 @with_db
 def offers_list(services, as_json):
-    """Every offer with its owner and state."""
-    rows = [
+    """Every offer with its owner, terms and state."""
+    rows = [_offer_row(offer) for offer in Offer.select().order_by(Offer.id)]
+    shown = [
         {
-            "slug": offer.slug,
-            "name": offer.name,
-            "advertiser": offer.advertiser.email,
-            "currency": offer.currency,
-            "active": offer.is_active,
-            "key": offer.key_hint,
-            "rules": {rule.event: f"{rule.amount}{'%' if rule.kind == 'percent' else ''}" for rule in offer.rules},
+            **row,
+            "state": "active" if row["active"] else "paused",
+            "rules": " ".join(f"{event}={amount}" for event, amount in sorted(row["rules"].items())),
         }
-        for offer in Offer.select().order_by(Offer.id)
+        for row in rows
     ]
-    emit(
-        rows,
-        as_json,
-        "\n".join(
-            f"{row['slug']:<20} {row['currency']} {'active' if row['active'] else 'paused'} "
-            f"{row['advertiser']} {row['rules']}"
-            for row in rows
-        )
-        or "no offers",
-    )
+    emit(rows, as_json, table(shown, ["slug", "currency", "state", "approval", "advertiser", "rules"], "no offers"))
+
+
+@offers.command("edit")
+@click.argument("slug")
+@click.option("--landing-url", default=None)
+@click.option(
+    "--rule", "rules", multiple=True, help="sale=30%, lead=1.50 or rebill=20%:12; replaces that event's rule."
+)
+@click.option(
+    "--approval",
+    type=click.Choice(["manual", "auto"]),
+    default=None,
+    help="manual: the owner approves each application; auto: approved at once.",
+)
+@click.option("--public/--private", default=None, help="Shown in the marketplace or not.")
+@click.option("--active/--paused", default=None, help="Pause an offer: its links answer 404 (or the fallback).")
+@JSON_OPTION
+@with_db
+def offers_edit(services, slug, landing_url, rules, approval, public, active, as_json):
+    """Change an offer; a commission rule applies to events from now on."""
+    offer = _offer(slug)
+    specs = [_checked(accounts.RuleSpec.parse, text) for text in rules]
+    _checked(accounts.edit_offer, offer, landing_url=landing_url, approval=approval, public=public)
+    for spec in specs:
+        accounts.set_rule(offer, spec)
+    if active is not None:
+        accounts.set_offer_active(offer, active)
+    offer = Offer.get_by_id(offer.id)
+    emit(_offer_row(offer), as_json)
 
 
 @click.group()
@@ -166,6 +278,36 @@ def participations_create(services, affiliate_email, slug, pending, as_json):
         },
         as_json,
     )
+
+
+@participations.command("list")
+@click.option("--affiliate", "affiliate_email", default=None)
+@click.option("--offer", "slug", default=None)
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "paused"]), default=None)
+@JSON_OPTION
+@with_db
+def participations_list(services, affiliate_email, slug, status, as_json):
+    """Affiliates on offers with their refCodes and links (a lost refCode is found here)."""
+    query = Participation.select(Participation, Offer, User).join(Offer).switch(Participation).join(User)
+    if affiliate_email:
+        query = query.where(Participation.affiliate == _user(affiliate_email).id)
+    if slug:
+        query = query.where(Participation.offer == _offer(slug).id)
+    if status:
+        query = query.where(Participation.status == status)
+    base = services.settings["base_url"].rstrip("/")
+    rows = [
+        {
+            "ref_code": p.ref_code,
+            "offer": p.offer.slug,
+            "affiliate": p.affiliate.email,
+            "status": p.status,
+            "link": f"{base}/r?ref={p.ref_code}",
+            "created_at": p.created_at,
+        }
+        for p in query.order_by(Participation.id)
+    ]
+    emit(rows, as_json, table(rows, ["ref_code", "offer", "affiliate", "status", "link"], "no participations"))
 
 
 @participations.command("set-status")

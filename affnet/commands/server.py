@@ -24,10 +24,51 @@ def run(ctx, host, port):
 
 
 @click.command()
+@click.pass_obj
+def start(ctx):
+    """A first look (what `make run` does): make what is missing, as `affnet
+    init` does, serve, as `affnet serve` does, and end with where to log in."""
+    from .admin import prepare
+
+    made = prepare(ctx.settings, progress=lambda line: None)
+    settings = ctx.settings
+    base = f"http://{settings['server.host']}:{settings['server.port']}"
+    if "admin" in made:
+        who = f"  as {made['admin']['email']}  password {made['admin']['password']}  (shown this once: keep it)"
+    else:
+        who = "  as admin@localhost (lost the password? .venv/bin/affnet users reset-password admin@localhost)"
+    _serve(ctx, no_worker=False, ready=lambda: click.echo(f"\naffnet is ready: log in at {base}/login\n{who}"))
+
+
+@click.command()
 @click.option("--no-worker", is_flag=True, help="Serve only; run `affnet worker` elsewhere.")
 @click.pass_obj
 def serve(ctx, no_worker):
     """gunicorn with the configured workers, plus the background worker."""
+    _serve(ctx, no_worker)
+
+
+def _when_answering(url: str, then, seconds: float = 30, settle: float = 2) -> None:
+    """Call ``then`` once ``url`` answers (from a thread: the server is starting meanwhile)."""
+    import threading
+    import time
+    import urllib.request
+
+    def wait():
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(settle)  # the lines the start itself logs (workers booting, the probe) come first
+        then()
+
+    threading.Thread(target=wait, daemon=True).start()
+
+
+def _serve(ctx, no_worker: bool, ready=None) -> None:
     settings = ctx.settings
     ctx.services()  # a wrong plugin section or missing keys: one line now, not a traceback per process
     workers = settings["server.workers"] or os.cpu_count() or 2
@@ -59,6 +100,8 @@ def serve(ctx, no_worker):
     if not no_worker:
         processes.append(subprocess.Popen([sys.executable, "-m", "affnet", "worker"], env=env))
     click.echo(f"affnet is serving on http://{bind}  (Ctrl+C stops it)")
+    if ready is not None:
+        _when_answering(f"http://{bind}/healthz", ready)
 
     def stop(signum, _frame):
         for process in processes:
@@ -120,5 +163,5 @@ def _app(ctx):
 
 
 def register(cli):
-    for command in (run, serve, worker):
+    for command in (run, start, serve, worker):
         cli.add_command(command)

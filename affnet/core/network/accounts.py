@@ -198,6 +198,24 @@ def set_participation_status(participation: Participation, status: str) -> Parti
     return participation
 
 
+def edit_offer(
+    offer: Offer, landing_url: str | None = None, approval: str | None = None, public: bool | None = None
+) -> Offer:
+    """Change an offer's landing page, approval mode or place in the marketplace (None: unchanged)."""
+    if approval is not None and approval not in ("manual", "auto"):
+        raise AccountError("approval must be manual or auto")
+    if landing_url is not None:
+        offer.landing_url = _check_landing_url(landing_url)
+    if approval is not None:
+        offer.approval = approval
+    if public is not None:
+        offer.is_public = public
+    offer.save()
+    for participation in offer.participations:  # the landing URL is part of every cached route
+        tracking.forget_route(participation.ref_code)
+    return offer
+
+
 def set_offer_active(offer: Offer, active: bool) -> None:
     offer.is_active = active
     offer.save()
