@@ -124,3 +124,18 @@ def _type_text(hint) -> str:
         return " | ".join(_type_text(arg) for arg in typing.get_args(hint))
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     return f"{origin.__name__}[{', '.join(_type_text(arg) for arg in args)}]"
+
+
+def test_the_runtime_install_holds_no_test_package_or_test_plugin():
+    import configparser
+
+    makefile = (ROOT / "Makefile").read_text()
+    runtime = makefile[makefile.index("$(VENV)/.runtime:"):makefile.index("$(VENV)/.installed:")]
+    assert "[test]" not in runtime and "requirements-test" not in runtime and "TEST_PLUGINS" not in runtime
+    assert "tests/" not in makefile[makefile.index("PLUGINS :="):makefile.index("TEST_PLUGINS :=")]
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    requires = setup["options"]["install_requires"].lower()
+    for tool in ("pytest", "hypothesis", "selenium", "ruff", "mypy", "facebook-business"):
+        assert tool not in requires
+    assert "\nrun: install\n" in makefile, "make run needs the runtime only"

@@ -45,7 +45,7 @@ def served(tmp_path):
         try:
             if requests.get(base + "/healthz", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer within 1 s
             time.sleep(0.2)
     else:
         os.killpg(server.pid, signal.SIGKILL)
