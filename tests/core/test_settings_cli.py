@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from affnet.cli import cli
 from affnet.commands import register_all
-from affnet.commands.settings import describe_versions, with_preset
+from affnet.core.deliveries.affiliate_settings import describe_versions, with_preset
 from affnet.core import clock
 from affnet.core.deliveries import setting_versions
 from affnet.core.storage.models import LedgerEntry
