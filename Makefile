@@ -60,7 +60,7 @@ translations: install-test
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project affnet \
 		-o affnet/translations/messages.pot .
 	$(BIN)/pybabel update -i affnet/translations/messages.pot -d affnet/translations --no-fuzzy-matching \
-		--no-location --width 120
+		--ignore-obsolete --width 120
 	$(BIN)/pybabel compile -d affnet/translations
 
 clean:

@@ -130,9 +130,9 @@ def test_the_runtime_install_holds_no_test_package_or_test_plugin():
     import configparser
 
     makefile = (ROOT / "Makefile").read_text()
-    runtime = makefile[makefile.index("$(VENV)/.runtime:"):makefile.index("$(VENV)/.installed:")]
+    runtime = makefile[makefile.index("$(VENV)/.runtime:") : makefile.index("$(VENV)/.installed:")]
     assert "[test]" not in runtime and "requirements-test" not in runtime and "TEST_PLUGINS" not in runtime
-    assert "tests/" not in makefile[makefile.index("PLUGINS :="):makefile.index("TEST_PLUGINS :=")]
+    assert "tests/" not in makefile[makefile.index("PLUGINS :=") : makefile.index("TEST_PLUGINS :=")]
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg")
     requires = setup["options"]["install_requires"].lower()

@@ -22,7 +22,21 @@ AFFILIATE_PAGES = [
     ("GET", "/tokens"),
     ("POST", "/tokens"),
     ("POST", "/tokens/{token}/revoke"),
+    ("GET", "/settings/echo_test"),
+    ("GET", "/settings/echo_test?ref={ref}"),
+    ("POST", "/settings/echo_test"),
+    ("GET", "/deliveries"),
+    ("POST", "/deliveries/{delivery}/resend"),
 ]
+
+
+@pytest.fixture
+def affnet_plugins():
+    import affnet_echo_test.plugin as echo
+
+    return [("echo_test", echo)]
+
+
 EVERY_ROLE_PAGES = [("GET", "/account"), ("POST", "/account"), ("POST", "/logout")]
 
 
@@ -32,7 +46,7 @@ def _affiliate_ids(people):
     from affnet.core.storage.models import Participation
 
     ref = Participation.get(Participation.affiliate == people["affiliate"].id).ref_code
-    return {"ref": ref, "token": mine.id}
+    return {"ref": ref, "token": mine.id, "delivery": 1}
 
 
 def _request(client, method, path):

@@ -413,7 +413,7 @@ def send_test(
 
 
 def deliveries_for_affiliate(
-    affiliate_id: int | None = None, status: str | None = None, limit: int = 50
+    affiliate_id: int | None = None, status: str | None = None, limit: int = 50, delivery_id: int | None = None
 ) -> list[Delivery]:
     """Newest first: the deliveries of an affiliate's events and of their test
     sends of saved settings (every delivery when ``affiliate_id`` is None)."""
@@ -432,6 +432,8 @@ def deliveries_for_affiliate(
         )
     if status:
         query = query.where(Delivery.status == status)
+    if delivery_id is not None:
+        query = query.where(Delivery.id == delivery_id)
     return list(query.order_by(Delivery.id.desc()).limit(limit))
 
 

@@ -47,7 +47,7 @@ def _locale() -> str:
 
 
 def init_app(app, settings) -> None:
-    from . import affiliate, auth
+    from . import affiliate, auth, settings as delivery_settings
 
     app.config["SESSION_COOKIE_SECURE"] = settings["base_url"].startswith("https://")
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked for the pages only: plugin webhooks carry no token
@@ -60,9 +60,9 @@ def init_app(app, settings) -> None:
     login_manager.session_protection = "basic"
     Babel(app, locale_selector=_locale)
     app.extensions["affnet_limits"] = auth.Limits(settings)
-    for blueprint in (auth.bp, affiliate.bp):
+    for blueprint in (auth.bp, affiliate.bp, delivery_settings.bp):
         app.register_blueprint(blueprint)
-    page_blueprints = {auth.bp.name, affiliate.bp.name}
+    page_blueprints = {auth.bp.name, affiliate.bp.name, delivery_settings.bp.name}
 
     @app.before_request
     def _fresh_user():
@@ -79,7 +79,12 @@ def init_app(app, settings) -> None:
 
     @app.context_processor
     def _page_globals():
-        return {"languages": LANGUAGES, "current_language": _locale()}
+        kinds = app.extensions["affnet"].registry.kinds
+        return {
+            "languages": LANGUAGES,
+            "current_language": _locale(),
+            "delivery_kinds": lambda: [kinds[name] for name in sorted(kinds)],
+        }
 
     @app.get("/")
     def index():

@@ -7,4 +7,5 @@ WORDS = (
     _l("lead"), _l("trial"), _l("sale"), _l("rebill"), _l("refund"), _l("chargeback"),
     _l("pending"), _l("approved"), _l("rejected"), _l("paused"),
     _l("affiliate"), _l("advertiser"), _l("admin"),
+    _l("sent"), _l("failed"),
 )  # fmt: skip
