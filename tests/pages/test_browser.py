@@ -1,0 +1,239 @@
+"""An affiliate's whole path through the pages in a real headless Chromium (Debian's ``chromium`` and
+``chromium-driver``, through Selenium; nothing is downloaded): sign up, approval, applying, the link,
+a Keitaro postback and its test, a click and a sale, the dashboard, the stats page and its CSV, a
+token that pulls the stats API. Every page is saved as a screenshot (desktop and 375 px wide, English
+and Spanish) under ``build/screenshots/``, and axe-core finds no serious or critical fault on any."""
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from affnet.core.network import accounts, users
+from affnet.core.storage.models import Participation, User
+from affnet.testing import FakeReceiver, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "screenshots"
+AXE = (ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js").read_text()
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+PORT = free_port()
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def affnet_database_url(tmp_path):
+    """One database is enough for a walk through the pages: SQLite."""
+    return f"sqlite:///{tmp_path}/affnet.db"
+
+
+@pytest.fixture
+def affnet_config():
+    return {
+        "plugins.enabled": ["keitaro"],
+        "deliveries.allow_private_targets": True,
+        "base_url": f"http://127.0.0.1:{PORT}",
+    }
+
+
+@pytest.fixture
+def server(affnet_app):
+    live = make_server("127.0.0.1", PORT, affnet_app, threaded=True)
+    thread = threading.Thread(target=live.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{PORT}"
+    live.shutdown()
+
+
+@pytest.fixture
+def chrome():
+    if not (CHROMIUM and DRIVER):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromium-driver are needed (apt-get install chromium chromium-driver)")
+        pytest.skip("no chromium: apt-get install chromium chromium-driver")
+    os.environ["SE_OFFLINE"] = "true"  # Selenium must never fetch a browser or a driver of its own
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=en-US",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+class Walk:
+    def __init__(self, driver, base):
+        self.driver, self.base = driver, base
+        self.shots = 0
+        self.faults: dict[str, list[str]] = {}
+
+    def go(self, path: str, name: str | None = None):
+        """Open a page; with a name, save it in Spanish and English, desktop and phone, and check it with axe."""
+        if name:
+            self.capture(name, path)
+        self.driver.get(self.base + path)
+
+    def capture(self, name: str, path: str):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for language in ("es", "en"):  # English last: the walk goes on in English
+            self.driver.get(self.base + path + ("&" if "?" in path else "?") + f"lang={language}")
+            if language == "en":
+                found = _axe_faults(self.driver)
+                if found:
+                    self.faults[name] = found
+            for label, width in (("desktop", 1280), ("phone", 375)):
+                self.driver.set_window_size(width, 900)
+                self.driver.save_screenshot(str(SHOTS / f"{name}-{language}-{label}.png"))
+                self.shots += 1
+                if label == "phone":
+                    wide = self.driver.execute_script("return document.documentElement.scrollWidth")
+                    if wide > width + 1:
+                        culprits = self.driver.execute_script(
+                            "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect()"
+                            ".right > arguments[0] + 1 && !e.closest('.scroll table'))"
+                            ".slice(0, 4).map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().width))",
+                            width,
+                        )
+                        self.faults.setdefault(name, []).append(f"{language}: {wide} px wide at {width} px: {culprits}")
+            self.driver.set_window_size(1280, 900)
+
+    def fill(self, **fields):
+        from selenium.webdriver.common.by import By
+
+        for name, value in fields.items():
+            element = self.driver.find_element(By.NAME, name)
+            element.clear()
+            element.send_keys(value)
+
+    def press(self, name: str):
+        """Press a form's button and wait for the page it leads to."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.expected_conditions import staleness_of
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.NAME, name).click()
+        WebDriverWait(self.driver, 15).until(staleness_of(page))
+
+    def text(self) -> str:
+        return self.driver.find_element("tag name", "body").text
+
+    def value(self, element_id: str) -> str:
+        return self.driver.find_element("id", element_id).get_attribute("value")
+
+
+def _axe_faults(driver) -> list[str]:
+    driver.execute_script(AXE)
+    result = driver.execute_async_script(
+        "const done = arguments[0]; axe.run().then(done, e => done({error: String(e)}));"
+    )
+    assert "error" not in result, result
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_network, affnet_app):
+    walk = Walk(chrome, server)
+    with FakeReceiver([(200, {}, "Success")]) as keitaro:
+        # sign up; the operator approves
+        walk.go("/forgot", "forgot")
+        walk.go("/signup", "signup")
+        walk.fill(name="Lucía", email="lucia@example.com", password="a-long-password-1", confirm="a-long-password-1")
+        walk.press("submit")
+        assert "approve your account" in walk.text()
+        users.approve(User.get(User.email == "lucia@example.com"))
+        walk.go("/login", "login")
+        walk.fill(email="lucia@example.com", password="a-long-password-1")
+        walk.press("submit")
+        assert chrome.current_url.endswith("/dashboard"), (chrome.current_url, walk.text()[:500])
+
+        # the marketplace; apply; the owner approves (the command line until their pages exist)
+        walk.go("/marketplace", "marketplace")
+        walk.go("/marketplace/susurra", "offer")
+        walk.fill(note="Spanish TikTok traffic")
+        walk.press("submit")
+        participation = Participation.get(Participation.affiliate == User.get(User.email == "lucia@example.com").id)
+        accounts.set_participation_status(participation, "approved")
+        walk.go("/marketplace/susurra")
+        link = walk.value("link")
+        assert link == f"{server}/r?ref={participation.ref_code}"
+
+        # a Keitaro postback, tested on the page
+        walk.go("/settings/postback", "postback")
+        walk.fill(url=f"{keitaro.base}/postback?subid={{clickid}}&status={{status}}&payout={{payout}}")
+        walk.press("send_test")
+        assert "HTTP 200" in walk.text() and keitaro.requests[-1]["query"]["subid"] == "affnet-test"
+        walk.press("save")
+        assert "It is in force now" in walk.text()
+
+        # a click and a sale arrive
+        visit = requests.get(
+            link + "&s1=tiktok-es",
+            allow_redirects=False,
+            timeout=10,
+            headers={"User-Agent": "Mozilla/5.0 (iPhone) Mobile"},
+        )
+        click_id = visit.headers["Location"].split("click_id=")[1]
+        affnet_app.extensions["affnet"].spool.flush()
+        sale = requests.post(
+            f"{server}/api/ingest/conversion",
+            timeout=10,
+            headers={"X-Offer-Key": affnet_network.offer_key},
+            json={
+                "click_id": click_id,
+                "user_ref": "cus_lucia",
+                "event": "sale",
+                "external_payment_id": "pi_lucia",
+                "gross_amount": 29.0,
+                "currency": "USD",
+            },
+        )
+        assert sale.status_code == 201
+
+        walk.go("/dashboard", "dashboard")
+        assert "8.70 USD" in walk.text()
+        walk.go("/stats?group_by=sub1", "stats")
+        assert "tiktok-es" in walk.text()
+        csv_text = requests.get(
+            f"{server}/stats.csv?group_by=sub1",
+            timeout=10,
+            cookies={c["name"]: c["value"] for c in chrome.get_cookies()},
+        ).text
+        assert "tiktok-es" in csv_text and "8.70" in csv_text
+
+        walk.go("/tokens", "tokens")
+        walk.fill(name="Keitaro")
+        walk.press("submit")
+        token = walk.value("made")
+        pulled = requests.get(
+            f"{server}/api/affiliate/stats-api", params={"token": token, "format": "json"}, timeout=10
+        )
+        assert [(row["click_id"], row["sub1"], row["payout"]) for row in pulled.json()] == [
+            (click_id, "tiktok-es", "8.70")
+        ]
+
+        walk.go(f"/offers?ref={participation.ref_code}&preset=keitaro&s1=es", "offers")
+        walk.go("/deliveries", "deliveries")
+        walk.go("/account", "account")
+
+    assert walk.faults == {}, json.dumps(walk.faults, indent=1)
+    assert walk.shots == 12 * 4, "every page: Spanish and English, desktop and phone"
