@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -123,12 +124,22 @@ class Walk:
 
     def press(self, name: str):
         """Press a form's button and wait for the page it leads to."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.expected_conditions import staleness_of
+        from selenium.webdriver.support.expected_conditions import element_to_be_clickable, staleness_of
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.driver.find_element(By.TAG_NAME, "html")
-        self.driver.find_element(By.NAME, name).click()
+        for _ in range(
+            3
+        ):  # on a busy machine the button can be swapped under the click ("node ... not in the document")
+            try:
+                WebDriverWait(self.driver, 10).until(element_to_be_clickable((By.NAME, name))).click()
+                break
+            except WebDriverException:
+                if staleness_of(page)(self.driver):
+                    break  # the click went through: the next page is there
+                time.sleep(0.3)
         WebDriverWait(self.driver, 15).until(staleness_of(page))
 
     def text(self) -> str:
