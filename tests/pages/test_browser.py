@@ -126,21 +126,32 @@ class Walk:
         """Press a form's button and wait for the page it leads to."""
         from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.expected_conditions import element_to_be_clickable, staleness_of
+        from selenium.webdriver.support.expected_conditions import element_to_be_clickable
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.driver.find_element(By.TAG_NAME, "html")
-        for _ in range(
-            3
-        ):  # on a busy machine the button can be swapped under the click ("node ... not in the document")
+
+        def left(_driver) -> bool:
+            """Whether the page of the click is gone. Chromium reports a node of a replaced page either as
+            stale or as "does not belong to the document": both mean the next page is there."""
+            try:
+                page.is_enabled()
+            except WebDriverException:
+                return True
+            return False
+
+        for _ in range(3):  # on a busy machine the button can be swapped under the click
             try:
                 WebDriverWait(self.driver, 10).until(element_to_be_clickable((By.NAME, name))).click()
                 break
             except WebDriverException:
-                if staleness_of(page)(self.driver):
-                    break  # the click went through: the next page is there
+                if left(self.driver):
+                    break  # the click went through
                 time.sleep(0.3)
-        WebDriverWait(self.driver, 15).until(staleness_of(page))
+        WebDriverWait(self.driver, 15).until(left)
+        WebDriverWait(self.driver, 15).until(
+            lambda driver: driver.execute_script("return document.readyState") == "complete"
+        )
 
     def text(self) -> str:
         return self.driver.find_element("tag name", "body").text
