@@ -1,7 +1,5 @@
 """Stats commands: ``affnet report`` and the stats API tokens."""
 
-import csv
-import sys
 import time
 from datetime import date, datetime, timedelta, UTC
 
@@ -10,7 +8,7 @@ import click
 from .common import JSON_OPTION, emit, with_db
 from ..core.network import api_tokens
 from ..core.storage.models import Offer, User
-from ..core.reports import GROUPS, ReportError, build_report, spreadsheet_row, zone
+from ..core.reports import GROUPS, ReportError, build_report, zone
 
 
 def _user(email: str) -> User:
@@ -96,13 +94,10 @@ def report(services, group_by, date_from, date_to, tz, affiliate_email, offer_sl
     if as_json:
         emit(result.as_dict(), True)
         return
-    rows = list(result.flat_rows())
     if as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(spreadsheet_row(row) for row in rows)
+        click.echo(result.as_csv("\n"), nl=False)
         return
-    click.echo(table(rows))
+    click.echo(table(list(result.flat_rows())))
     scope = (
         " ".join(
             filter(None, [affiliate_email and f"affiliate {affiliate_email}", offer_slug and f"offer {offer_slug}"])

@@ -30,6 +30,8 @@ without a click counts under "no value"). Money sums run in SQL over whole
 
 import base64
 import binascii
+import csv
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, UTC
@@ -151,6 +153,17 @@ class Report:
             "rows": [row.as_dict() for row in self.rows],
             "total": self.total.as_dict(),
         }
+
+    def as_csv(self, lineterminator: str = "\r\n") -> str:
+        """The flat rows as CSV with a header row, every cell safe to open in a spreadsheet."""
+        rows = list(self.flat_rows())
+        buffer = io.StringIO()
+        writer = csv.DictWriter(
+            buffer, fieldnames=list(rows[0]) if rows else [self.group_by], lineterminator=lineterminator
+        )
+        writer.writeheader()
+        writer.writerows(spreadsheet_row(row) for row in rows)
+        return buffer.getvalue()
 
     def flat_rows(self) -> Iterator[dict]:
         """One flat dict per row and a last "total" row, money in

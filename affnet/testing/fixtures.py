@@ -116,7 +116,8 @@ def affnet_settings(tmp_path, affnet_database_url, affnet_config):
 @pytest.fixture
 def affnet_app(affnet_settings, affnet_plugins):
     """The Flask app on the test database, with the schema made and only
-    ``affnet_plugins`` (and the config's ``plugins.enabled``) registered."""
+    ``affnet_plugins`` (and the config's ``plugins.enabled``) registered.
+    No app context is held open: each request has its own, as in a server."""
     from ..app import create_app
     from ..core.storage import migrations
 
@@ -126,8 +127,7 @@ def affnet_app(affnet_settings, affnet_plugins):
     app.config["TESTING"] = True
     with db.connection_context():
         migrations.migrate(progress=lambda line: None)
-    with app.app_context():
-        yield app
+    yield app
     app.extensions["affnet"].spool.close()
     clock.freeze(None)
     db.obj.close_all()

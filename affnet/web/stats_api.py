@@ -34,7 +34,6 @@ from ..core.reports import (
     ReportError,
     build_report,
     export_page,
-    spreadsheet_row,
     spreadsheet_text,
 )
 
@@ -234,12 +233,7 @@ def report():
         return _error(422, f"invalid query: {error}", {error.field or "query": str(error)})
     if fmt == "json":
         return jsonify(result.as_dict())
-    buffer = io.StringIO()
-    rows = list(result.flat_rows())
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [result.group_by], lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(spreadsheet_row(row) for row in rows)
-    return Response(buffer.getvalue(), mimetype="text/csv")
+    return Response(result.as_csv(), mimetype="text/csv")
 
 
 def init_app(app) -> None:

@@ -86,11 +86,6 @@ def test_a_sign_up_waits_for_the_operator_then_logs_in(browser, people):
     assert User.get(User.email == "nueva@example.com").role == "affiliate"
 
 
-@pytest.fixture
-def affnet_config():
-    return {}
-
-
 def test_a_sign_up_with_a_short_password_or_a_taken_email_is_refused_and_writes_nothing(browser, people):
     short = post_form(
         browser, "/signup", {"name": "A", "email": "a@example.com", "password": "short", "confirm": "short"}
@@ -173,3 +168,16 @@ def test_a_log_in_after_the_log_in_page_of_another_session_is_refused(browser, p
     token = csrf_of(affnet_app.test_client(), "/login")
     response = browser.post("/login", data={"csrf_token": token, "email": "aff@example.com", "password": PASSWORD})
     assert response.status_code == 400
+
+
+def test_sign_up_and_a_reset_refuse_a_post_without_a_valid_csrf_token(browser, people):
+    form = {"name": "A", "email": "csrf@example.com", "password": "long-enough-pass", "confirm": "long-enough-pass"}
+    for token in ({}, {"csrf_token": "forged"}):
+        assert browser.post("/signup", data={**form, **token}).status_code == 400
+    assert not User.select().where(User.email == "csrf@example.com").exists()
+    reset = users.reset_link_token(User.get(User.email == "aff@example.com"))
+    new = {"password": "brand-new-pass-1", "confirm": "brand-new-pass-1"}
+    for token in ({}, {"csrf_token": "forged"}):
+        assert browser.post(f"/reset/{reset}", data={**new, **token}).status_code == 400
+    assert users.reset_for(reset) is not None, "the link still works"
+    assert users.authenticate("aff@example.com", "brand-new-pass-1") is None

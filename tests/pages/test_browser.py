@@ -37,7 +37,7 @@ def affnet_database_url(tmp_path):
 @pytest.fixture
 def affnet_config():
     return {
-        "plugins.enabled": ["keitaro"],
+        "plugins.enabled": ["keitaro", "fb_capi"],
         "deliveries.allow_private_targets": True,
         "base_url": f"http://127.0.0.1:{PORT}",
     }
@@ -182,7 +182,9 @@ def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_n
         walk.fill(name="Lucía", email="lucia@example.com", password="a-long-password-1", confirm="a-long-password-1")
         walk.press("submit")
         assert "approve your account" in walk.text()
-        users.approve(User.get(User.email == "lucia@example.com"))
+        lucia = User.get(User.email == "lucia@example.com")
+        walk.go(f"/reset/{users.reset_link_token(lucia)}", "reset")
+        users.approve(lucia)
         walk.go("/login", "login")
         walk.fill(email="lucia@example.com", password="a-long-password-1")
         walk.press("submit")
@@ -206,6 +208,7 @@ def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_n
         assert "HTTP 200" in walk.text() and keitaro.requests[-1]["query"]["subid"] == "affnet-test"
         walk.press("save")
         assert "It is in force now" in walk.text()
+        walk.go("/settings/fb_capi", "pixel")
 
         # a click and a sale arrive
         visit = requests.get(
@@ -258,4 +261,4 @@ def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_n
         walk.go("/account", "account")
 
     assert walk.faults == {}, json.dumps(walk.faults, indent=1)
-    assert walk.shots == 12 * 4, "every page: Spanish and English, desktop and phone"
+    assert walk.shots == 14 * 4, "every page: Spanish and English, desktop and phone"

@@ -78,7 +78,8 @@ def approve(user: User) -> User:
 def set_active(user: User, active: bool) -> User:
     """Disable (every session ends) or enable an account."""
     user.is_active = active
-    user.session_version += 0 if active else 1
+    if not active:
+        user.session_version += 1
     user.save(only=[User.is_active, User.session_version])
     return user
 

@@ -12,8 +12,8 @@ the ingest API never reach this package.
 
 from pathlib import Path
 
-from flask import abort, g, redirect, request, session, url_for
-from flask_babel import Babel, refresh
+from flask import redirect, request, session, url_for
+from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -65,14 +65,6 @@ def init_app(app, settings) -> None:
     page_blueprints = {auth.bp.name, affiliate.bp.name, delivery_settings.bp.name}
 
     @app.before_request
-    def _fresh_user():
-        # Flask-Login keeps the request's user in g, and Flask-WTF its CSRF token; g lives as long as the
-        # app context: where one outlives a request (tests, commands), the next request must make its own.
-        g.pop("_login_user", None)
-        g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
-        refresh()  # Flask-Babel's locale, kept the same way
-
-    @app.before_request
     def _protect():
         if request.blueprint in page_blueprints and request.method not in ("GET", "HEAD", "OPTIONS"):
             csrf.protect()
@@ -97,13 +89,9 @@ def init_app(app, settings) -> None:
         chosen = request.args.get("lang")
         if chosen in LANGUAGES and request.method == "GET" and not request.path.startswith(("/api/", "/hooks/")):
             session["lang"] = chosen
-            g.lang_switched = True
 
     @app.errorhandler(403)
     def _forbidden(_error):
         from flask import render_template
 
         return render_template("pages/error.html", code=403), 403
-
-
-__all__ = ["init_app", "LANGUAGES", "abort"]

@@ -2,7 +2,7 @@
 
 from functools import wraps
 
-from flask import abort, url_for
+from flask import abort, current_app, url_for
 from flask_login import UserMixin, current_user, login_required
 
 from ...core.storage.models import User
@@ -48,3 +48,8 @@ def role_required(*roles: str):
 
 def me() -> User:
     return current_user.user
+
+
+def services():
+    """The app's services (settings, plugins, the recorder)."""
+    return current_app.extensions["affnet"]

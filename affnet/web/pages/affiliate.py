@@ -6,8 +6,6 @@ and tokens are looked up with the affiliate's id, so another affiliate's id
 in a URL finds nothing (404), and another role gets 403.
 """
 
-import csv
-import io
 from datetime import date, timedelta
 from urllib.parse import quote
 
@@ -18,7 +16,7 @@ from ...core import clock, reports
 from ...core.clicks.tracking import AD_CLICK_IDS
 from ...core.network import accounts, api_tokens
 from ...core.storage.models import CommissionRule, Offer, Participation
-from .access import me, role_required
+from .access import me, role_required, services
 from .charts import day_chart
 from .forms import ApplyForm, ConfirmForm, TokenForm
 
@@ -29,9 +27,7 @@ STATS_GROUPS = ("day", "offer", *reports.SUB_GROUPS, *reports.CLICK_ID_GROUPS)
 
 
 def _base_url() -> str:
-    from flask import current_app
-
-    return current_app.extensions["affnet"].settings["base_url"].rstrip("/")
+    return services().settings["base_url"].rstrip("/")
 
 
 def _mine(ref_code: str) -> Participation:
@@ -200,14 +196,9 @@ def stats_csv():
         report = reports.build_report(group_by, date_from, date_to, affiliate=me().id, offer=offer)
     except reports.ReportError:
         abort(400)
-    rows = list(report.flat_rows())
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [group_by], lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(reports.spreadsheet_row(row) for row in rows)
     name = f"affnet-{group_by}-{date_from}-{date_to}.csv"
     return Response(
-        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        report.as_csv(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
 
 

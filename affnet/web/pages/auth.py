@@ -35,13 +35,13 @@ class Limits:
         self.signup = parse_many(settings["accounts.signup_rate_limit"])
         self.auto_approve = settings["accounts.auto_approve_affiliates"]
 
-    def hit(self, rates, *keys: str) -> int:
-        """Count one try under each key; 0 when allowed, else the seconds to wait."""
+    def hit(self, rates, *keys: tuple[str, str]) -> int:
+        """Count one try under each (namespace, value) key; 0 when allowed, else the seconds to wait."""
         wait = 0
         for rate in rates:
             for key in keys:
-                if not self.limiter.hit(rate, *key.split(":", 1)):
-                    reset, _ = self.limiter.get_window_stats(rate, *key.split(":", 1))
+                if not self.limiter.hit(rate, *key):
+                    reset, _ = self.limiter.get_window_stats(rate, *key)
                     wait = max(wait, math.ceil(reset - time.time()), 1)
         return wait
 
@@ -64,7 +64,7 @@ def login():
     error = None
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        wait = _limits().hit(_limits().login, f"login-ip:{request.remote_addr}", f"login-account:{email}")
+        wait = _limits().hit(_limits().login, ("login-ip", request.remote_addr or "-"), ("login-account", email))
         if wait:
             return _too_many(wait, "pages/login.html", form)
         user = users.authenticate(email, form.password.data)
@@ -101,7 +101,7 @@ def signup():
     form = SignupForm()
     error = None
     if form.validate_on_submit():
-        wait = _limits().hit(_limits().signup, f"signup-ip:{request.remote_addr}")
+        wait = _limits().hit(_limits().signup, ("signup-ip", request.remote_addr or "-"))
         if wait:
             return _too_many(wait, "pages/signup.html", form)
         try:

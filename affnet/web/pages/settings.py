@@ -8,7 +8,7 @@ secret field is write-only: left empty, it keeps the saved value, and only
 its last four characters are ever shown.
 """
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
@@ -26,18 +26,14 @@ from ...core.deliveries.affiliate_settings import (
     with_preset,
 )
 from ...core.storage.models import Delivery, Participation
-from .access import me, role_required
+from .access import me, role_required, services
 
 bp = Blueprint("delivery_settings", __name__)
 affiliate_only = role_required("affiliate")
 
 
-def _services():
-    return current_app.extensions["affnet"]
-
-
 def _kind(name: str):
-    kind = _services().registry.kinds.get(name)
+    kind = services().registry.kinds.get(name)
     if kind is None:
         abort(404)
     return kind
@@ -108,7 +104,7 @@ def edit(kind_name: str):
                     values,
                     participation=participation,
                     enabled=not form.off.data,
-                    delay_hours=_services().settings["settings.change_delay_hours"],
+                    delay_hours=services().settings["settings.change_delay_hours"],
                     now=now,
                 )
             except (SettingsChoiceError, setting_versions.SettingsError) as refused:
@@ -138,7 +134,7 @@ def edit(kind_name: str):
         errors=errors,
         result=result,
         offers=offers,
-        delay=_services().settings["settings.change_delay_hours"],
+        delay=services().settings["settings.change_delay_hours"],
     )
 
 
@@ -156,9 +152,9 @@ def _test(kind, participation, given: dict) -> dict:
         values, setting_id = test_values(kind, me(), participation, given)
         setting_versions.validate(kind, values)
         info = sample_event(me(), participation, "sale", "affnet-test", clock.now())
-        services = _services()
+        app = services()
         delivery = outbox.send_test(
-            services.pm, services.registry, services.plugin_config, kind.name, info, values, setting_id=setting_id
+            app.pm, app.registry, app.plugin_config, kind.name, info, values, setting_id=setting_id
         )
     except (SettingsChoiceError, setting_versions.SettingsError, ValueError) as refused:
         fields = getattr(refused, "fields", None)
