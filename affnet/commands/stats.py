@@ -1,5 +1,6 @@
 """Stats commands: ``affnet report`` and the stats API tokens."""
 
+import sys
 import time
 from datetime import date, datetime, timedelta, UTC
 
@@ -95,7 +96,7 @@ def report(services, group_by, date_from, date_to, tz, affiliate_email, offer_sl
         emit(result.as_dict(), True)
         return
     if as_csv:
-        click.echo(result.as_csv("\n"), nl=False)
+        sys.stdout.write(result.as_csv("\n"))  # as it is: click.echo would drop escape sequences in the data
         return
     click.echo(table(list(result.flat_rows())))
     scope = (
