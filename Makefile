@@ -6,7 +6,7 @@ PLUGINS := $(wildcard plugins/*/setup.cfg)
 TEST_PLUGINS := tests/plugins/affnet_echo_receiver/setup.cfg
 LOG := $(VENV)/install.log
 
-.PHONY: run test lint demo bench bench-reports clean install install-test translations
+.PHONY: run test lint demo bench bench-reports bench-pages clean install install-test translations
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "affnet needs Python 3.11 or newer")'
@@ -54,6 +54,10 @@ bench: install-test
 
 bench-reports: install-test
 	$(BIN)/python bench/reports.py
+
+# The affiliate's dashboard and stats page with a million clicks of theirs in the last 30 days.
+bench-pages: install-test
+	$(BIN)/python bench/reports.py --clicks 1300000 --events 60000 --days 30 --share 0.8
 
 # After a page's text changes: the template of every string, the catalogs updated (translate what is new), compiled.
 translations: install-test

@@ -5,19 +5,25 @@ Loads N clicks (default 5,000,000) and M events (default 200,000) spread over
 times, for the busiest affiliate (a fifth of all traffic by default):
 
 - a 30-day report grouped by day, and one grouped by sub1 (``build_report``);
-- the stats API export of that month, CSV and JSON, through the Flask app.
+- the stats API export of that month, CSV and JSON, through the Flask app;
+- the affiliate's dashboard (today, 7 and 30 days with a chart) and stats
+  page (30 days by day, by offer and by s1), logged in, through the Flask app.
 
-Each figure is the median of three runs after a warm-up run. Everything it
+Reports and exports have a goal of 1 s; pages, of 300 ms. ``make
+bench-pages`` sizes the run so that the measured affiliate has a million
+clicks in the last 30 days. Each figure is the median of three runs after a warm-up run. Everything it
 made is removed at the end (the SQLite file's folder, the PostgreSQL schema).
 
     .venv/bin/python bench/reports.py                       # full size, both databases
     .venv/bin/python bench/reports.py --clicks 200000 --events 10000 --databases sqlite
+    .venv/bin/python bench/reports.py --clicks 1300000 --events 60000 --days 30 --share 0.8   # make bench-pages
 """
 
 import argparse
 import io
 import os
 import random
+import re
 import secrets
 import shutil
 import statistics
@@ -29,6 +35,7 @@ from datetime import date, datetime, timedelta
 
 from affnet.config import load_settings
 from affnet.core.network import accounts, api_tokens
+from affnet.core import clock
 from affnet.core.storage import migrations
 from affnet.core.storage.db import db, open_database
 from affnet.core.storage.models import Click, Event
@@ -83,6 +90,8 @@ EVENT_COLUMNS = [
     "occurred_at",
 ]
 CHUNK = 50_000
+PASSWORD = "bench-password-42"
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def say(text: str) -> None:
@@ -138,7 +147,7 @@ def make_network(affiliates: int):
     participations = {}
     users = []
     for n in range(affiliates):
-        user, _ = accounts.create_user(f"aff{n}@bench.example", "affiliate")
+        user, _ = accounts.create_user(f"aff{n}@bench.example", "affiliate", password=PASSWORD if n == 0 else None)
         users.append(user)
         for offer in offers:
             participation = accounts.apply(user, offer)
@@ -265,7 +274,7 @@ def run_database(name: str, url: str, args, workdir: str) -> list:
     database = open_database(url)
     postgres = name == "postgresql"
     rng = random.Random(42)
-    end = datetime.combine(date.today(), datetime.min.time())
+    end = clock.now().replace(microsecond=0)  # the traffic runs up to now, so "today" has its share
     with db.connection_context():
         migrations.migrate(progress=lambda line: None)
         users, offers, participations = make_network(args.affiliates)
@@ -311,7 +320,7 @@ def run_database(name: str, url: str, args, workdir: str) -> list:
                 "30-day report by day, all affiliates",
                 f"{report.total.clicks:,} clicks, {_conversions(report):,} conv.",
                 seconds,
-                goal=False,
+                goal=None,
             )
         )
     app = _app(url, workdir)
@@ -327,8 +336,47 @@ def run_database(name: str, url: str, args, workdir: str) -> list:
         seconds, body = timed(export, args.repeat)
         rows = body.count(b"\n") - 1 if fmt == "csv" else body.count(b'"txid"')
         results.append(_result(name, f"stats API export, 30 days, {fmt}", f"{rows:,} rows", seconds))
+    results += _pages(name, app, busy, date_from, date_to, args.repeat)
     database.close_all()
     return results
+
+
+def _pages(name: str, app, busy, date_from: date, date_to: date, repeat: int) -> list:
+    """The affiliate's dashboard and stats page, logged in as a browser would be."""
+    client = app.test_client()
+    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
+    answer = client.post("/login", data={"csrf_token": token, "email": busy.email, "password": PASSWORD})
+    assert answer.status_code == 302, answer.status_code
+    results = []
+    pages = [("dashboard", "/dashboard")] + [
+        (f"stats page, 30 days by {group}", f"/stats?from={date_from}&to={date_to}&group_by={group}")
+        for group in ("day", "offer", "sub1")
+    ]
+    today = clock.now().date()
+    with db.connection_context():
+        month = Click.select().where((Click.affiliate == busy.id) & (Click.created_at >= _utc(today - timedelta(days=29))))
+        dashboard_clicks = month.count()
+        range_clicks = (
+            Click.select()
+            .where((Click.affiliate == busy.id) & (Click.created_at >= _utc(date_from)))
+            .where(Click.created_at < _utc(date_to + timedelta(days=1)))
+            .count()
+        )
+    for measure, path in pages:
+        clicks = dashboard_clicks if path == "/dashboard" else range_clicks
+
+        def page(path=path):
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            return response.get_data()
+
+        seconds, body = timed(page, repeat)
+        results.append(_result(name, measure, f"{clicks:,} clicks, {len(body) // 1024} KiB", seconds, goal=0.3))
+    return results
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time())
 
 
 def _conversions(report) -> int:
@@ -336,7 +384,7 @@ def _conversions(report) -> int:
     return total.leads + total.trials + total.sales + total.rebills + total.rejected
 
 
-def _result(database: str, measure: str, size: str, seconds: float, goal: bool = True) -> tuple:
+def _result(database: str, measure: str, size: str, seconds: float, goal: float | None = 1.0) -> tuple:
     """One line of the final table, also printed as soon as it is measured."""
     row = (database, measure, size, seconds, goal)
     say(f"  {_line(row)}")
@@ -345,7 +393,7 @@ def _result(database: str, measure: str, size: str, seconds: float, goal: bool =
 
 def _line(row) -> str:
     database, measure, size, seconds, goal = row
-    verdict = ("ok" if seconds < 1 else "SLOW") if goal else "(no goal)"
+    verdict = (("ok" if seconds < goal else "SLOW") + f" (< {goal:g} s)") if goal else "(no goal)"
     return f"{database:<11} {measure:<37} {size:<28} {seconds:>8.3f}  {verdict}"
 
 
@@ -390,10 +438,10 @@ def main(argv=None) -> int:
         f"{args.clicks:,} clicks, {args.events:,} events over {args.days} days; "
         f"measured affiliate: {args.share:.0%} of the traffic; median of {args.repeat} runs"
     )
-    say(f"{'database':<11} {'measure':<37} {'size':<28} {'seconds':>8}  goal < 1 s")
+    say(f"{'database':<11} {'measure':<37} {'size':<28} {'seconds':>8}  goal")
     for row in results:
         say(_line(row))
-    return 0 if all(row[3] < 1 for row in results if row[4]) else 1
+    return 0 if all(row[3] < row[4] for row in results if row[4]) else 1
 
 
 def _with_schema(args, workdir: str) -> list:
