@@ -22,6 +22,7 @@ import time
 
 import schedule
 
+from .core.clicks import rollup
 from .core.deliveries import outbox
 from .core.storage.retention import RetentionJob
 from .core.storage.db import db
@@ -41,6 +42,7 @@ class Worker:
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(self.settings["worker.poll_seconds"]).seconds.do(self._job, self.send_deliveries)
         self.scheduler.every(1).minutes.do(self._job, services.recorder.apply_waiting_reversals)
+        self.scheduler.every(1).minutes.do(self._job, rollup.advance)  # clicks counted for the reports
         # retention: one pass a day, done in slices of at most 20 s so deliveries never wait long
         self.scheduler.every(10).minutes.do(self._job, RetentionJob.from_settings(self.settings).run)
         services.pm.hook.register_jobs(scheduler=self.scheduler, app=app)

@@ -5,7 +5,7 @@ from playhouse.migrate import migrate as run
 
 from affnet.core.storage import migrations
 from affnet.core.storage.db import db, is_postgres
-from affnet.core.storage.models import Click, PasswordReset, SchemaVersion, User
+from affnet.core.storage.models import Click, ClickRollup, PasswordReset, RollupMark, SchemaVersion, User
 from affnet.testing import click, click_id_of, load_clicks
 
 
@@ -78,6 +78,8 @@ def _undo_steps_after(version: int):
     migrator = migrations.SchemaMigrator.from_database(db.obj)
     if not is_postgres():
         db.execute_sql("PRAGMA foreign_keys = OFF")  # SQLite drops a column by copying its table
+    if version < 5:
+        db.drop_tables([ClickRollup, RollupMark])
     if version < 4:
         for column in ("approved_at", "language", "session_version", "last_login_at"):
             run(migrator.drop_column("users", column))
@@ -111,3 +113,21 @@ def test_a_version_3_database_migrated_keeps_its_accounts_able_to_log_in(affnet_
     assert owner.approved_at == owner.created_at and owner.session_version == 0 and owner.language == ""
     assert affnet_network.offer.__class__.get_by_id(affnet_network.offer.id).approval == "manual"
     assert PasswordReset.select().count() == 0
+
+
+def test_a_version_4_database_migrated_counts_its_clicks_in_the_rollup(affnet_app, affnet_client, affnet_network):
+    from datetime import timedelta
+
+    from affnet.core import clock
+    from affnet.core.clicks import rollup
+    from affnet.core.reports import build_report
+
+    click(affnet_client, affnet_network.ref)
+    _undo_steps_after(4)
+    SchemaVersion.update(version=4).execute()
+    assert migrations.migrate(progress=lambda line: None) == (4, migrations.LATEST)
+    today = clock.now().date()
+    assert build_report("day", today, today).total.clicks == 1  # read from the clicks until the worker counts them
+    assert rollup.advance(now=clock.now() + timedelta(hours=1)) > clock.now()
+    assert ClickRollup.select().count() == 1
+    assert build_report("day", today - timedelta(days=1), today + timedelta(days=1)).total.clicks == 1

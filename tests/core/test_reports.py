@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from affnet.core.network import accounts
-from affnet.core.clicks import tracking
+from affnet.core.clicks import rollup, tracking
 from affnet.core.storage.models import Click, Event, Offer, User
 from affnet.core.reports import GROUPS, Cursor, ExportFilter, ReportError, build_report, export_page
 from affnet.testing import click, click_id_of, ingest, sale_body
@@ -51,9 +51,10 @@ def second_offer(affnet_network):
     return offer, key, participation
 
 
-@pytest.fixture
-def traffic(affnet_app, affnet_network, affnet_clock, second_offer):
-    """Three days of traffic of two affiliates on two offers (USD and EUR)."""
+@pytest.fixture(params=["clicks", "rollup", "rollup and clicks"])
+def traffic(request, affnet_app, affnet_network, affnet_clock, second_offer):
+    """Three days of traffic of two affiliates on two offers (USD and EUR), counted from the clicks alone,
+    from the click rollup alone, or from the rollup up to the middle of the second day and the clicks after."""
     net = affnet_network
     nocturna, nocturna_key, nocturna_part = second_offer
     other = net.add_affiliate("other@example.com")
@@ -85,6 +86,10 @@ def traffic(affnet_app, affnet_network, affnet_clock, second_offer):
         datetime(2026, 6, 3, 4),
         sale_body(None, payment="pi_5b", amount=9.99, user_ref="cus_5", event="rebill", is_first_payment=False),
     )
+    if request.param == "rollup":
+        assert rollup.advance() == datetime(2026, 6, 3, 3, 45)  # every click is before it
+    elif request.param == "rollup and clicks":
+        assert rollup.advance(now=datetime(2026, 6, 2, 12, 25)) == datetime(2026, 6, 2, 12, 15)
     return net
 
 

@@ -52,6 +52,7 @@ import psycopg2
 from ...logs import log_text
 from ..storage.db import db
 from ..storage.sql import insert_clicks
+from . import rollup
 from .tracking import storable
 
 log = logging.getLogger("affnet.spool")
@@ -314,8 +315,10 @@ class ClickSpool:
             db.connect()
         try:
             for start in range(0, len(rows), _BATCH):
+                batch = rows[start : start + _BATCH]
                 with db.atomic():
-                    insert_clicks(rows[start : start + _BATCH])
+                    insert_clicks(batch)
+                    rollup.reopen(min(row["created_at"] for row in batch))
         finally:
             if opened:
                 db.close()

@@ -30,6 +30,7 @@ from .. import clock
 from ..storage.cache import TTLCache
 from ..storage.db import DATABASE_ERRORS, db
 from ..storage.models import Click, Offer, Participation
+from . import rollup
 
 COOKIE_PREFIX = "affnet_"
 _BOT_AGENTS = re.compile(
@@ -240,7 +241,9 @@ def record_click(route: Route, args, **request_facts) -> dict:
     """Insert one click straight into the database (demo data and
     benchmarks; the web path spools it); returns its row."""
     row = click_row(route, args, **request_facts)
-    Click.insert(row).execute()
+    with db.atomic():
+        Click.insert(row).execute()
+        rollup.reopen(row["created_at"])
     return row
 
 

@@ -11,7 +11,7 @@ from peewee import DateTimeField, TextField
 from playhouse.migrate import SchemaMigrator, migrate as run_migration
 
 from .db import db
-from .models import ALL_MODELS, Delivery, Event, PasswordReset, SchemaVersion, User
+from .models import ALL_MODELS, ClickRollup, Delivery, Event, PasswordReset, RollupMark, SchemaVersion, User
 
 
 def _initial(migrator, database):
@@ -64,11 +64,18 @@ def _accounts(migrator, database):
     database.create_tables([PasswordReset])
 
 
+def _click_rollup(migrator, database):
+    """Clicks counted per affiliate, offer and 15-minute slot, for fast reports by day and offer (the worker
+    counts the existing clicks in its first rounds)."""
+    database.create_tables([ClickRollup, RollupMark])
+
+
 STEPS = [
     (1, _initial),
     (2, _leaner_indexes),
     (3, _ad_click_ids),
     (4, _accounts),
+    (5, _click_rollup),
 ]
 LATEST = STEPS[-1][0]
 

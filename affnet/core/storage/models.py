@@ -175,6 +175,32 @@ class Click(BaseModel):
         return {f"sub{n}": getattr(self, f"s{n}") for n in range(1, 11)}
 
 
+class ClickRollup(BaseModel):
+    """Clicks counted per affiliate, offer and 15-minute slot (UTC), for the
+    reports grouped by day, offer or affiliate (``affnet.core.clicks.rollup``)."""
+
+    affiliate = ForeignKeyField(User, index=False)  # indexed first in (affiliate, bucket, offer)
+    offer = ForeignKeyField(Offer, index=False)  # indexed first in (offer, bucket)
+    bucket = DateTimeField()  # the slot's start: :00, :15, :30 or :45
+    clicks = IntegerField()
+    unique_clicks = IntegerField()  # unique and not bots, as reports count them
+    bot_clicks = IntegerField()
+
+    class Meta:
+        indexes = (
+            (("affiliate", "bucket", "offer"), True),
+            (("offer", "bucket"), False),
+            (("bucket",), False),
+        )
+
+
+class RollupMark(BaseModel):
+    """How far ``ClickRollup`` is complete: every click before ``until`` is counted there, none after."""
+
+    name = CharField(unique=True)
+    until = DateTimeField(null=True)
+
+
 class Event(BaseModel):
     """One thing reported by a product owner.
 
@@ -353,6 +379,8 @@ ALL_MODELS = (
     CommissionRule,
     Participation,
     Click,
+    ClickRollup,
+    RollupMark,
     Event,
     Payout,
     LedgerEntry,
