@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(wildcard plugins/*/setup.cfg)
 TEST_PLUGINS := tests/plugins/affnet_echo_receiver/setup.cfg
+PLUGIN_CATALOGS := plugins/keitaro/affnet_keitaro plugins/fb_capi/affnet_fb_capi
 LOG := $(VENV)/install.log
 
 .PHONY: run test lint demo bench bench-reports bench-pages clean install install-test translations
@@ -66,6 +67,14 @@ translations: install-test
 	$(BIN)/pybabel update -i affnet/translations/messages.pot -d affnet/translations --no-fuzzy-matching \
 		--ignore-obsolete --width 120
 	$(BIN)/pybabel compile -d affnet/translations
+	@for package in $(PLUGIN_CATALOGS); do mkdir -p $$package/translations; \
+		$(BIN)/pybabel extract --no-location --sort-output --project affnet -o $$package/translations/messages.pot $$package \
+		&& ( [ -f $$package/translations/es/LC_MESSAGES/messages.po ] \
+			|| $(BIN)/pybabel init -l es -i $$package/translations/messages.pot -d $$package/translations ) \
+		&& $(BIN)/pybabel update -i $$package/translations/messages.pot -d $$package/translations --no-fuzzy-matching \
+			--ignore-obsolete --width 120 \
+		&& $(BIN)/pybabel compile -d $$package/translations || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info tests/plugins/*/*.egg-info

@@ -361,7 +361,9 @@ def _pages(name: str, app, busy, date_from: date, date_to: date, repeat: int) ->
     ]
     today = clock.now().date()
     with db.connection_context():
-        month = Click.select().where((Click.affiliate == busy.id) & (Click.created_at >= _utc(today - timedelta(days=29))))
+        month = Click.select().where(
+            (Click.affiliate == busy.id) & (Click.created_at >= _utc(today - timedelta(days=29)))
+        )
         dashboard_clicks = month.count()
         range_clicks = (
             Click.select()

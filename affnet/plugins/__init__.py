@@ -11,6 +11,8 @@ versions without notice; a test holds the bundled plugins to this surface.
   outbound event loop), ``refusal_in``, ``UnresolvableHost``.
 - Conversion-API senders (``affnet.plugins.senders``): ``send_batches``,
   ``Destination``, ``Answer``, ``read_answer``, ``retry_after_seconds``, ``mask``.
+- Texts for the pages: ``N_`` marks one for translation (see the
+  ``translation_directories`` hook).
 - Commands: ``JSON_OPTION``, ``emit``, ``with_db``, and ``settings_set`` (the
   ``affnet settings set`` command, to invoke from a command of your own).
 - Ingest sources (``affnet.plugins.sources``): ``find_offer``,
@@ -75,7 +77,15 @@ _LAZY = {
     },
 }
 
+
+def N_(text: str) -> str:
+    """Mark ``text`` for ``pybabel extract`` and return it as it is: the pages
+    translate a plugin's label, help or message where they show it."""
+    return text
+
+
 __all__ = [
+    "N_",
     "ClickInfo",
     "ConfigKey",
     "EventInfo",

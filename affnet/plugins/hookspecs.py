@@ -103,6 +103,20 @@ def payout_methods():
 
 
 @hookspec
+def translation_directories():
+    """Return a list of folders holding your compiled catalogs for the pages:
+    ``<folder>/<language>/LC_MESSAGES/messages.mo`` (``es`` for Spanish).
+
+    The pages show the texts you declare (a ``DeliveryKind``'s ``label`` and
+    ``description``, its fields' ``label`` and ``help``, the messages and
+    warnings your ``validate`` returns) through gettext, with your catalogs
+    merged over affnet's. A text no catalog holds shows as you wrote it.
+    Mark each text with ``affnet.plugins.N_`` so that ``pybabel extract``
+    finds it; the bundled plugins show the whole round (``make
+    translations``)."""
+
+
+@hookspec
 def register_jobs(scheduler, app):
     """Add periodic jobs to the worker's ``schedule.Scheduler``.
 

@@ -13,7 +13,7 @@ from affnet.core.reports import build_report
 from affnet.core.storage.db import db
 from affnet.core.storage.models import Click, ClickRollup, RollupMark
 from affnet.core.storage.retention import RetentionJob
-from affnet.testing import click, click_id_of, load_clicks
+from affnet.testing import click, load_clicks
 
 # Zones whose offsets are whole hours, half hours and quarter hours, with and without daylight saving
 # (Lord Howe moves by half an hour).
@@ -83,7 +83,9 @@ def test_every_time_zone_gets_the_same_report_from_the_rollup_as_from_the_clicks
         if mark:
             rollup.advance(now=mark)
         reports[mark] = [
-            _figures(build_report(group, date(2026, 10, 1), date(2026, 11, 12), zone, affiliate=affnet_network.affiliate))
+            _figures(
+                build_report(group, date(2026, 10, 1), date(2026, 11, 12), zone, affiliate=affnet_network.affiliate)
+            )
             for group in ("day", "offer")
         ]
     assert reports[None][0] and sum(row[1] for row in reports[None][0]) == 600
@@ -133,7 +135,9 @@ def test_months_without_clicks_are_skipped_in_one_round(affnet_app, affnet_netwo
 
 def test_workers_counting_at_once_count_every_click_once(affnet_app, affnet_network):
     rng = random.Random(7)
-    _insert_clicks(affnet_network, [datetime(2026, 6, 1) + timedelta(minutes=rng.randrange(10 * 1440)) for _ in range(500)])
+    _insert_clicks(
+        affnet_network, [datetime(2026, 6, 1) + timedelta(minutes=rng.randrange(10 * 1440)) for _ in range(500)]
+    )
     failures = []
 
     def work():
@@ -161,9 +165,7 @@ def test_the_worker_counts_clicks_every_minute(affnet_app, affnet_network, affne
     assert ClickRollup.select(fn.SUM(ClickRollup.clicks)).scalar() == 1
 
 
-def test_clicks_deleted_by_retention_keep_their_count_in_day_reports(
-    affnet_app, affnet_network, affnet_clock
-):
+def test_clicks_deleted_by_retention_keep_their_count_in_day_reports(affnet_app, affnet_network, affnet_clock):
     _insert_clicks(affnet_network, [datetime(2026, 1, 10, 12, 0)] * 3)
     affnet_clock.set(datetime(2026, 6, 1))
     rollup.advance()

@@ -108,3 +108,14 @@ def test_the_delivery_log_shows_the_affiliates_deliveries_and_resends_its_own_on
     assert txid not in other.get("/deliveries").get_data(as_text=True)
     other_token = csrf_of(other, "/deliveries")
     assert other.post(f"/deliveries/{delivery_id}/resend", data={"csrf_token": other_token}).status_code == 404
+
+
+def test_a_plugins_texts_show_in_the_pages_language(browser, people):
+    log_in(browser, "aff@example.com")
+    pixel = browser.get("/settings/fb_capi?lang=es").get_data(as_text=True)
+    assert "Píxel de Facebook (API de conversiones)" in pixel and "ID del píxel" in pixel
+    assert "Administrador de eventos, Eventos de prueba" in pixel, "a field's help too"
+    assert "Postback a tu tracker" in pixel, "the menu names every kind in the page's language"
+    refused = save(browser, "/settings/fb_capi?lang=es", {"pixel_id": "pixel-12", "access_token": TOKEN})
+    assert "debe ser el número que el Administrador de eventos muestra" in refused.get_data(as_text=True)
+    assert "Facebook pixel (Conversions API)" in browser.get("/settings/fb_capi?lang=en").get_data(as_text=True)

@@ -3,8 +3,10 @@
 import io
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -23,43 +25,45 @@ def _ids(catalog) -> set:
     return {message.id for message in catalog if message.id}
 
 
-def test_the_template_holds_every_string_of_the_code_and_pages(tmp_path):
-    fresh = tmp_path / "messages.pot"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "extract",
-            "-F",
-            "babel.cfg",
-            "-k",
-            "_l",
-            "-k",
-            "lazy_gettext",
-            "--no-location",
-            "-o",
-            str(fresh),
-            ".",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    assert _ids(_po(fresh)) == _ids(_po(CATALOGS / "messages.pot")), "run make translations"
+PLUGIN_PACKAGES = [ROOT / "plugins" / "keitaro" / "affnet_keitaro", ROOT / "plugins" / "fb_capi" / "affnet_fb_capi"]
+CATALOG_FOLDERS = [CATALOGS] + [package / "translations" for package in PLUGIN_PACKAGES]
 
 
-def test_the_spanish_catalog_has_no_missing_or_fuzzy_string():
-    template = _po(CATALOGS / "messages.pot")
-    spanish = _po(CATALOGS / "es" / "LC_MESSAGES" / "messages.po", locale="es")
+def _extract(*arguments) -> set:
+    with tempfile.TemporaryDirectory() as folder:
+        fresh = Path(folder) / "messages.pot"
+        subprocess.run(
+            [sys.executable, "-m", "babel.messages.frontend", "extract", "--no-location", "-o", str(fresh), *arguments],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        return _ids(_po(fresh))
+
+
+def test_the_template_holds_every_string_of_the_code_and_pages():
+    fresh = _extract("-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", ".")
+    assert fresh == _ids(_po(CATALOGS / "messages.pot")), "run make translations"
+
+
+@pytest.mark.parametrize("package", PLUGIN_PACKAGES, ids=lambda package: package.name)
+def test_a_bundled_plugins_template_holds_every_text_it_marks(package):
+    assert _extract(str(package.relative_to(ROOT))) == _ids(_po(package / "translations" / "messages.pot"))
+
+
+@pytest.mark.parametrize("folder", CATALOG_FOLDERS, ids=lambda folder: folder.parent.name)
+def test_the_spanish_catalog_has_no_missing_or_fuzzy_string(folder):
+    template = _po(folder / "messages.pot")
+    spanish = _po(folder / "es" / "LC_MESSAGES" / "messages.po", locale="es")
     assert _ids(template) - _ids(spanish) == set()
     untranslated = [message.id for message in spanish if message.id and (not message.string or message.fuzzy)]
     assert untranslated == []
 
 
-def test_the_compiled_spanish_catalog_is_the_current_one():
-    spanish = _po(CATALOGS / "es" / "LC_MESSAGES" / "messages.po", locale="es")
-    compiled = read_mo(io.BytesIO((CATALOGS / "es" / "LC_MESSAGES" / "messages.mo").read_bytes()))
+@pytest.mark.parametrize("folder", CATALOG_FOLDERS, ids=lambda folder: folder.parent.name)
+def test_the_compiled_spanish_catalog_is_the_current_one(folder):
+    spanish = _po(folder / "es" / "LC_MESSAGES" / "messages.po", locale="es")
+    compiled = read_mo(io.BytesIO((folder / "es" / "LC_MESSAGES" / "messages.mo").read_bytes()))
     assert {m.id: m.string for m in compiled if m.id} == {m.id: m.string for m in spanish if m.id}
 
 

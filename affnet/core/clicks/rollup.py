@@ -67,7 +67,9 @@ def _set_mark(until: datetime) -> None:
 
 def _slot_expression():
     if is_postgres():
-        return SQL("date_trunc('hour', created_at) + (extract(minute from created_at)::int / 15) * interval '15 minutes'")
+        return SQL(
+            "date_trunc('hour', created_at) + (extract(minute from created_at)::int / 15) * interval '15 minutes'"
+        )
     return SQL(
         "strftime('%Y-%m-%d %H:', created_at) || printf('%02d:00', CAST(strftime('%M', created_at) AS INTEGER) / 15 * 15)"
     )

@@ -52,7 +52,10 @@ def init_app(app, settings) -> None:
     app.config["SESSION_COOKIE_SECURE"] = settings["base_url"].startswith("https://")
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked for the pages only: plugin webhooks carry no token
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a token lives as long as its session
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    plugin_catalogs = app.extensions["affnet"].pm.hook.translation_directories()
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
+        [str(TRANSLATIONS), *(str(folder) for folders in plugin_catalogs for folder in folders)]
+    )
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

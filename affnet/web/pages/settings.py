@@ -55,7 +55,7 @@ def _form_class(kind):
     """A form with the kind's fields (secrets write-only), its presets and an off switch."""
     attributes = {}
     for field in kind.fields:
-        label = field.label + ("" if field.required else f" ({_('optional')})")
+        label = _(field.label) + ("" if field.required else f" ({_('optional')})")
         make = PasswordField if field.secret else StringField
         attributes[field.name] = make(label, validators=[Optional(), Length(max=2000)], description=field.help)
     if kind.presets:
@@ -111,7 +111,7 @@ def edit(kind_name: str):
                 errors = getattr(refused, "fields", None) or {"": str(refused)}
             else:
                 for warning in warnings:
-                    flash(warning)
+                    flash(_(warning))
                 if version.effective_at <= now:
                     flash(_("Saved. It is in force now."))
                 else:

@@ -6,9 +6,12 @@ https://graph.facebook.com) and ``graph_version`` (default v26.0). Command:
 command line).
 """
 
+from pathlib import Path
+
 import re
 
 from affnet import hookimpl
+from affnet.plugins import N_
 from affnet.plugins.types import ConfigKey, DeliveryKind, NewDelivery, SettingField
 
 from . import KIND, graph
@@ -22,17 +25,19 @@ def validate_settings(values: dict) -> dict:
     faults, warnings = {}, []
     pixel_id = (values.get("pixel_id") or "").strip()
     if pixel_id and not _PIXEL_ID.match(pixel_id):
-        faults["pixel_id"] = "must be the number Events Manager shows for your pixel (digits only)"
+        faults["pixel_id"] = N_("must be the number Events Manager shows for your pixel (digits only)")
     token = values.get("access_token") or ""
     if token and (token != token.strip() or " " in token):
-        faults["access_token"] = "must be pasted without spaces"
+        faults["access_token"] = N_("must be pasted without spaces")
     code = values.get("test_event_code") or ""
     if code and (code != code.strip() or " " in code):
-        faults["test_event_code"] = "must be pasted without spaces"
+        faults["test_event_code"] = N_("must be pasted without spaces")
     elif code:
         warnings.append(
-            "While a Test Event Code is set, every event is sent with it and shows in Events "
-            "Manager under Test events; remove it once your setup is checked."
+            N_(
+                "While a Test Event Code is set, every event is sent with it and shows in Events "
+                "Manager under Test events; remove it once your setup is checked."
+            )
         )
     if warnings:
         faults["_warnings"] = warnings
@@ -41,31 +46,35 @@ def validate_settings(values: dict) -> dict:
 
 PIXEL = DeliveryKind(
     name=KIND,
-    label="Facebook pixel (Conversions API)",
+    label=N_("Facebook pixel (Conversions API)"),
     fields=(
         SettingField(
             "pixel_id",
-            "Pixel ID",
+            N_("Pixel ID"),
             required=True,
-            help="Events Manager, your pixel (data source), Settings: the Pixel ID.",
+            help=N_("Events Manager, your pixel (data source), Settings: the Pixel ID."),
         ),
         SettingField(
             "access_token",
-            "Conversions API access token",
+            N_("Conversions API access token"),
             secret=True,
             required=True,
-            help="Events Manager, Settings, Conversions API: Generate access token. "
-            "Shown once by Meta; after saving, only its last four characters are shown here.",
+            help=N_(
+                "Events Manager, Settings, Conversions API: Generate access token. "
+                "Shown once by Meta; after saving, only its last four characters are shown here."
+            ),
         ),
         SettingField(
             "test_event_code",
-            "Test Event Code",
-            help="Events Manager, Test events (such as TEST12345). Needed for a test send; "
-            "while set, every event goes out as a test event.",
+            N_("Test Event Code"),
+            help=N_(
+                "Events Manager, Test events (such as TEST12345). Needed for a test send; "
+                "while set, every event goes out as a test event."
+            ),
         ),
     ),
     scope="participation",
-    description="Sends Lead, StartTrial and Purchase to your own Meta pixel, server to server.",
+    description=N_("Sends Lead, StartTrial and Purchase to your own Meta pixel, server to server."),
     validate=validate_settings,
 )
 
@@ -73,6 +82,11 @@ PIXEL = DeliveryKind(
 @hookimpl
 def delivery_kinds():
     return [PIXEL]
+
+
+@hookimpl
+def translation_directories():
+    return [str(Path(__file__).parent / "translations")]
 
 
 @hookimpl

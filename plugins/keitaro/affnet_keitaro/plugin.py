@@ -1,7 +1,9 @@
 """The hooks of the ``keitaro`` plugin: the ``postback`` delivery kind."""
 
+from pathlib import Path
+
 from affnet import hookimpl
-from affnet.plugins import DeliveryKind, NewDelivery, SettingField
+from affnet.plugins import DeliveryKind, N_, NewDelivery, SettingField
 
 from . import sender, template
 from .presets import PRESETS
@@ -10,20 +12,22 @@ KIND = "postback"
 
 POSTBACK = DeliveryKind(
     name=KIND,
-    label="Postback to your tracker",
+    label=N_("Postback to your tracker"),
     fields=(
         SettingField(
             "url",
-            "Postback URL",
+            N_("Postback URL"),
             url=True,
             required=True,
-            help="A GET URL with macros such as {clickid} {status} {payout} {currency} {txid}.",
+            help=N_("A GET URL with macros such as {clickid} {status} {payout} {currency} {txid}."),
         ),
     ),
     scope="participation",
     presets={preset.name: {"url": preset.template} for preset in PRESETS},
-    description="A server-to-server GET to your own tracker (Keitaro, Binom, Voluum, RedTrack...) on every "
-    "event of your traffic: lead, trial, sale, rebill, refund and chargeback.",
+    description=N_(
+        "A server-to-server GET to your own tracker (Keitaro, Binom, Voluum, RedTrack...) on every "
+        "event of your traffic: lead, trial, sale, rebill, refund and chargeback."
+    ),
     validate=template.validate,
 )
 
@@ -31,6 +35,11 @@ POSTBACK = DeliveryKind(
 @hookimpl
 def delivery_kinds():
     return [POSTBACK]
+
+
+@hookimpl
+def translation_directories():
+    return [str(Path(__file__).parent / "translations")]
 
 
 @hookimpl

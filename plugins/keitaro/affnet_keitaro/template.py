@@ -9,7 +9,7 @@ and answered with a warning.
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from affnet.plugins import format_amount
+from affnet.plugins import N_, format_amount
 
 MACRO = re.compile(r"\{([^{}\s]*)\}")
 SUBS = tuple(f"sub{n}" for n in range(1, 11))
@@ -67,7 +67,7 @@ def validate(values: dict) -> dict:
             + ")"
         )
     if url and "{clickid}" not in url and "{subid}" not in url:
-        warnings.append("the URL has no {clickid} or {subid}: your tracker cannot match the event to its click")
+        warnings.append(N_("the URL has no {clickid} or {subid}: your tracker cannot match the event to its click"))
     host = (urlsplit(url).hostname or "") if url else ""
     if host.endswith(".example"):
         warnings.append(f"{host} is the preset's placeholder: put your tracker's own address in its place")
