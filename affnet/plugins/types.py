@@ -161,34 +161,67 @@ class DeliveryResult:
 
 @dataclass(frozen=True)
 class PayoutRequest:
-    """One payout to send: ``idempotency_key`` is stable for this payout, so a
-    retry after a crash never pays twice."""
+    """One payout to send, poll or export.
+
+    ``idempotency_key`` (``affnet-payout-<id>``) is the same on every call for
+    this payout: pass it to the provider so that a send repeated after a
+    crash or a timeout finds the payment already made instead of making a
+    second one. ``details`` are the affiliate's fields of this method, as
+    validated. ``external_id`` is what an earlier call answered (None before
+    the first answer was recorded). ``reference`` is a short text for the
+    recipient's statement (``affnet payout 42``)."""
 
     payout_id: int
     affiliate_id: int
-    amount: Any  # Decimal
+    amount: Decimal
     currency: str
     details: dict[str, Any]
     idempotency_key: str
+    reference: str = ""
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
 class PayoutResult:
-    """``outcome``: ``sent`` (with the provider's ``external_id``), ``retry``
-    or ``failed`` (with ``error``)."""
+    """What a send or a poll found.
+
+    ``outcome``: ``completed`` (the money reached the recipient's account),
+    ``sent`` (the provider took it; poll later), ``retry`` (nothing is known
+    to have happened, such as a timeout or a 5xx: the same request is made
+    again later with the same key) or ``failed`` (the provider refused or
+    gave the money back; ``error`` says why, in the provider's words).
+    ``external_id`` is the provider's id of the payment; ``note`` is for the
+    operator (``created in Wise: fund it there``)."""
 
     outcome: str
     external_id: str | None = None
     error: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class PayoutMethod:
     """A way to pay affiliates (USDT, Wise, PayPal).
 
-    ``fields`` are what the affiliate fills in; ``validate(details)`` returns
-    ``{field: message}``; ``send(request, config)`` returns a PayoutResult
-    and must pass ``request.idempotency_key`` to the provider.
+    - ``fields``: what the affiliate fills in; ``validate(details)`` returns
+      ``{field: message}`` for what is wrong (empty when all is right).
+    - ``currencies``: the currencies it pays (empty: any).
+    - ``send(request, config)`` makes the payment and returns a
+      ``PayoutResult``; it must be safe to call again with the same request.
+    - ``poll(request, config)`` asks the provider about a payout it took
+      (``request.external_id``); None when a send's answer is final.
+    - ``export(requests, config)`` returns ``(file name, bytes)``: a
+      mass-transfer file for the operator's wallet or bank, for methods the
+      operator pays by hand.
+    - ``check_reference(details, reference)``: for those, the reference the
+      operator records once paid (a transaction hash) is checked here;
+      returns what is wrong with it, or None.
+    - ``destination(details)``: where the money goes, in one line, for the
+      operator's books (default: the fields' values).
+    - ``credentials``: the operator's own fields (an API token, a client
+      secret), set with ``affnet payouts credentials``, encrypted at rest
+      and passed to ``send`` and ``poll`` in ``config`` with the plugin's
+      config section.
     """
 
     name: str
@@ -196,7 +229,12 @@ class PayoutMethod:
     fields: tuple[SettingField, ...]
     currencies: tuple[str, ...]
     send: Callable[[PayoutRequest, dict[str, Any]], PayoutResult]
-    validate: Callable[[dict[str, Any]], Any] | None = None
+    validate: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    poll: Callable[[PayoutRequest, dict[str, Any]], PayoutResult] | None = None
+    export: Callable[[list[PayoutRequest], dict[str, Any]], tuple[str, bytes]] | None = None
+    check_reference: Callable[[dict[str, Any], str], str | None] | None = None
+    destination: Callable[[dict[str, Any]], str] | None = None
+    credentials: tuple[SettingField, ...] = ()
 
 
 _CONFIG_TYPES: dict[type, str] = {

@@ -15,7 +15,6 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from affnet.core.network import accounts, users
 from affnet.core.storage.models import Participation, User
 from affnet.testing import FakeReceiver, free_port
 
@@ -173,7 +172,7 @@ def _axe_faults(driver) -> list[str]:
     ]
 
 
-def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_network, affnet_app):
+def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_network, affnet_app, affnet_cli):
     walk = Walk(chrome, server)
     with FakeReceiver([(200, {}, "Success")]) as keitaro:
         # sign up; the operator approves
@@ -182,9 +181,9 @@ def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_n
         walk.fill(name="Lucía", email="lucia@example.com", password="a-long-password-1", confirm="a-long-password-1")
         walk.press("submit")
         assert "approve your account" in walk.text()
-        lucia = User.get(User.email == "lucia@example.com")
-        walk.go(f"/reset/{users.reset_link_token(lucia)}", "reset")
-        users.approve(lucia)
+        reset = affnet_cli("users", "reset-password", "lucia@example.com", "--json")
+        walk.go(json.loads(reset.output)["link"].removeprefix(server), "reset")
+        assert affnet_cli("users", "approve", "lucia@example.com").exit_code == 0
         walk.go("/login", "login")
         walk.fill(email="lucia@example.com", password="a-long-password-1")
         walk.press("submit")
@@ -196,7 +195,7 @@ def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_n
         walk.fill(note="Spanish TikTok traffic")
         walk.press("submit")
         participation = Participation.get(Participation.affiliate == User.get(User.email == "lucia@example.com").id)
-        accounts.set_participation_status(participation, "approved")
+        assert affnet_cli("participations", "set-status", participation.ref_code, "approved").exit_code == 0
         walk.go("/marketplace/susurra")
         link = walk.value("link")
         assert link == f"{server}/r?ref={participation.ref_code}"
