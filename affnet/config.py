@@ -10,6 +10,7 @@ with a ``ConfigError`` that names the key.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -56,6 +57,44 @@ def _decimal(value: Any) -> Decimal:
     if not number.is_finite() or number < 0:
         raise ValueError("expected a decimal number of 0 or more")
     return number
+
+
+def _minimums(value: Any) -> dict[str, Decimal]:
+    """Per-currency amounts: a table ``{JPY = 7000}`` or the text ``JPY=7000, EUR=40``."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("expected CURRENCY=AMOUNT pairs such as JPY=7000, EUR=40")
+        value = {code.strip(): amount.strip() for code, amount in pairs}
+    if not isinstance(value, dict):
+        raise ValueError("expected a table of currency = amount")
+    result = {}
+    for code, amount in value.items():
+        if not (isinstance(code, str) and len(code) == 3 and code.isalpha()):
+            raise ValueError(f"{code!r} is not a currency code such as JPY")
+        result[code.upper()] = _decimal(amount)
+    return result
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekday(value: Any) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in _WEEKDAYS:
+        raise ValueError("expected a day of the week such as monday")
+    return value.strip().lower()
+
+
+def _clock_time(value: Any) -> str:
+    if not (isinstance(value, str) and re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value.strip())):
+        raise ValueError("expected a time of day such as 10:00")
+    return value.strip()
+
+
+def _payout_mode(value: Any) -> str:
+    if value not in ("review", "auto"):
+        raise ValueError("expected review or auto")
+    return value
 
 
 def _list(value: Any) -> list[str]:
@@ -212,10 +251,23 @@ FIELDS: tuple[Field, ...] = (
         "payouts.minimum",
         _decimal,
         Decimal("50"),
-        "The smallest payable balance (in any currency) that a payout run pays.",
+        "The smallest payable balance that a payout run pays, in each currency without its own minimum.",
     ),
-    Field("payouts.weekday", _str, "monday", "The day of the weekly payout run."),
-    Field("payouts.time", _str, "10:00", "The hour of the weekly payout run (server time, HH:MM)."),
+    Field(
+        "payouts.minimums",
+        _minimums,
+        {},
+        "Minimums of their own for some currencies, such as JPY=7000, EUR=40 (the operator may raise one "
+        "affiliate's with `affnet payouts minimum`).",
+    ),
+    Field(
+        "payouts.mode",
+        _payout_mode,
+        "review",
+        "review: a run's payouts wait for the operator's approval; auto: they are sent at once.",
+    ),
+    Field("payouts.weekday", _weekday, "monday", "The day of the weekly payout run."),
+    Field("payouts.time", _clock_time, "10:00", "The hour of the weekly payout run (server time, HH:MM)."),
     Field(
         "retention.anonymize_after_days",
         _positive_int,

@@ -24,6 +24,7 @@ import schedule
 
 from .core.clicks import rollup
 from .core.deliveries import outbox
+from .core.earnings import payouts
 from .core.storage.retention import RetentionJob
 from .core.storage.db import db
 
@@ -45,6 +46,11 @@ class Worker:
         self.scheduler.every(1).minutes.do(self._job, rollup.advance)  # clicks counted for the reports
         # retention: one pass a day, done in slices of at most 20 s so deliveries never wait long
         self.scheduler.every(10).minutes.do(self._job, RetentionJob.from_settings(self.settings).run)
+        # payouts: the weekly run on the configured day and hour; approved ones sent, sent ones asked about
+        weekday = getattr(self.scheduler.every(), self.settings["payouts.weekday"].lower())
+        weekday.at(self.settings["payouts.time"]).do(self._job, self.payout_run)
+        self.scheduler.every(1).minutes.do(self._job, self.send_payouts)
+        self.scheduler.every(5).minutes.do(self._job, self.poll_payouts)
         services.pm.hook.register_jobs(scheduler=self.scheduler, app=app)
 
     def _job(self, function):
@@ -53,6 +59,23 @@ class Worker:
                 return function()
         except Exception:  # one failed round must not stop the worker
             log.exception("job %s failed", getattr(function, "__name__", function))
+
+    def payout_run(self):
+        methods = payouts.Methods.from_plugins(self.services.pm)
+        run, made = payouts.run_payouts(self.settings, methods)
+        log.info("payout run %s (%s): %d payouts, %d skipped", run.week, run.mode, len(made), len(run.skipped))
+        if run.mode == "auto":
+            self.send_payouts()
+        return run
+
+    def send_payouts(self) -> dict:
+        counts = payouts.send_approved(self.services, payouts.Methods.from_plugins(self.services.pm))
+        if counts:
+            log.info("payouts %s", " ".join(f"{key}={value}" for key, value in sorted(counts.items())))
+        return counts
+
+    def poll_payouts(self) -> dict:
+        return payouts.poll_sent(self.services, payouts.Methods.from_plugins(self.services.pm))
 
     def send_deliveries(self) -> dict:
         """Send due deliveries, batch after batch, until none is due or we stop."""
@@ -79,8 +102,8 @@ class Worker:
         """Every job once (for cron and scripts); returns the delivery counts."""
         self._job(self.services.spool.load_ready)
         for job in list(self.scheduler.jobs):
-            if job.job_func.args and job.job_func.args[0] == self.send_deliveries:
-                continue
+            if job.job_func.args and job.job_func.args[0] in (self.send_deliveries, self.payout_run):
+                continue  # the weekly run keeps its day: from cron, `affnet payouts run` on that day
             job.run()
         return self._job(self.send_deliveries) or {}
 

@@ -6,6 +6,8 @@ give, one per send; ``sent`` when empty)."""
 
 import click
 
+from pathlib import Path
+
 from affnet import hookimpl
 from affnet.plugins import DeliveryKind, DeliveryResult, NewDelivery, PayoutMethod, PayoutResult, SettingField
 
@@ -95,6 +97,14 @@ def payout_methods():
             send=lambda request, config: PayoutResult("sent", external_id="x-1"),
         )
     ]
+
+
+CATALOGS = str(Path(__file__).parent / "sample_translations")
+
+
+@hookimpl
+def translation_directories():
+    return [CATALOGS]
 
 
 @hookimpl

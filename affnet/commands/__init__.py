@@ -2,7 +2,7 @@
 
 
 def register_all(cli):
-    from . import admin, backup, network, server, settings, spool, stats
+    from . import admin, backup, network, payouts, server, settings, spool, stats
 
-    for module in (admin, network, server, settings, stats, backup, spool):
+    for module in (admin, network, server, settings, stats, backup, spool, payouts):
         module.register(cli)

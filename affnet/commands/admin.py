@@ -119,7 +119,7 @@ def keys():
 @click.pass_obj
 def keys_rotate(ctx, drop_old, as_json):
     """Add a new encryption key, re-encrypt every stored secret with it."""
-    from ..core.network import offer_secrets
+    from ..core.network import network_secrets, offer_secrets
     from ..core.deliveries import setting_versions
     from ..core.storage.secrets import keyring, new_fernet_key, write_keys_file
 
@@ -138,7 +138,11 @@ def keys_rotate(ctx, drop_old, as_json):
     write_keys_file(settings.instance_path, [new_key] + old_keys)
     keyring.load(settings.instance_path)
     with db.connection_context(), db.atomic():
-        count = setting_versions.reencrypt_all() + offer_secrets.reencrypt_offer_secrets()
+        count = (
+            setting_versions.reencrypt_all()
+            + offer_secrets.reencrypt_offer_secrets()
+            + network_secrets.reencrypt_network_secrets()
+        )
     if drop_old:
         write_keys_file(settings.instance_path, [new_key])
     emit(

@@ -5,7 +5,17 @@ from playhouse.migrate import migrate as run
 
 from affnet.core.storage import migrations
 from affnet.core.storage.db import db, is_postgres
-from affnet.core.storage.models import Click, ClickRollup, PasswordReset, RollupMark, SchemaVersion, User
+from affnet.core.storage.models import (
+    Click,
+    ClickRollup,
+    NetworkSecret,
+    PasswordReset,
+    PayoutMinimum,
+    PayoutRun,
+    RollupMark,
+    SchemaVersion,
+    User,
+)
 from affnet.testing import click, click_id_of, load_clicks
 
 
@@ -78,6 +88,32 @@ def _undo_steps_after(version: int):
     migrator = migrations.SchemaMigrator.from_database(db.obj)
     if not is_postgres():
         db.execute_sql("PRAGMA foreign_keys = OFF")  # SQLite drops a column by copying its table
+    if version < 6:
+        for name in (
+            "payout_run_id_affiliate_id_currency",
+            "payout_method_reference",
+            "payout_status",
+            "ledger_entry_payout_id_kind",
+        ):
+            db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+        columns = ("run_id", "reference", "claimed_until", "approved_at", "completed_at", "updated_at",
+                   "details", "destination", "note", "attempts")  # fmt: skip
+        if is_postgres():
+            for column in columns:
+                run(migrator.drop_column("payout", column))
+        else:  # SQLite refuses to drop a column of a foreign key: the version-5 table is made again
+            kept = [c.name for c in db.get_columns("payout") if c.name not in columns]
+            db.execute_sql('ALTER TABLE "payout" RENAME TO "payout_v6"')
+            db.execute_sql(
+                'CREATE TABLE "payout" ("id" INTEGER NOT NULL PRIMARY KEY, "affiliate_id" INTEGER NOT NULL, '
+                '"currency" VARCHAR(3) NOT NULL, "amount" BIGINT NOT NULL, "method" VARCHAR(255) NOT NULL, '
+                '"status" VARCHAR(255) NOT NULL, "idempotency_key" VARCHAR(255) NOT NULL UNIQUE, '
+                '"external_id" VARCHAR(255), "error" TEXT NOT NULL, "created_at" DATETIME NOT NULL, "sent_at" DATETIME, '
+                'FOREIGN KEY ("affiliate_id") REFERENCES "users" ("id"))'
+            )
+            db.execute_sql(f'INSERT INTO "payout" SELECT {", ".join(kept)} FROM "payout_v6"')
+            db.execute_sql('DROP TABLE "payout_v6"')
+        db.drop_tables([PayoutRun, PayoutMinimum, NetworkSecret])
     if version < 5:
         db.drop_tables([ClickRollup, RollupMark])
     if version < 4:

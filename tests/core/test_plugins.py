@@ -143,6 +143,11 @@ def test_hook_register_jobs_adds_a_worker_job(affnet_worker):
     assert sample_plugin.jobs_run == ["hourly"]
 
 
+def test_hook_translation_directories_adds_the_plugins_catalogs_to_the_pages(affnet_app):
+    folders = affnet_app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")
+    assert folders[0].endswith("affnet/translations") and sample_plugin.CATALOGS in folders[1:]
+
+
 def test_every_hook_has_a_test_in_this_module():
     import inspect
 

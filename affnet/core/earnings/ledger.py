@@ -12,7 +12,7 @@ from decimal import Decimal
 from peewee import fn
 
 from .. import clock
-from ..storage.models import REVERSAL_KINDS, Event, LedgerEntry, Offer
+from ..storage.models import REVERSAL_KINDS, Event, LedgerEntry, Offer, Payout
 from .money import from_units
 
 
@@ -37,19 +37,44 @@ def entry_for(event: Event, offer: Offer) -> LedgerEntry | None:
 
 
 def balances(affiliate_id: int, at=None) -> dict[str, dict[str, Decimal]]:
-    """``{currency: {"balance": all entries, "payable": entries past their hold}}``."""
+    """Per currency, at ``at`` (default now):
+
+    - ``balance``: every entry (what the affiliate is owed, all told);
+    - ``payable``: entries whose ``available_at`` has passed: commissions past
+      their hold, reversals at once, payouts (negative) and cancelled
+      payouts given back at once. It may be negative: a reversal after a
+      payout is settled by later earnings first;
+    - ``pending``: commissions still inside their hold;
+    - ``in_payout``: payouts made and not completed or cancelled;
+    - ``paid``: payouts completed.
+    """
     at = at or clock.now()
-    result: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"balance": Decimal(0), "payable": Decimal(0)})
+    zero = Decimal(0)
+    result: dict[str, dict[str, Decimal]] = defaultdict(
+        lambda: {"balance": zero, "payable": zero, "pending": zero, "in_payout": zero, "paid": zero}
+    )
     rows = (
         LedgerEntry.select(
             LedgerEntry.currency,
             fn.SUM(LedgerEntry.amount).alias("balance"),
             fn.SUM(LedgerEntry.amount).filter(LedgerEntry.available_at <= at).alias("payable"),
+            fn.SUM(LedgerEntry.amount)
+            .filter((LedgerEntry.available_at > at) & (LedgerEntry.kind == "commission"))
+            .alias("pending"),
         )
         .where(LedgerEntry.affiliate == affiliate_id)
         .group_by(LedgerEntry.currency)
         .tuples()
     )
-    for currency, balance, payable in rows:
-        result[currency] = {"balance": from_units(balance), "payable": from_units(payable)}
+    for currency, balance, payable, pending in rows:
+        result[currency].update(balance=from_units(balance), payable=from_units(payable), pending=from_units(pending))
+    payouts = (
+        Payout.select(Payout.currency, Payout.status, fn.SUM(Payout.amount).coerce(False))
+        .where((Payout.affiliate == affiliate_id) & (Payout.status != "cancelled"))
+        .group_by(Payout.currency, Payout.status)
+        .tuples()
+    )
+    for currency, status, units in payouts:
+        key = "paid" if status == "completed" else "in_payout"
+        result[currency][key] += from_units(units)
     return dict(result)

@@ -7,11 +7,25 @@ database; append one to ``STEPS`` whenever a model changes, and never edit a
 step that has shipped.
 """
 
-from peewee import DateTimeField, TextField
+from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 from playhouse.migrate import SchemaMigrator, migrate as run_migration
 
 from .db import db
-from .models import ALL_MODELS, ClickRollup, Delivery, Event, PasswordReset, RollupMark, SchemaVersion, User
+from .models import (
+    ALL_MODELS,
+    ClickRollup,
+    Delivery,
+    Event,
+    LedgerEntry,
+    NetworkSecret,
+    PasswordReset,
+    Payout,
+    PayoutMinimum,
+    PayoutRun,
+    RollupMark,
+    SchemaVersion,
+    User,
+)
 
 
 def _initial(migrator, database):
@@ -70,12 +84,36 @@ def _click_rollup(migrator, database):
     database.create_tables([ClickRollup, RollupMark])
 
 
+def _payouts(migrator, database):
+    """Payout runs, payouts with their states and the affiliate's details, minimums per affiliate, the
+    operator's provider credentials."""
+    database.create_tables([PayoutRun, PayoutMinimum, NetworkSecret])
+    run_migration(
+        migrator.add_column("payout", "run_id", ForeignKeyField(PayoutRun, null=True, field=PayoutRun.id)),
+        migrator.add_column("payout", "reference", CharField(null=True)),
+        *(
+            migrator.add_column("payout", name, DateTimeField(null=True))
+            for name in ("claimed_until", "approved_at", "completed_at", "updated_at")
+        ),
+    )
+    for column, definition in (
+        ("details", "TEXT NOT NULL DEFAULT ''"),
+        ("destination", "TEXT NOT NULL DEFAULT ''"),
+        ("note", "TEXT NOT NULL DEFAULT ''"),
+        ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ):
+        database.execute_sql(f'ALTER TABLE "payout" ADD COLUMN "{column}" {definition}')
+    for model in (Payout, LedgerEntry):
+        model._schema.create_indexes(safe=True)
+
+
 STEPS = [
     (1, _initial),
     (2, _leaner_indexes),
     (3, _ad_click_ids),
     (4, _accounts),
     (5, _click_rollup),
+    (6, _payouts),
 ]
 LATEST = STEPS[-1][0]
 

@@ -249,17 +249,73 @@ Event.add_index(
 )
 
 
+class PayoutRun(BaseModel):
+    """One weekly payout run (``affnet.core.earnings.payouts``): at most one
+    per ISO week, with the reasons it left affiliates out."""
+
+    week = CharField(unique=True)  # 2026-W49
+    mode = CharField()  # review (waits for the operator's approval) or auto
+    skipped = JSONField(default=list)  # [{"affiliate": email, "currency": ..., "balance": ..., "reason": ...}]
+    created_at = DateTimeField(default=clock.now)
+
+
+PAYOUT_STATES = ("awaiting_approval", "approved", "sending", "sent", "completed", "failed", "cancelled")
+
+
 class Payout(BaseModel):
+    """What one affiliate is paid in one currency by one run, booked in the
+    ledger when it is made. ``idempotency_key`` (``affnet-payout-<id>``) goes
+    with every request to the provider; ``details`` are the affiliate's
+    method fields at the run, encrypted."""
+
     affiliate = ForeignKeyField(User, backref="payouts")
     currency = CharField(max_length=3)
     amount = MoneyField()
     method = CharField()
-    status = CharField(default="pending")  # pending, sent, failed
+    status = CharField(default="awaiting_approval")  # PAYOUT_STATES
     idempotency_key = CharField(unique=True)
     external_id = CharField(null=True)
     error = TextField(default="")
     created_at = DateTimeField(default=clock.now)
     sent_at = DateTimeField(null=True)
+    run = ForeignKeyField(PayoutRun, null=True, backref="payouts")
+    details = TextField(default="")
+    destination = TextField(default="")
+    reference = CharField(null=True)  # what completed it: a transaction hash recorded by the operator
+    note = TextField(default="")
+    attempts = IntegerField(default=0)
+    claimed_until = DateTimeField(null=True)
+    approved_at = DateTimeField(null=True)
+    completed_at = DateTimeField(null=True)
+    updated_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("run", "affiliate", "currency"), True),
+            (("method", "reference"), True),  # one transaction hash completes one payout
+            (("status",), False),
+        )
+
+
+class PayoutMinimum(BaseModel):
+    """A minimum the operator raised for one affiliate in one currency."""
+
+    affiliate = ForeignKeyField(User)
+    currency = CharField(max_length=3)
+    amount = MoneyField()
+
+    class Meta:
+        indexes = ((("affiliate", "currency"), True),)
+
+
+class NetworkSecret(BaseModel):
+    """The operator's own credentials for a plugin (a Wise API token, a
+    PayPal client secret), encrypted; shown again only as a hint."""
+
+    name = CharField(unique=True)  # <method>.<field>
+    value = TextField()
+    hint = CharField(default="")
+    updated_at = DateTimeField(default=clock.now)
 
 
 class LedgerEntry(BaseModel):
@@ -273,7 +329,7 @@ class LedgerEntry(BaseModel):
     affiliate = ForeignKeyField(User, backref="ledger", index=False)  # indexed first in (affiliate, currency, ...)
     currency = CharField(max_length=3)
     amount = MoneyField()
-    kind = CharField()  # commission, reversal, payout, adjustment
+    kind = CharField()  # commission, reversal, payout (negative), payout_return (a cancelled payout given back)
     event = ForeignKeyField(Event, null=True, backref="ledger_entries")
     payout = ForeignKeyField(Payout, null=True, backref="ledger_entries")
     memo = TextField(default="")
@@ -281,7 +337,10 @@ class LedgerEntry(BaseModel):
     created_at = DateTimeField(default=clock.now)
 
     class Meta:
-        indexes = ((("affiliate", "currency", "available_at"), False),)
+        indexes = (
+            (("affiliate", "currency", "available_at"), False),
+            (("payout", "kind"), True),  # a payout is booked once and given back once
+        )
 
 
 class SettingVersion(BaseModel):
@@ -382,7 +441,10 @@ ALL_MODELS = (
     ClickRollup,
     RollupMark,
     Event,
+    PayoutRun,
     Payout,
+    PayoutMinimum,
+    NetworkSecret,
     LedgerEntry,
     SettingVersion,
     Delivery,

@@ -30,7 +30,7 @@ Two operator settings, both off (0) by default:
 *Unsettled*, precisely: an event's ``commission`` ledger entry is unsettled
 at a moment T while it is on hold (its ``available_at`` is after T), or
 while it is unpaid: no ``payout`` ledger entry of the same affiliate and
-currency, booked for a payout whose status is ``sent``, has an
+currency, booked for a payout whose status is ``sent`` or ``completed``, has an
 ``available_at`` at or after the commission's ``available_at``. (A payout
 run pays the whole payable balance of a currency, so a sent payout settles
 every entry that was payable when it was booked.) A commission later
@@ -68,7 +68,7 @@ def _unsettled(entry, at: datetime):
         .join(payout, on=(paid_entry.payout == payout.id))
         .where(
             (paid_entry.kind == "payout")
-            & (payout.status == "sent")
+            & payout.status.in_(("sent", "completed"))
             & (paid_entry.affiliate == entry.affiliate)
             & (paid_entry.currency == entry.currency)
             & (paid_entry.available_at >= entry.available_at)
