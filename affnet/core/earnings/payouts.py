@@ -298,6 +298,7 @@ def record_reference(methods: Methods, payout: Payout, reference: str, now=None)
     completes one payout (a unique index)."""
     now = now or clock.now()
     reference = (reference or "").strip()
+    payout = Payout.get_by_id(payout.id)  # as it is now, not as the caller read it
     method = methods.by_name.get(payout.method)
     if method is None or method.check_reference is None:
         raise PayoutError(f"payout {payout.id} ({payout.method}) is not completed by a recorded reference")
