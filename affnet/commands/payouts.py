@@ -267,7 +267,7 @@ def payouts_credentials(services, method, as_json):
             f"no payout method {method!r}; enabled: {', '.join(sorted(methods.by_name)) or 'none'}"
         )
     for field in found.credentials:
-        value = click.prompt(field.label, hide_input=field.secret, default="", show_default=False).strip()
+        value = click.prompt(field.label, hide_input=field.secret, default="", show_default=False, err=True).strip()
         if value:
             set_network_secret(f"{method}.{field.name}", value)
     emit({"method": method, "set": network_secret_hints(f"{method}.")}, as_json)

@@ -163,7 +163,7 @@ class DeliveryResult:
 class PayoutRequest:
     """One payout to send, poll or export.
 
-    ``idempotency_key`` (``affnet-payout-<id>``) is the same on every call for
+    ``idempotency_key`` (``affnet-payout-<network key>-<id>``) is the same on every call for
     this payout: pass it to the provider so that a send repeated after a
     crash or a timeout finds the payment already made instead of making a
     second one. ``details`` are the affiliate's fields of this method, as

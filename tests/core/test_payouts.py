@@ -24,7 +24,10 @@ class Bank:
     """A payout method of this test: records each send and answers as ``answers`` says."""
 
     def __init__(self):
-        self.sent, self.answers = [], []
+        self.sent, self.answers, self.polls = [], [], []
+
+    def poll(self, request, config):
+        return self.polls.pop(0) if self.polls else PayoutResult("sent")
 
     def send(self, request, config):
         self.sent.append(request)
@@ -36,7 +39,12 @@ class Bank:
     def payout_methods(self):
         return [
             PayoutMethod(
-                "bank", "Bank transfer", (SettingField("iban", "IBAN", required=True),), ("EUR", "USD"), send=self.send
+                "bank",
+                "Bank transfer",
+                (SettingField("iban", "IBAN", required=True),),
+                ("EUR", "USD"),
+                send=self.send,
+                poll=self.poll,
             )
         ]
 
@@ -161,7 +169,8 @@ def test_a_payout_is_booked_in_the_ledger_in_the_same_transaction_once(
     _, [payout] = payouts.run_payouts(affnet_settings, methods)
     entries = list(LedgerEntry.select().where(LedgerEntry.payout == payout.id))
     assert [(e.kind, e.amount) for e in entries] == [("payout", D("-60.00"))]
-    assert payout.idempotency_key == f"affnet-payout-{payout.id}"
+    assert payout.idempotency_key == f"affnet-payout-{payouts.network_key()}-{payout.id}"
+    assert len(payouts.network_key()) == 8, "one random part per database, the same for every payout"
     with pytest.raises(IntegrityError):
         LedgerEntry.create(affiliate=payout.affiliate_id, currency="USD", amount=-payout.amount, kind="payout",
                            payout=payout.id, available_at=affnet_clock.now)  # fmt: skip
@@ -184,7 +193,7 @@ def test_an_approved_payout_is_sent_with_its_idempotency_key(affnet_services, me
     assert payouts.approve([one_payout.id]) == 1
     assert payouts.send_approved(affnet_services, methods) == {"completed": 1}
     assert [(r.idempotency_key, r.amount, r.details) for r in bank.sent] == [
-        (f"affnet-payout-{one_payout.id}", D("60.00"), {"iban": "DE89370400440532013000"})
+        (Payout.get_by_id(one_payout.id).idempotency_key, D("60.00"), {"iban": "DE89370400440532013000"})
     ]
     done = Payout.get_by_id(one_payout.id)
     assert (done.status, done.external_id, done.completed_at is not None) == ("completed", f"bank-{done.id}", True)
@@ -202,7 +211,7 @@ def test_a_retry_answer_keeps_the_key_and_a_failure_keeps_the_providers_reason(
     payouts.send_approved(affnet_services, methods)
     failed = Payout.get_by_id(one_payout.id)
     assert (failed.status, failed.error) == ("failed", "account closed")
-    assert {r.idempotency_key for r in bank.sent} == {f"affnet-payout-{one_payout.id}"}
+    assert {r.idempotency_key for r in bank.sent} == {Payout.get_by_id(one_payout.id).idempotency_key}
 
 
 def test_a_sender_that_died_leaves_a_claim_that_runs_out_and_the_same_key_is_asked_again(
@@ -213,7 +222,7 @@ def test_a_sender_that_died_leaves_a_claim_that_runs_out_and_the_same_key_is_ask
     assert payouts.send_approved(affnet_services, methods) == {}, "a live claim is left alone"
     affnet_clock.advance(seconds=301)
     assert payouts.send_approved(affnet_services, methods) == {"completed": 1}
-    assert [r.idempotency_key for r in bank.sent] == [f"affnet-payout-{one_payout.id}"]
+    assert [r.idempotency_key for r in bank.sent] == [Payout.get_by_id(one_payout.id).idempotency_key]
 
 
 def test_cancelling_gives_the_amount_back_once(affnet_services, methods, one_payout):
@@ -330,3 +339,21 @@ def test_the_worker_runs_the_week_on_its_day_and_hour(affnet_worker):
     assert [(job.start_day, str(job.at_time)) for job in weekly] == [("monday", "10:00:00")]
     sending = [job for job in affnet_worker.scheduler.jobs if job.job_func.args[0] == affnet_worker.send_payouts]
     assert [(job.interval, job.unit) for job in sending] == [(1, "minutes")]
+
+
+def test_a_sent_payout_is_polled_to_completed_or_failed_and_never_sent_again(
+    affnet_services, methods, one_payout, bank
+):
+    bank.answers = [PayoutResult("sent", external_id="b-1")]
+    payouts.approve([one_payout.id])
+    payouts.send_approved(affnet_services, methods)
+    bank.polls = [
+        PayoutResult("retry", error="HTTP 503"),
+        PayoutResult("sent", note="on its way"),
+        PayoutResult("completed"),
+    ]
+    for expected in (("sent", "HTTP 503", ""), ("sent", "", "on its way"), ("completed", "", "")):
+        payouts.poll_sent(affnet_services, methods)
+        payout = Payout.get_by_id(one_payout.id)
+        assert (payout.status, payout.error, payout.note) == expected
+    assert len(bank.sent) == 1, "a poll with no answer never sends the payout again"

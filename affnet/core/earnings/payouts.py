@@ -18,7 +18,8 @@ with a ``payout_return`` entry. A payout is booked once and given back once:
 a unique index on (payout, kind) of the ledger holds it.
 
 **Never twice.** Every request to the provider carries the payout's
-idempotency key (``affnet-payout-<id>``). A sender claims a payout
+idempotency key (``affnet-payout-<network key>-<id>``, the network key made
+once per database). A sender claims a payout
 (``sending``, until ``claimed_until``) before it asks the plugin and records
 the answer after; if it dies in between, the claim runs out and the next
 round asks the plugin again with the same key, and the provider answers with
@@ -27,6 +28,7 @@ payout back to ``approved`` for the next round, with the same key.
 """
 
 import csv
+import secrets
 import io
 import json
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ from ...plugins.manager import declared_by_plugins
 from ...plugins.types import DeliveryKind, PayoutRequest, PayoutResult, SettingField
 from .. import clock
 from ..deliveries import setting_versions
-from ..network.network_secrets import network_secrets
+from ..network.network_secrets import network_secrets, set_network_secret
 from ..storage.db import db
 from ..storage.models import LedgerEntry, Payout, PayoutMinimum, PayoutRun, User
 from ..storage.secrets import keyring
@@ -221,6 +223,18 @@ def run_payouts(settings, methods: Methods, now=None, mode: str | None = None) -
     return run, made
 
 
+def network_key() -> str:
+    """A random part of every idempotency key, made once per database: a provider that remembers keys
+    (PayPal for 30 days, Wise for good) never takes a payout of a new or second installation for one of
+    another's with the same id."""
+    name = "payouts.network_key"
+    found = network_secrets(name)
+    if "" in found:
+        return found[""]
+    set_network_secret(name, secrets.token_hex(4))
+    return network_secrets(name)[""]
+
+
 def _book(run, affiliate_id, currency, amount, name, details, methods, mode, now) -> Payout:
     method = methods.by_name[name]
     destination = method.destination(details) if method.destination else " ".join(str(v) for v in details.values())
@@ -238,7 +252,7 @@ def _book(run, affiliate_id, currency, amount, name, details, methods, mode, now
         approved_at=now if mode == "auto" else None,
         updated_at=now,
     )
-    payout.idempotency_key = f"{KEY_PREFIX}{payout.id}"
+    payout.idempotency_key = f"{KEY_PREFIX}{network_key()}-{payout.id}"
     Payout.update(idempotency_key=payout.idempotency_key).where(Payout.id == payout.id).execute()
     LedgerEntry.create(
         affiliate=affiliate_id,
@@ -435,8 +449,12 @@ def poll_sent(services, methods: Methods, now=None) -> dict[str, int]:
         if method is None or method.poll is None:
             continue
         result = _ask(method.poll, request_for(payout), methods.config(services, payout.method))
-        if result.outcome in ("completed", "failed") or result.note != payout.note:
+        if result.outcome in ("completed", "failed"):
             _record(payout.id, result, now or clock.now(), "sent")
+        else:  # still on its way, or no answer this time: it stays sent (never sent again); the operator reads why
+            Payout.update(note=result.note or payout.note, error=result.error, updated_at=now or clock.now()).where(
+                (Payout.id == payout.id) & (Payout.status == "sent")
+            ).execute()
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
     return counts
 

@@ -264,7 +264,7 @@ PAYOUT_STATES = ("awaiting_approval", "approved", "sending", "sent", "completed"
 
 class Payout(BaseModel):
     """What one affiliate is paid in one currency by one run, booked in the
-    ledger when it is made. ``idempotency_key`` (``affnet-payout-<id>``) goes
+    ledger when it is made. ``idempotency_key`` (``affnet-payout-<network key>-<id>``) goes
     with every request to the provider; ``details`` are the affiliate's
     method fields at the run, encrypted."""
 
