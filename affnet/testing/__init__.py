@@ -42,11 +42,25 @@ from .fixtures import (
     affnet_worker,
     postgres_schema_url,
 )
-from .helpers import assert_not_stored, click, click_id_of, free_port, ingest, load_clicks, sale_body
+from .helpers import (
+    HeldRow,
+    assert_not_stored,
+    click,
+    click_id_of,
+    free_port,
+    ingest,
+    kill_between_answer_and_record,
+    load_clicks,
+    run_affnet,
+    sale_body,
+)
 from .receiver import FakeReceiver
 
 __all__ = [
     "DEFAULT_POSTGRES",
+    "HeldRow",
+    "kill_between_answer_and_record",
+    "run_affnet",
     "Clock",
     "FakeReceiver",
     "Network",

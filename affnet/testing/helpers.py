@@ -72,3 +72,99 @@ def assert_not_stored(secret: str) -> None:
                 if value is not None and secret in str(value)
             ]
     assert not found, f"the secret is stored in plain text in {', '.join(sorted(set(found)))}"
+
+
+class HeldRow:
+    """A row lock on one row of a PostgreSQL table, held from a connection of
+    its own: a process that writes the row waits until the lock is let go.
+    With ``waiting()`` a test can tell that the process reached that write,
+    kill it there, and find what it had done before (a payment made at a
+    provider, say) without what it did after (the payment recorded)::
+
+        with HeldRow(url, "payout", payout_id) as row:
+            ...                      # let the process go on
+            row.wait_for_waiter()    # it is stuck on its write
+            process.kill()
+    """
+
+    def __init__(self, url: str, table: str, row_id: int):
+        self.url, self.table, self.row_id = url, table, row_id
+
+    def __enter__(self) -> "HeldRow":
+        import psycopg2
+        from playhouse.db_url import parse
+
+        self.connection = psycopg2.connect(**_psycopg_args(parse(self.url)))
+        cursor = self.connection.cursor()
+        cursor.execute(f'SELECT id FROM "{self.table}" WHERE id = %s FOR UPDATE', [self.row_id])
+        assert cursor.fetchone(), f"no row {self.row_id} in {self.table}"
+        return self
+
+    def waiting(self) -> int:
+        """How many other sessions wait for this lock now."""
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+            return cursor.fetchone()[0]
+
+    def end_waiters(self) -> None:
+        """End the sessions that wait for this lock (their statements undone), as the server would once it
+        noticed that their process died."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
+
+    def wait_for_waiter(self, timeout: float = 30.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not self.waiting():
+            assert time.monotonic() < deadline, f"nothing came to wait for {self.table} {self.row_id}"
+            time.sleep(0.05)
+
+    def __exit__(self, *exc) -> None:
+        self.connection.rollback()
+        self.connection.close()
+
+
+def _psycopg_args(parsed: dict) -> dict:
+    args = {key: parsed[key] for key in ("database", "user", "password", "host", "port") if parsed.get(key)}
+    if "options" in parsed:
+        args["options"] = parsed["options"]
+    args["dbname"] = args.pop("database", None)
+    return args
+
+
+def run_affnet(config_path, *args, **popen):
+    """Start ``affnet --config <config_path> <args>`` as a process of its own
+    (``subprocess.Popen``, output captured); for tests that kill it."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from affnet.cli import main; main()", "--config", str(config_path), *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+
+
+def kill_between_answer_and_record(config_path, database_url: str, payout_id: int, answered, release, timeout=30.0):
+    """Run ``affnet payouts send`` in a process of its own and SIGKILL it after
+    the provider answered and before the answer is recorded (PostgreSQL).
+
+    ``answered`` is a ``threading.Event`` the fake provider's hook sets once
+    it holds the payment and waits to answer; ``release()`` lets it answer.
+    The payout's row is held meanwhile, so the process, answer in hand,
+    waits on its write until it is killed. Returns the process's output."""
+    process = run_affnet(config_path, "payouts", "send")
+    try:
+        assert answered.wait(timeout), "the provider was never asked"
+        with HeldRow(database_url, "payout", payout_id) as row:
+            release()
+            row.wait_for_waiter(timeout)
+            process.kill()
+            process.wait(timeout)
+            row.end_waiters()  # a statement already sent would otherwise go on once the lock is let go
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with process.stdout:
+        return process.stdout.read().decode(errors="replace")

@@ -407,7 +407,8 @@ def _record(payout_id: int, result: PayoutResult, now: datetime, was: str) -> No
         values["completed_at"] = now
     if state in ("sent", "completed", "failed"):
         values["claimed_until"] = None
-    Payout.update(**values).where((Payout.id == payout_id) & (Payout.status == was)).execute()
+    with db.atomic():
+        Payout.update(**values).where((Payout.id == payout_id) & (Payout.status == was)).execute()
 
 
 def _ask(function, request: PayoutRequest, config: dict) -> PayoutResult:
