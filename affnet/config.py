@@ -285,9 +285,10 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "plugins.enabled",
         _list,
-        ["keitaro", "fb_capi", "stripe_ingest"],
+        ["keitaro", "fb_capi", "stripe_ingest", "payout_usdt"],
         "The plugins to enable, by entry point name; an installed plugin not named here has no effect. "
-        "The default names the bundled ones, which `make run` installs.",
+        "The default names the bundled ones that need nothing from you; payout_wise and payout_paypal "
+        "(installed too) are enabled once their credentials are set (docs/payouts.md).",
     ),
 )
 
