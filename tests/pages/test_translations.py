@@ -25,7 +25,7 @@ def _ids(catalog) -> set:
     return {message.id for message in catalog if message.id}
 
 
-PLUGIN_PACKAGES = [ROOT / "plugins" / "keitaro" / "affnet_keitaro", ROOT / "plugins" / "fb_capi" / "affnet_fb_capi"]
+PLUGIN_PACKAGES = sorted(path.parent for path in (ROOT / "plugins").glob("*/affnet_*/translations"))
 CATALOG_FOLDERS = [CATALOGS] + [package / "translations" for package in PLUGIN_PACKAGES]
 
 

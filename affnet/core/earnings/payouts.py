@@ -149,6 +149,17 @@ def raise_minimum(settings, affiliate: User, currency: str, amount: Decimal) -> 
 # ---- the run -----------------------------------------------------------------------------------------------------
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def next_run_at(settings, now: datetime) -> datetime:
+    """When the worker makes the next weekly run (server time, as ``schedule`` reads it)."""
+    hour, minute = (int(part) for part in settings["payouts.time"].split(":"))
+    day = _WEEKDAYS.index(settings["payouts.weekday"])
+    moment = now.replace(hour=hour, minute=minute, second=0, microsecond=0) + timedelta(days=(day - now.weekday()) % 7)
+    return moment if moment > now else moment + timedelta(days=7)
+
+
 def week_of(moment: datetime) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"

@@ -17,6 +17,7 @@ from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
+from ...core.earnings.money import format_amount
 from ...core.storage.models import User
 from .access import Account, home_of
 
@@ -47,7 +48,7 @@ def _locale() -> str:
 
 
 def init_app(app, settings) -> None:
-    from . import affiliate, auth, settings as delivery_settings
+    from . import affiliate, auth, payouts, settings as delivery_settings
 
     app.config["SESSION_COOKIE_SECURE"] = settings["base_url"].startswith("https://")
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked for the pages only: plugin webhooks carry no token
@@ -63,9 +64,9 @@ def init_app(app, settings) -> None:
     login_manager.session_protection = "basic"
     Babel(app, locale_selector=_locale)
     app.extensions["affnet_limits"] = auth.Limits(settings)
-    for blueprint in (auth.bp, affiliate.bp, delivery_settings.bp):
+    for blueprint in (auth.bp, affiliate.bp, delivery_settings.bp, payouts.bp):
         app.register_blueprint(blueprint)
-    page_blueprints = {auth.bp.name, affiliate.bp.name, delivery_settings.bp.name}
+    page_blueprints = {auth.bp.name, affiliate.bp.name, delivery_settings.bp.name, payouts.bp.name}
 
     @app.before_request
     def _protect():
@@ -79,6 +80,7 @@ def init_app(app, settings) -> None:
             "languages": LANGUAGES,
             "current_language": _locale(),
             "delivery_kinds": lambda: [kinds[name] for name in sorted(kinds)],
+            "money": format_amount,  # money(amount, currency): the currency's decimals, never a float
         }
 
     @app.get("/")

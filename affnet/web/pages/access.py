@@ -7,7 +7,7 @@ from flask_login import UserMixin, current_user, login_required
 
 from ...core.storage.models import User
 
-HOMES = {"affiliate": "affiliate.dashboard", "advertiser": "auth.account", "admin": "auth.account"}
+HOMES = {"affiliate": "affiliate.dashboard", "advertiser": "auth.account", "admin": "payouts.runs"}
 
 
 class Account(UserMixin):

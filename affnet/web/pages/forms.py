@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, FileField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
@@ -65,3 +65,13 @@ class ConfirmForm(FlaskForm):
     """A button that changes something: only its CSRF token."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+class ReferenceForm(FlaskForm):
+    reference = StringField(_l("Transaction hash"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Complete"))
+
+
+class ImportForm(FlaskForm):
+    sheet = FileField(_l("The transfer file with its tx_hash column filled in"))
+    submit = SubmitField(_l("Import the hashes"))

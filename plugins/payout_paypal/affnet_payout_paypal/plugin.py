@@ -1,6 +1,7 @@
 """The hooks of the ``payout_paypal`` plugin: the ``paypal`` payout method
 and its ``[plugin.payout_paypal]`` keys."""
 
+from pathlib import Path
 from affnet import hookimpl
 from affnet.plugins import N_, ConfigKey, PayoutMethod, SettingField
 
@@ -47,3 +48,8 @@ def config_keys() -> list[ConfigKey]:
         ),
         ConfigKey("email_subject", str, payouts.DEFAULT_SUBJECT, "The subject of PayPal's email to the affiliate."),
     ]
+
+
+@hookimpl
+def translation_directories():
+    return [str(Path(__file__).parent / "translations")]

@@ -17,6 +17,7 @@ How a USDT payout goes, with no key in affnet:
 Only USD balances are paid, at par: 1 USD of commission is 1 USDT.
 """
 
+from pathlib import Path
 from typing import Any
 
 from affnet import hookimpl
@@ -115,3 +116,8 @@ def payout_methods() -> list[PayoutMethod]:
 @hookimpl
 def config_keys() -> list[Any]:
     return []  # no [plugin.payout_usdt] section: a key set there is a typo
+
+
+@hookimpl
+def translation_directories():
+    return [str(Path(__file__).parent / "translations")]

@@ -1,6 +1,7 @@
 """The hooks of the ``payout_wise`` plugin: the ``wise`` payout method and
 the keys of ``[plugin.payout_wise]``."""
 
+from pathlib import Path
 from affnet import hookimpl
 from affnet.plugins import N_, ConfigKey, PayoutMethod, SettingField
 
@@ -44,3 +45,8 @@ def config_keys():
             "The Wise profile that pays; 0: the first business profile of the token (else its personal one).",
         ),
     ]
+
+
+@hookimpl
+def translation_directories():
+    return [str(Path(__file__).parent / "translations")]
