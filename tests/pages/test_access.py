@@ -27,6 +27,22 @@ AFFILIATE_PAGES = [
     ("POST", "/settings/echo_test"),
     ("GET", "/deliveries"),
     ("POST", "/deliveries/{delivery}/resend"),
+    ("GET", "/payouts"),
+    ("POST", "/payouts"),
+]
+# Each page of the operator; {week} and {payout} need not exist: the role is checked first.
+ADMIN_PAGES = [
+    ("GET", "/admin/payouts"),
+    ("POST", "/admin/payouts/run"),
+    ("GET", "/admin/payouts/{week}"),
+    ("GET", "/admin/payouts/{week}.csv"),
+    ("POST", "/admin/payouts/{week}/approve"),
+    ("POST", "/admin/payouts/{week}/send"),
+    ("POST", "/admin/payouts/{week}/import"),
+    ("POST", "/admin/payouts/transfers/usdt"),
+    ("POST", "/admin/payouts/{payout}/approve"),
+    ("POST", "/admin/payouts/{payout}/cancel"),
+    ("POST", "/admin/payouts/{payout}/reference"),
 ]
 
 
@@ -46,14 +62,14 @@ def _affiliate_ids(people):
     from affnet.core.storage.models import Participation
 
     ref = Participation.get(Participation.affiliate == people["affiliate"].id).ref_code
-    return {"ref": ref, "token": mine.id, "delivery": 1}
+    return {"ref": ref, "token": mine.id, "delivery": 1, "week": "2026-W01", "payout": 1}
 
 
 def _request(client, method, path):
     return client.get(path) if method == "GET" else client.post(path, data={})
 
 
-@pytest.mark.parametrize("method, path", AFFILIATE_PAGES + EVERY_ROLE_PAGES)
+@pytest.mark.parametrize("method, path", AFFILIATE_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES)
 def test_a_visitor_is_sent_to_log_in_or_refused(browser, people, method, path):
     response = _request(browser, method, path.format(**_affiliate_ids(people)))
     if method == "GET":
@@ -70,6 +86,35 @@ def test_another_role_gets_403_on_an_affiliates_page(browser, people, role, meth
     email = {"advertiser": "owner@example.com", "admin": "root@example.com"}[role]
     log_in(browser, email)
     assert _request(browser, method, path.format(**ids)).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["affiliate", "advertiser"])
+@pytest.mark.parametrize("method, path", ADMIN_PAGES)
+def test_another_role_gets_403_on_an_operators_page(browser, people, role, method, path):
+    ids = _affiliate_ids(people)
+    log_in(browser, {"affiliate": "aff@example.com", "advertiser": "owner@example.com"}[role])
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/account").get_data(as_text=True)).group(1)
+    response = (
+        browser.get(path.format(**ids))
+        if method == "GET"
+        else browser.post(path.format(**ids), data={"csrf_token": token})
+    )
+    assert response.status_code == 403
+
+
+def test_every_page_route_is_walked_here(affnet_app):
+    walked = {
+        re.sub(r"\{\w+\}", "<>", path.split("?")[0]) for _, path in AFFILIATE_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES
+    }
+    walked = {path.replace("/susurra", "/<>").replace("/echo_test", "/<>").replace("/usdt", "/<>") for path in walked}
+    page_blueprints = {"affiliate", "delivery_settings", "payouts", "auth"}
+    public = {"/login", "/signup", "/forgot", "/reset/<>"}
+    routes = {
+        re.sub(r"<[^>]+>", "<>", rule.rule)
+        for rule in affnet_app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in page_blueprints
+    }
+    assert routes - public - walked == set(), "a page no role test walks"
 
 
 def test_an_affiliate_cannot_build_a_link_with_another_affiliates_ref_code(browser, people):
@@ -108,10 +153,12 @@ def test_a_private_offer_is_not_in_the_marketplace_and_its_page_is_404(browser, 
     assert browser.get("/marketplace/hidden").status_code == 404
 
 
-@pytest.mark.parametrize("method, path", [page for page in AFFILIATE_PAGES + EVERY_ROLE_PAGES if page[0] == "POST"])
+@pytest.mark.parametrize(
+    "method, path", [page for page in AFFILIATE_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES if page[0] == "POST"]
+)
 def test_every_form_refuses_a_post_without_a_valid_csrf_token(browser, people, method, path):
     ids = _affiliate_ids(people)
-    log_in(browser, "aff@example.com")
+    log_in(browser, "root@example.com" if path.startswith("/admin/") else "aff@example.com")
     for data in ({}, {"csrf_token": "forged"}):
         assert browser.post(path.format(**ids), data=data).status_code == 400
     assert api_tokens.list_tokens(people["affiliate"])[0].revoked_at is None
