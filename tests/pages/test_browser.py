@@ -9,13 +9,16 @@ import os
 import shutil
 import threading
 import time
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import requests
 from werkzeug.serving import make_server
 
-from affnet.core.storage.models import Participation, User
+from affnet.core.network import accounts
+from affnet.core.storage.models import LedgerEntry, Participation, User
 from affnet.testing import FakeReceiver, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +36,14 @@ def affnet_database_url(tmp_path):
     return f"sqlite:///{tmp_path}/affnet.db"
 
 
+USDT_ADDRESS = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+TX_HASH = "d" * 64
+
+
 @pytest.fixture
 def affnet_config():
     return {
-        "plugins.enabled": ["keitaro", "fb_capi"],
+        "plugins.enabled": ["keitaro", "fb_capi", "payout_usdt"],
         "deliveries.allow_private_targets": True,
         "base_url": f"http://127.0.0.1:{PORT}",
     }
@@ -173,6 +180,7 @@ def _axe_faults(driver) -> list[str]:
 
 
 def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_network, affnet_app, affnet_cli):
+    accounts.create_user("root@example.com", "admin", password="an-operators-password-1")
     walk = Walk(chrome, server)
     with FakeReceiver([(200, {}, "Success")]) as keitaro:
         # sign up; the operator approves
@@ -259,5 +267,39 @@ def test_an_affiliate_walks_from_sign_up_to_a_paid_sale(chrome, server, affnet_n
         walk.go("/deliveries", "deliveries")
         walk.go("/account", "account")
 
+        # a USDT address; last month's earnings are past their hold
+        walk.go("/payouts?method=usdt")
+        walk.fill(network="TRC20", address=USDT_ADDRESS)
+        walk.press("save")
+        assert "It is in force now" in walk.text()
+        lucia = User.get(User.email == "lucia@example.com")
+        LedgerEntry.create(affiliate=lucia, currency="USD", amount=Decimal("61.30"), kind="commission",
+                           available_at=datetime.now() - timedelta(days=1))  # fmt: skip
+        walk.go("/payouts", "payouts")
+
+        # the operator makes the run, approves it, sends it and records the transaction hash
+        chrome.delete_all_cookies()
+        walk.go("/login")
+        walk.fill(email="root@example.com", password="an-operators-password-1")
+        walk.press("submit")
+        assert chrome.current_url.endswith("/admin/payouts"), chrome.current_url
+        walk.go("/admin/payouts", "admin-payouts")
+        walk.press("make_run")
+        run_path = chrome.current_url.removeprefix(server)
+        walk.press("approve_all")
+        walk.press("send_now")
+        walk.go(run_path, "admin-run")
+        walk.fill(reference=TX_HASH)
+        walk.press("complete")
+        assert "completed" in walk.text()
+
+        # the affiliate sees it paid
+        chrome.delete_all_cookies()
+        walk.go("/login")
+        walk.fill(email="lucia@example.com", password="a-long-password-1")
+        walk.press("submit")
+        walk.go("/payouts")
+        assert "completed" in walk.text() and TX_HASH in walk.text() and "61.30" in walk.text()
+
     assert walk.faults == {}, json.dumps(walk.faults, indent=1)
-    assert walk.shots == 14 * 4, "every page: Spanish and English, desktop and phone"
+    assert walk.shots == 17 * 4, "every page: Spanish and English, desktop and phone"

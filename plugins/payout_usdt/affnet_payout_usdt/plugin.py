@@ -26,7 +26,7 @@ from affnet.plugins import N_, PayoutMethod, PayoutRequest, PayoutResult, Settin
 from .addresses import address_problem, network_of, transaction_hash_problem
 from .transfers import transfer_file, transfer_line
 
-IN_THE_FILE = "in the USDT transfer file: pay it from your wallet, then record the transaction hash"
+IN_THE_FILE = N_("in the USDT transfer file: pay it from your wallet, then record the transaction hash")
 
 
 def _address(details: dict[str, Any]) -> str:
