@@ -50,6 +50,14 @@ def with_db(function):
     return wrapper
 
 
+def checked(refusals, function, *args, **kwargs):
+    """Call a domain function; a refusal of the kinds in ``refusals`` ends the command with its message."""
+    try:
+        return function(*args, **kwargs)
+    except refusals as error:
+        raise click.ClickException(str(error)) from None
+
+
 def table(rows: list[dict], columns: list[str], empty: str = "nothing") -> str:
     """``rows`` as an aligned text table of ``columns`` (what people read; ``--json`` is for scripts)."""
     if not rows:

@@ -2,7 +2,7 @@
 
 import click
 
-from .common import JSON_OPTION, emit, table, with_db
+from .common import JSON_OPTION, checked, emit, table, with_db
 from ..core.network import accounts
 from ..core.network import users as users_domain
 from ..core.storage.models import Offer, Participation, User
@@ -30,10 +30,7 @@ def _participation(ref: str) -> Participation:
 
 
 def _checked(function, *args, **kwargs):
-    try:
-        return function(*args, **kwargs)
-    except accounts.AccountError as error:
-        raise click.ClickException(str(error)) from None
+    return checked(accounts.AccountError, function, *args, **kwargs)
 
 
 @click.group()

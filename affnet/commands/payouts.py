@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from .common import JSON_OPTION, emit, table, with_db
+from .common import JSON_OPTION, checked, emit, table, with_db
 from ..core.deliveries.setting_versions import SettingsError
 from ..core.earnings import ledger, payouts as domain
 from ..core.earnings.money import parse_currency
@@ -47,10 +47,7 @@ def _selected(run_week: str | None, status: str | None) -> list[Payout]:
 
 
 def _checked(function, *args, **kwargs):
-    try:
-        return function(*args, **kwargs)
-    except domain.PayoutError as error:
-        raise click.ClickException(str(error)) from None
+    return checked(domain.PayoutError, function, *args, **kwargs)
 
 
 @click.group()
