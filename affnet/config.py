@@ -60,19 +60,18 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _minimums(value: Any) -> dict[str, Decimal]:
-    """Per-currency amounts: a table ``{JPY = 7000}`` or the text ``JPY=7000, EUR=40``."""
-    if isinstance(value, str):
-        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
-        if any(len(pair) != 2 for pair in pairs):
-            raise ValueError("expected CURRENCY=AMOUNT pairs such as JPY=7000, EUR=40")
-        value = {code.strip(): amount.strip() for code, amount in pairs}
-    if not isinstance(value, dict):
-        raise ValueError("expected a table of currency = amount")
+    """Per-currency amounts, written ``JPY=7000, EUR=40``."""
+    if not isinstance(value, str):
+        raise ValueError("expected CURRENCY=AMOUNT pairs such as JPY=7000, EUR=40")
+    pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError("expected CURRENCY=AMOUNT pairs such as JPY=7000, EUR=40")
     result = {}
-    for code, amount in value.items():
-        if not (isinstance(code, str) and len(code) == 3 and code.isalpha()):
+    for code, amount in pairs:
+        code = code.strip()
+        if not (len(code) == 3 and code.isalpha()):
             raise ValueError(f"{code!r} is not a currency code such as JPY")
-        result[code.upper()] = _decimal(amount)
+        result[code.upper()] = _decimal(amount.strip())
     return result
 
 
@@ -256,7 +255,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "payouts.minimums",
         _minimums,
-        {},
+        "",
         "Minimums of their own for some currencies, such as JPY=7000, EUR=40 (the operator may raise one "
         "affiliate's with `affnet payouts minimum`).",
     ),

@@ -50,6 +50,16 @@ def with_db(function):
     return wrapper
 
 
+def user_by_email(email: str, role: str | None = None):
+    """The account with this email (of this role), or the command's error naming what is missing."""
+    from ..core.storage.models import User
+
+    user = User.get_or_none(User.email == email.lower())
+    if user is None or (role and user.role != role):
+        raise click.ClickException(f"no {role or 'user'} with the email {email}")
+    return user
+
+
 def checked(refusals, function, *args, **kwargs):
     """Call a domain function; a refusal of the kinds in ``refusals`` ends the command with its message."""
     try:

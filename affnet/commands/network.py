@@ -2,17 +2,14 @@
 
 import click
 
-from .common import JSON_OPTION, checked, emit, table, with_db
+from .common import JSON_OPTION, checked, emit, table, user_by_email, with_db
 from ..core.network import accounts
 from ..core.network import users as users_domain
 from ..core.storage.models import Offer, Participation, User
 
 
 def _user(email: str) -> User:
-    user = User.get_or_none(User.email == email.lower())
-    if user is None:
-        raise click.ClickException(f"no user with the email {email}")
-    return user
+    return user_by_email(email)
 
 
 def _offer(slug: str) -> Offer:

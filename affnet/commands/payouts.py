@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from .common import JSON_OPTION, checked, emit, table, with_db
+from .common import JSON_OPTION, checked, emit, table, user_by_email, with_db
 from ..core.deliveries.setting_versions import SettingsError
 from ..core.earnings import ledger, payouts as domain
 from ..core.earnings.money import parse_currency
@@ -28,10 +28,7 @@ def _payout(payout_id: int) -> Payout:
 
 
 def _affiliate(email: str) -> User:
-    user = User.get_or_none((User.email == email.lower()) & (User.role == "affiliate"))
-    if user is None:
-        raise click.ClickException(f"no affiliate with the email {email}")
-    return user
+    return user_by_email(email, "affiliate")
 
 
 def _selected(run_week: str | None, status: str | None) -> list[Payout]:

@@ -7,7 +7,7 @@ the command says which version it saved and when it takes effect.
 
 import click
 
-from .common import JSON_OPTION, emit, with_db
+from .common import JSON_OPTION, emit, user_by_email, with_db
 from ..core import clock
 from ..core.deliveries import outbox, setting_versions
 from ..core.deliveries.affiliate_settings import (
@@ -33,10 +33,7 @@ def _kind(services, name: str):
 
 
 def _affiliate(email: str) -> User:
-    user = User.get_or_none(User.email == email.lower())
-    if user is None or user.role != "affiliate":
-        raise click.ClickException(f"no affiliate with the email {email}")
-    return user
+    return user_by_email(email, "affiliate")
 
 
 def _scope(kind, affiliate: User, ref: str | None) -> Participation | None:

@@ -6,17 +6,14 @@ from datetime import date, datetime, timedelta, UTC
 
 import click
 
-from .common import JSON_OPTION, emit, with_db
+from .common import JSON_OPTION, emit, user_by_email, with_db
 from ..core.network import api_tokens
 from ..core.storage.models import Offer, User
 from ..core.reports import GROUPS, ReportError, build_report, zone
 
 
 def _user(email: str) -> User:
-    user = User.get_or_none(User.email == email.lower())
-    if user is None:
-        raise click.ClickException(f"no user with the email {email}")
-    return user
+    return user_by_email(email)
 
 
 def _day(value: str | None, name: str) -> date | None:

@@ -113,6 +113,12 @@ def declared_by_plugins(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[
     return declared
 
 
+def declared_by_name(pm: pluggy.PluginManager, hook_name: str) -> tuple[dict, dict]:
+    """({item.name: item}, {item.name: plugin name}) of what a "list what you offer" hook returns."""
+    declared = declared_by_plugins(pm, hook_name)
+    return {item.name: item for _, item in declared}, {item.name: plugin for plugin, item in declared}
+
+
 def mount_routes(pm: pluggy.PluginManager, app) -> list[str]:
     """Register every plugin's blueprints under ``/hooks/<blueprint name>/``
     (``register_routes``); returns the prefixes mounted. A plugin that fails,

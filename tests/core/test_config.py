@@ -54,6 +54,10 @@ def test_config_file_comes_from_affnet_config(tmp_path):
         ('[tracking]\nfallback_url = "ftp://x"\n', "tracking.fallback_url"),
         ('database_url = "mysql://x"\n', "database_url"),
         ('[payouts]\nminimum = "-1"\n', "payouts.minimum"),
+        ('[payouts]\nminimums = "JPY:7000"\n', "payouts.minimums"),
+        ('[payouts]\nweekday = "someday"\n', "payouts.weekday"),
+        ('[payouts]\ntime = "25:00"\n', "payouts.time"),
+        ('[payouts]\nmode = "sometimes"\n', "payouts.mode"),
         ('[tracking]\ncookie_secure = "sometimes"\n', "tracking.cookie_secure"),
         ('[trackin]\nfallback_url = ""\n', "trackin.fallback_url"),
         ('[ingest]\nrate_limit = "lots"\n', "ingest.rate_limit"),
@@ -84,3 +88,9 @@ def test_plugin_sections_are_handed_to_their_plugin(tmp_path):
     settings = load_settings(write(tmp_path, '[plugin.fb_capi]\ngraph_version = "v21.0"\n'), environ={})
     assert settings.plugin_config("fb_capi") == {"graph_version": "v21.0"}
     assert settings.plugin_config("keitaro") == {}
+
+
+def test_payout_minimums_are_read_per_currency(tmp_path):
+    settings = load_settings(write(tmp_path, '[payouts]\nminimums = "jpy=7000, EUR=40.5"\n'), environ={})
+    assert settings["payouts.minimums"] == {"JPY": Decimal("7000"), "EUR": Decimal("40.5")}
+    assert load_settings(None, environ={})["payouts.minimums"] == {}, "none of their own by default"

@@ -134,7 +134,7 @@ def test_hook_on_event_recorded_hears_each_event_after_commit(affnet_client, aff
 
 
 def test_hook_payout_methods_lists_the_plugins_methods(affnet_services):
-    methods = payouts.available_methods(affnet_services.pm)
+    methods = payouts.Methods.from_plugins(affnet_services.pm).by_name
     assert methods["sample_pay"].currencies == ("USD",)
 
 

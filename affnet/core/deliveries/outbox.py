@@ -22,7 +22,7 @@ from ..storage import sql
 from . import setting_versions
 from ..storage.db import db, is_postgres
 from ..storage.models import Delivery, DeliveryAttempt, SettingVersion
-from ...plugins.manager import call_isolated, declared_by_plugins
+from ...plugins.manager import call_isolated, declared_by_name
 from ...plugins.types import DeliveryResult, OutgoingDelivery
 
 log = logging.getLogger("affnet.outbox")
@@ -60,8 +60,7 @@ class KindRegistry:
 
     @classmethod
     def from_plugins(cls, pm) -> "KindRegistry":
-        declared = declared_by_plugins(pm, "delivery_kinds")
-        return cls({kind.name: kind for _, kind in declared}, {kind.name: owner for owner, kind in declared})
+        return cls(*declared_by_name(pm, "delivery_kinds"))
 
 
 def deliveries_for(pm, registry: KindRegistry, info) -> list[Delivery]:

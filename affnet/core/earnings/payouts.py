@@ -37,11 +37,11 @@ from decimal import Decimal
 
 from peewee import IntegrityError, fn
 
-from ...plugins.manager import declared_by_plugins
+from ...plugins.manager import declared_by_name
 from ...plugins.types import DeliveryKind, PayoutRequest, PayoutResult, SettingField
 from .. import clock
 from ..deliveries import setting_versions
-from ..network.network_secrets import network_secrets, set_network_secret
+from ..network.network_secrets import network_secret, network_secrets, set_network_secret
 from ..storage.db import db
 from ..storage.models import LedgerEntry, Payout, PayoutMinimum, PayoutRun, User
 from ..storage.secrets import keyring
@@ -49,9 +49,7 @@ from .money import from_units
 
 KEY_PREFIX = "affnet-payout-"
 SETTING_KIND = "payout"  # the affiliate's method, a setting version like a postback's (the 24-hour rule)
-UNSENT = ("awaiting_approval", "approved")
-CANCELLABLE = UNSENT + ("failed",)
-OPEN = ("awaiting_approval", "approved", "sending", "sent", "failed")
+CANCELLABLE = ("awaiting_approval", "approved", "failed")  # unsent, or refused by the provider
 
 
 class PayoutError(ValueError):
@@ -67,8 +65,7 @@ class Methods:
 
     @classmethod
     def from_plugins(cls, pm) -> "Methods":
-        declared = declared_by_plugins(pm, "payout_methods")
-        return cls({m.name: m for _, m in declared}, {m.name: plugin for plugin, m in declared})
+        return cls(*declared_by_name(pm, "payout_methods"))
 
     def config(self, services, name: str) -> dict:
         """The method's plugin config section with the operator's credentials."""
@@ -77,15 +74,10 @@ class Methods:
         return config
 
 
-def available_methods(pm) -> dict:
-    """Payout methods by name, from every enabled plugin."""
-    return Methods.from_plugins(pm).by_name
-
-
 # ---- the affiliate's method ------------------------------------------------------------------------------------
 
 
-def _setting_kind(method) -> DeliveryKind:
+def setting_kind(method) -> DeliveryKind:
     """The method as a settings kind: its fields and ``method``, checked by its ``validate``."""
 
     def validate(values: dict) -> dict:
@@ -109,7 +101,7 @@ def set_method(methods: Methods, affiliate: User, name: str, details: dict, dela
     if method is None:
         raise setting_versions.SettingsError({"method": f"must be one of {', '.join(sorted(methods.by_name))}"})
     values = {"method": name, **{key: (value or "").strip() for key, value in details.items()}}
-    return setting_versions.save(_setting_kind(method), affiliate, values, delay_hours=delay_hours, now=now)
+    return setting_versions.save(setting_kind(method), affiliate, values, delay_hours=delay_hours, now=now)
 
 
 def method_in_force(affiliate_id: int, at=None) -> tuple[str, dict] | None:
@@ -210,6 +202,7 @@ def run_payouts(settings, methods: Methods, now=None, mode: str | None = None) -
             run = PayoutRun.create(week=week, mode=mode, created_at=now)
             skipped = []
             emails = dict(User.select(User.id, User.email).tuples())
+            key = network_key()
             for affiliate_id, currency, amount in _payable(now):
                 reason = _why_not(settings, methods, affiliate_id, currency, amount, now)
                 if reason:
@@ -223,7 +216,7 @@ def run_payouts(settings, methods: Methods, now=None, mode: str | None = None) -
                     )
                     continue
                 name, details = method_in_force(affiliate_id, now)
-                made.append(_book(run, affiliate_id, currency, amount, name, details, methods, mode, now))
+                made.append(_book(run, affiliate_id, currency, amount, name, details, methods, mode, key, now))
             run.skipped = skipped
             run.save()
     except IntegrityError:  # another worker made this week's run meanwhile: its run stands, this one made nothing
@@ -239,14 +232,14 @@ def network_key() -> str:
     (PayPal for 30 days, Wise for good) never takes a payout of a new or second installation for one of
     another's with the same id."""
     name = "payouts.network_key"
-    found = network_secrets(name)
-    if "" in found:
-        return found[""]
-    set_network_secret(name, secrets.token_hex(4))
-    return network_secrets(name)[""]
+    key = network_secret(name)
+    if key is None:
+        set_network_secret(name, secrets.token_hex(4))
+        key = network_secret(name)
+    return key
 
 
-def _book(run, affiliate_id, currency, amount, name, details, methods, mode, now) -> Payout:
+def _book(run, affiliate_id, currency, amount, name, details, methods, mode, key, now) -> Payout:
     method = methods.by_name[name]
     destination = method.destination(details) if method.destination else " ".join(str(v) for v in details.values())
     payout = Payout.create(
@@ -263,7 +256,7 @@ def _book(run, affiliate_id, currency, amount, name, details, methods, mode, now
         approved_at=now if mode == "auto" else None,
         updated_at=now,
     )
-    payout.idempotency_key = f"{KEY_PREFIX}{network_key()}-{payout.id}"
+    payout.idempotency_key = f"{KEY_PREFIX}{key}-{payout.id}"
     Payout.update(idempotency_key=payout.idempotency_key).where(Payout.id == payout.id).execute()
     LedgerEntry.create(
         affiliate=affiliate_id,

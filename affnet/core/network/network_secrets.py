@@ -17,6 +17,11 @@ def set_network_secret(name: str, value: str) -> None:
         NetworkSecret.create(name=name, value=encrypted, hint=hint(value))
 
 
+def network_secret(name: str) -> str | None:
+    row = NetworkSecret.get_or_none(NetworkSecret.name == name)
+    return keyring.decrypt(row.value) if row else None
+
+
 def network_secrets(prefix: str) -> dict[str, str]:
     """``{name without the prefix: value}`` of every secret named ``<prefix><name>``, decrypted."""
     rows = NetworkSecret.select().where(NetworkSecret.name.startswith(prefix))

@@ -9,9 +9,8 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
 
 from ...core import clock
 from ...core.deliveries.affiliate_settings import describe_versions
@@ -20,6 +19,7 @@ from ...core.earnings import ledger, payouts
 from ...core.storage.models import Payout, PayoutRun
 from .access import me, role_required, services
 from .forms import ConfirmForm, ImportForm, ReferenceForm
+from .settings import flash_saved, setting_fields
 
 bp = Blueprint("payouts", __name__)
 affiliate_only = role_required("affiliate")
@@ -45,10 +45,8 @@ def _method_form(methods: payouts.Methods, chosen):
             _("Payout method"), choices=[SelectChoice(name, _(m.label)) for name, m in sorted(methods.by_name.items())]
         ),
         "save": SubmitField(_("Save")),
+        **setting_fields(chosen.fields),
     }
-    for field in chosen.fields:
-        label = _(field.label) + ("" if field.required else f" ({_('optional')})")
-        attributes[field.name] = StringField(label, validators=[Optional(), Length(max=200)], description=field.help)
     return type("PayoutMethodForm", (FlaskForm,), attributes)
 
 
@@ -74,18 +72,13 @@ def mine():
         details = {field.name: form[field.name].data or "" for field in chosen.fields}
         delay = services().settings["settings.change_delay_hours"]
         try:
-            version, _warnings = payouts.set_method(methods, me(), name, details, delay, now=now)
+            version, warnings = payouts.set_method(methods, me(), name, details, delay, now=now)
         except SettingsError as refused:
             errors = refused.fields
         else:
-            if version.effective_at <= now:
-                flash(_("Saved. It is in force now."))
-            else:
-                flash(
-                    _("Saved. It takes effect at %(time)s UTC.", time=version.effective_at.strftime("%Y-%m-%d %H:%M"))
-                )
+            flash_saved(version, warnings, now)
             return redirect(url_for("payouts.mine", method=name))
-    described = describe_versions(payouts._setting_kind(chosen), me(), None, now)
+    described = describe_versions(payouts.setting_kind(chosen), me(), None, now)
     return render_template(
         "pages/affiliate/payouts.html",
         methods=methods,

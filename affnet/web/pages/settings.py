@@ -51,13 +51,19 @@ def _scope(kind) -> Participation | None:
     return found
 
 
-def _form_class(kind):
-    """A form with the kind's fields (secrets write-only), its presets and an off switch."""
+def setting_fields(fields) -> dict:
+    """Form fields for a plugin's ``SettingField``s: labelled in the page's language, secrets write-only."""
     attributes = {}
-    for field in kind.fields:
+    for field in fields:
         label = _(field.label) + ("" if field.required else f" ({_('optional')})")
         make = PasswordField if field.secret else StringField
         attributes[field.name] = make(label, validators=[Optional(), Length(max=2000)], description=field.help)
+    return attributes
+
+
+def _form_class(kind):
+    """A form with the kind's fields (secrets write-only), its presets and an off switch."""
+    attributes = setting_fields(kind.fields)
     if kind.presets:
         choices = [SelectChoice("", _("None"))] + [SelectChoice(name, name.capitalize()) for name in kind.presets]
         attributes["preset"] = SelectField(_("Start from a preset"), choices=choices, validators=[Optional()])
@@ -110,17 +116,7 @@ def edit(kind_name: str):
             except (SettingsChoiceError, setting_versions.SettingsError) as refused:
                 errors = getattr(refused, "fields", None) or {"": str(refused)}
             else:
-                for warning in warnings:
-                    flash(_(warning))
-                if version.effective_at <= now:
-                    flash(_("Saved. It is in force now."))
-                else:
-                    flash(
-                        _(
-                            "Saved. It takes effect at %(time)s UTC; until then the version in force stays.",
-                            time=version.effective_at.strftime("%Y-%m-%d %H:%M"),
-                        )
-                    )
+                flash_saved(version, warnings, now)
                 return redirect(request.full_path.rstrip("?"))
     offers = list(
         Participation.select().where((Participation.affiliate == me().id) & (Participation.status == "approved"))
@@ -136,6 +132,21 @@ def edit(kind_name: str):
         offers=offers,
         delay=services().settings["settings.change_delay_hours"],
     )
+
+
+def flash_saved(version, warnings: list[str], now) -> None:
+    """Say what a saved setting version does: in force now, or when (the 24-hour rule); its warnings first."""
+    for warning in warnings:
+        flash(_(warning))
+    if version.effective_at <= now:
+        flash(_("Saved. It is in force now."))
+    else:
+        flash(
+            _(
+                "Saved. It takes effect at %(time)s UTC; until then the version in force stays.",
+                time=version.effective_at.strftime("%Y-%m-%d %H:%M"),
+            )
+        )
 
 
 def _kept(kind, participation, given: dict) -> dict:
