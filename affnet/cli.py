@@ -54,7 +54,12 @@ class Context:
 @click.pass_context
 def cli(click_ctx, config_path):
     """affnet: a self-hosted affiliate network."""
+    import getpass
+
+    from .core.network import audit
+
     click_ctx.obj = Context(config_path)
+    click_ctx.with_resource(audit.acting(audit.Actor(label=f"command line ({getpass.getuser()})")))
 
 
 def main():

@@ -12,7 +12,9 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from .. import clock
+from ..network import audit
 from ..storage import sql
+from ..storage.db import db
 from ..storage.cache import TTLCache
 from ..storage.models import Participation, SettingVersion, User
 from ..storage.secrets import hint, keyring
@@ -87,15 +89,32 @@ def save(
         name: (ENCRYPTED + keyring.encrypt(value) if name in secret and value else value)
         for name, value in values.items()
     }
-    version = SettingVersion.create(
-        kind=kind.name,
-        affiliate=affiliate,
-        participation=participation_id,
-        values=stored,
-        enabled=enabled,
-        effective_at=effective_at,
-        created_at=now,
-    )
+    with db.atomic():
+        latest = (
+            _scope(SettingVersion.select(), affiliate.id, participation_id)
+            .where(SettingVersion.kind == kind.name)
+            .order_by(SettingVersion.created_at.desc(), SettingVersion.id.desc())
+            .first()
+        )
+        version = SettingVersion.create(
+            kind=kind.name,
+            affiliate=affiliate,
+            participation=participation_id,
+            values=stored,
+            enabled=enabled,
+            effective_at=effective_at,
+            created_at=now,
+        )
+        before = {**(decrypt_values(latest.values) if latest else {}), "enabled": latest.enabled if latest else None}
+        changes = audit.diff(before, {**values, "enabled": enabled}, secrets=secret)
+        changes["effective_at"] = {"new": effective_at.isoformat()}
+        audit.record(
+            f"setting.{kind.name}",
+            participation.ref_code if participation else affiliate.email,
+            changes,
+            offer=participation.offer_id if participation else None,
+            account=affiliate,
+        )
     _versions.forget(affiliate.id)
     return version, warnings
 

@@ -41,6 +41,7 @@ from ...plugins.manager import declared_by_name
 from ...plugins.types import DeliveryKind, PayoutRequest, PayoutResult, SettingField
 from .. import clock
 from ..deliveries import setting_versions
+from ..network import audit
 from ..network.network_secrets import network_secret, network_secrets, set_network_secret
 from ..storage.db import db
 from ..storage.models import LedgerEntry, Payout, PayoutMinimum, PayoutRun, User
@@ -131,11 +132,13 @@ def raise_minimum(settings, affiliate: User, currency: str, amount: Decimal) -> 
     floor = network_minimum(settings, currency)
     if amount < floor:
         raise PayoutError(f"the minimum may only be raised: the network's for {currency} is {floor}")
-    PayoutMinimum.delete().where(
-        (PayoutMinimum.affiliate == affiliate.id) & (PayoutMinimum.currency == currency)
-    ).execute()
-    if amount > floor:
-        PayoutMinimum.create(affiliate=affiliate, currency=currency, amount=amount)
+    with db.atomic():
+        PayoutMinimum.delete().where(
+            (PayoutMinimum.affiliate == affiliate.id) & (PayoutMinimum.currency == currency)
+        ).execute()
+        if amount > floor:
+            PayoutMinimum.create(affiliate=affiliate, currency=currency, amount=amount)
+        audit.record("payout.minimum", affiliate.email, {currency: {"new": f"{amount:f}"}}, account=affiliate)
 
 
 # ---- the run -----------------------------------------------------------------------------------------------------
@@ -219,6 +222,7 @@ def run_payouts(settings, methods: Methods, now=None, mode: str | None = None) -
                 made.append(_book(run, affiliate_id, currency, amount, name, details, methods, mode, key, now))
             run.skipped = skipped
             run.save()
+            audit.record("payout.run", week, {"payouts": {"new": len(made)}, "mode": {"new": mode}})
     except IntegrityError:  # another worker made this week's run meanwhile: its run stands, this one made nothing
         run = PayoutRun.get_or_none(PayoutRun.week == week)
         if run is None:
@@ -277,11 +281,21 @@ def _book(run, affiliate_id, currency, amount, name, details, methods, mode, key
 def approve(payout_ids: list[int], now=None) -> int:
     """Approve payouts awaiting approval; returns how many were."""
     now = now or clock.now()
-    return (
-        Payout.update(status="approved", approved_at=now, updated_at=now)
-        .where(Payout.id.in_(payout_ids) & (Payout.status == "awaiting_approval"))
-        .execute()
-    )
+    with db.atomic():
+        waiting = list(Payout.select().where(Payout.id.in_(payout_ids) & (Payout.status == "awaiting_approval")))
+        approved = (
+            Payout.update(status="approved", approved_at=now, updated_at=now)
+            .where(Payout.id.in_([p.id for p in waiting]) & (Payout.status == "awaiting_approval"))
+            .execute()
+        )
+        for payout in waiting:
+            _audit("payout.approve", payout, "awaiting_approval", "approved")
+    return approved
+
+
+def _audit(action: str, payout: Payout, old: str, new: str, **more) -> None:
+    changes = {"status": {"old": old, "new": new}, **{name: {"new": value} for name, value in more.items()}}
+    audit.record(action, f"payout {payout.id} ({payout.amount} {payout.currency})", changes, account=payout.affiliate_id)
 
 
 def cancel(payout: Payout, now=None) -> None:
@@ -308,6 +322,7 @@ def cancel(payout: Payout, now=None) -> None:
             available_at=now,
             created_at=now,
         )
+        _audit("payout.cancel", payout, payout.status, "cancelled")
 
 
 def record_reference(methods: Methods, payout: Payout, reference: str, now=None) -> Payout:
@@ -332,6 +347,8 @@ def record_reference(methods: Methods, payout: Payout, reference: str, now=None)
                 .where((Payout.id == payout.id) & (Payout.status == "sent"))
                 .execute()
             )
+            if changed:
+                _audit("payout.reference", payout, "sent", "completed", reference=reference)
     except IntegrityError:
         other = Payout.get((Payout.method == payout.method) & (Payout.reference == reference))
         raise PayoutError(f"{reference} already completed payout {other.id}") from None
@@ -412,7 +429,11 @@ def _record(payout_id: int, result: PayoutResult, now: datetime, was: str) -> No
     if state in ("sent", "completed", "failed"):
         values["claimed_until"] = None
     with db.atomic():
-        Payout.update(**values).where((Payout.id == payout_id) & (Payout.status == was)).execute()
+        changed = Payout.update(**values).where((Payout.id == payout_id) & (Payout.status == was)).execute()
+        if changed and state != "approved":  # a round to try again is not a change of the payout's state
+            payout = Payout.get_by_id(payout_id)
+            extra = {"error": result.error} if result.error else {}
+            _audit("payout.send", payout, was, state, **extra)
 
 
 def _ask(function, request: PayoutRequest, config: dict) -> PayoutResult:

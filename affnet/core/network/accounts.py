@@ -10,6 +10,7 @@ from peewee import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from .. import clock
+from . import audit
 from ..earnings import commissions
 from ..clicks import tracking
 from ..storage.cache import TTLCache
@@ -71,6 +72,7 @@ def create_user(email: str, role: str, name: str = "", password: str | None = No
                 password_hash=generate_password_hash(password),
                 approved_at=clock.now(),
             )
+            audit.record("user.create", user.email, audit.created({"role": role, "name": user.name}), account=user)
     except IntegrityError:
         raise AccountError(f"a user with the email {email} exists already") from None
     return user, password
@@ -127,26 +129,62 @@ def create_offer(
             key_hash=hash_token(key),
             key_hint=hint(key),
         )
+        audit.record("offer.create", offer.slug, audit.created(_offer_values(offer)), offer=offer)
+        audit.record("offer.key_create", offer.slug, {"key": dict(audit.SECRET)}, offer=offer)
         for rule in rules:
             set_rule(offer, rule)
     return offer, key
+
+
+def _offer_values(offer: Offer) -> dict:
+    return {name: getattr(offer, name) for name in OFFER_FIELDS}
+
+
+def rule_text(rule: CommissionRule | RuleSpec | None) -> str | None:
+    """A rule as written in ``RuleSpec.parse``: ``sale=30%``, ``lead=1.50``, ``rebill=20%:12``."""
+    if rule is None:
+        return None
+    amount = f"{rule.amount.normalize():f}%" if rule.kind == "percent" else f"{rule.amount:f}"
+    return f"{rule.event}={amount}" + (f":{rule.rebill_months}" if rule.rebill_months else "")
 
 
 def set_rule(offer: Offer, rule: RuleSpec) -> CommissionRule:
     """Set (or replace) what an event of the offer pays; applies to events
     recorded from now on."""
     with db.atomic():
+        before = CommissionRule.get_or_none((CommissionRule.offer == offer) & (CommissionRule.event == rule.event))
         CommissionRule.delete().where((CommissionRule.offer == offer) & (CommissionRule.event == rule.event)).execute()
         commissions.rules.forget(offer.id)
-        return CommissionRule.create(
+        made = CommissionRule.create(
             offer=offer, event=rule.event, kind=rule.kind, amount=rule.amount, rebill_months=rule.rebill_months
         )
+        changes = audit.diff({rule.event: rule_text(before)}, {rule.event: rule_text(made)})
+        if changes:
+            audit.record("commission.set", offer.slug, changes, offer=offer)
+        return made
+
+
+def remove_rule(offer: Offer, event: str) -> bool:
+    """Stop paying for an event of the offer (events recorded from now on); False when it paid nothing."""
+    with db.atomic():
+        before = CommissionRule.get_or_none((CommissionRule.offer == offer) & (CommissionRule.event == event))
+        if before is None:
+            return False
+        CommissionRule.delete().where(CommissionRule.id == before.id).execute()
+        commissions.rules.forget(offer.id)
+        audit.record("commission.remove", offer.slug, audit.diff({event: rule_text(before)}, {}), offer=offer)
+        return True
 
 
 def rotate_offer_key(offer: Offer) -> str:
     """A new key for the offer; the old one stops working at once."""
     key = new_token("ok")
-    Offer.update(key_hash=hash_token(key), key_hint=hint(key)).where(Offer.id == offer.id).execute()
+    with db.atomic():
+        Offer.update(key_hash=hash_token(key), key_hint=hint(key), key_last_used_at=None).where(
+            Offer.id == offer.id
+        ).execute()
+        audit.record("offer.key_rotate", offer.slug, {"key": dict(audit.SECRET)}, offer=offer)
+    offer.key_hint, offer.key_last_used_at = hint(key), None
     offers_by_key.forget()
     return key
 
@@ -175,7 +213,7 @@ def apply(affiliate: User, offer: Offer, note: str = "") -> Participation:
     auto = offer.approval == "auto"
     try:
         with db.atomic():
-            return Participation.create(
+            participation = Participation.create(
                 offer=offer,
                 affiliate=affiliate,
                 ref_code=_new_ref_code(),
@@ -183,42 +221,119 @@ def apply(affiliate: User, offer: Offer, note: str = "") -> Participation:
                 status="approved" if auto else "pending",
                 decided_at=clock.now() if auto else None,
             )
+            audit.record(
+                "participation.apply",
+                participation.ref_code,
+                audit.created({"status": participation.status, "note": note}),
+                offer=offer,
+                account=affiliate,
+            )
+            return participation
     except IntegrityError:
         raise AccountError(f"{affiliate.email} has applied to {offer.slug} already") from None
 
 
-def set_participation_status(participation: Participation, status: str) -> Participation:
-    """Approve, reject, pause or resume (approve again) a participation."""
+def set_participation_status(participation: Participation, status: str, note: str | None = None) -> Participation:
+    """Approve, reject, pause or resume (approve again) a participation; ``note`` (the decision's reason,
+    shown to the affiliate) replaces the note when given."""
     if status not in PARTICIPATION_STATES:
         raise AccountError(f"status must be one of {', '.join(PARTICIPATION_STATES)}")
+    before = {"status": participation.status, "note": participation.note}
     participation.status = status
     participation.decided_at = clock.now()
-    participation.save()
+    if note is not None:
+        participation.note = note.strip()[:1000]
+    with db.atomic():
+        participation.save()
+        changes = audit.diff(before, {"status": participation.status, "note": participation.note})
+        if changes:
+            audit.record(
+                "participation.status",
+                participation.ref_code,
+                changes,
+                offer=participation.offer_id,
+                account=participation.affiliate_id,
+            )
     tracking.forget_route(participation.ref_code)
     return participation
 
 
+OFFER_FIELDS = (
+    "name",
+    "description",
+    "landing_url",
+    "currency",
+    "cookie_days",
+    "hold_days",
+    "approval",
+    "is_public",
+    "is_active",
+)
+
+
 def edit_offer(
-    offer: Offer, landing_url: str | None = None, approval: str | None = None, public: bool | None = None
+    offer: Offer,
+    landing_url: str | None = None,
+    approval: str | None = None,
+    public: bool | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    currency: str | None = None,
+    cookie_days: int | None = None,
+    hold_days: int | None = None,
 ) -> Offer:
-    """Change an offer's landing page, approval mode or place in the marketplace (None: unchanged)."""
+    """Change an offer (None: unchanged). A new hold or cookie window applies to events and clicks from now
+    on; the currency can change only while the offer has no events."""
+    from ..storage.models import Event
+
     if approval is not None and approval not in ("manual", "auto"):
         raise AccountError("approval must be manual or auto")
+    before = _offer_values(offer)
+    if name is not None:
+        if not name.strip():
+            raise AccountError("the offer needs a name")
+        offer.name = name.strip()[:200]
+    if description is not None:
+        offer.description = description.strip()[:5000]
     if landing_url is not None:
         offer.landing_url = _check_landing_url(landing_url)
+    if currency is not None:
+        try:
+            currency = parse_currency(currency)
+        except MoneyError as error:
+            raise AccountError(f"currency {error}") from None
+        if currency != offer.currency and Event.select().where(Event.offer == offer.id).exists():
+            raise AccountError("the currency cannot change once the offer has events: make a new offer")
+        offer.currency = currency
+    if cookie_days is not None:
+        if cookie_days < 1:
+            raise AccountError("the cookie window must be at least 1 day")
+        offer.cookie_days = cookie_days
+    if hold_days is not None:
+        if hold_days < 0:
+            raise AccountError("the hold must be 0 days or more")
+        offer.hold_days = hold_days
     if approval is not None:
         offer.approval = approval
     if public is not None:
         offer.is_public = public
-    offer.save()
-    for participation in offer.participations:  # the landing URL is part of every cached route
-        tracking.forget_route(participation.ref_code)
+    _save_offer(offer, before)
     return offer
 
 
-def set_offer_active(offer: Offer, active: bool) -> None:
-    offer.is_active = active
-    offer.save()
+def _save_offer(offer: Offer, before: dict) -> None:
+    with db.atomic():
+        offer.save()
+        changes = audit.diff(before, _offer_values(offer))
+        if changes:
+            audit.record("offer.edit", offer.slug, changes, offer=offer)
     offers_by_key.forget()
-    for participation in offer.participations:
+    for participation in offer.participations:  # the landing URL and the cookie window are part of every route
         tracking.forget_route(participation.ref_code)
+
+
+def set_offer_active(offer: Offer, active: bool) -> None:
+    """Pause (its links send clicks to the fallback) or resume an offer."""
+    before = _offer_values(offer)
+    offer.is_active = active
+    _save_offer(offer, before)

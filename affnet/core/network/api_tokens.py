@@ -10,6 +10,8 @@ minute so a tracker polling every few seconds does not turn reads into writes.
 from datetime import timedelta
 
 from .. import clock
+from . import audit
+from ..storage.db import db
 from ..storage.models import ApiToken, User
 from ..storage.secrets import hash_token, hint, new_token
 
@@ -41,7 +43,9 @@ def create_token(affiliate: User, name: str) -> tuple[ApiToken, str]:
     if live.count() >= LIVE_TOKEN_LIMIT:
         raise TokenError(f"at most {LIVE_TOKEN_LIMIT} live tokens: revoke one first")
     token = new_token(TOKEN_PREFIX)
-    row = ApiToken.create(affiliate=affiliate, name=name, token_hash=hash_token(token), hint=hint(token))
+    with db.atomic():
+        row = ApiToken.create(affiliate=affiliate, name=name, token_hash=hash_token(token), hint=hint(token))
+        audit.record("token.create", name, {"token": dict(audit.SECRET)}, account=affiliate)
     return row, token
 
 
@@ -61,9 +65,14 @@ def revoke_token(token_id: int, affiliate: User | None = None) -> ApiToken:
         raise TokenError(f"no token {token_id}")
     if row.revoked_at is None:
         row.revoked_at = clock.now()
-        ApiToken.update(revoked_at=row.revoked_at).where(
-            (ApiToken.id == row.id) & ApiToken.revoked_at.is_null()
-        ).execute()
+        with db.atomic():
+            revoked = (
+                ApiToken.update(revoked_at=row.revoked_at)
+                .where((ApiToken.id == row.id) & ApiToken.revoked_at.is_null())
+                .execute()
+            )
+            if revoked:
+                audit.record("token.revoke", row.name, {"revoked": {"old": False, "new": True}}, account=row.affiliate_id)
     return row
 
 

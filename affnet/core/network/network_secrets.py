@@ -2,19 +2,23 @@
 client secret), encrypted at rest and shown again only as a hint."""
 
 from .. import clock
+from . import audit
+from ..storage.db import db
 from ..storage.models import NetworkSecret
 from ..storage.secrets import hint, keyring
 
 
 def set_network_secret(name: str, value: str) -> None:
     encrypted = keyring.encrypt(value)
-    updated = (
-        NetworkSecret.update(value=encrypted, hint=hint(value), updated_at=clock.now())
-        .where(NetworkSecret.name == name)
-        .execute()
-    )
-    if not updated:
-        NetworkSecret.create(name=name, value=encrypted, hint=hint(value))
+    with db.atomic():
+        updated = (
+            NetworkSecret.update(value=encrypted, hint=hint(value), updated_at=clock.now())
+            .where(NetworkSecret.name == name)
+            .execute()
+        )
+        if not updated:
+            NetworkSecret.create(name=name, value=encrypted, hint=hint(value))
+        audit.record("network.secret", name, {name: dict(audit.SECRET)})
 
 
 def network_secret(name: str) -> str | None:

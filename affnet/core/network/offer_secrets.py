@@ -2,19 +2,23 @@
 Stripe signing secret of an offer's webhook). Shown again only as a hint."""
 
 from .. import clock
+from . import audit
+from ..storage.db import db
 from ..storage.models import Offer, OfferSecret
 from ..storage.secrets import hint, keyring
 
 
 def set_offer_secret(offer: Offer, name: str, value: str) -> None:
     encrypted = keyring.encrypt(value)
-    updated = (
-        OfferSecret.update(value=encrypted, hint=hint(value), updated_at=clock.now())
-        .where((OfferSecret.offer == offer.id) & (OfferSecret.name == name))
-        .execute()
-    )
-    if not updated:
-        OfferSecret.create(offer=offer, name=name, value=encrypted, hint=hint(value))
+    with db.atomic():
+        updated = (
+            OfferSecret.update(value=encrypted, hint=hint(value), updated_at=clock.now())
+            .where((OfferSecret.offer == offer.id) & (OfferSecret.name == name))
+            .execute()
+        )
+        if not updated:
+            OfferSecret.create(offer=offer, name=name, value=encrypted, hint=hint(value))
+        audit.record("offer.secret", offer.slug, {name: dict(audit.SECRET)}, offer=offer)
 
 
 def get_offer_secret(offer: Offer, name: str) -> str | None:

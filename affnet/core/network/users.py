@@ -12,6 +12,7 @@ from datetime import timedelta
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import clock
+from . import audit
 from ..storage.db import db
 from ..storage.models import PasswordReset, User
 from ..storage.secrets import hash_token, new_token
@@ -71,16 +72,39 @@ def sign_up(email: str, password: str, name: str = "", auto_approve: bool = Fals
 def approve(user: User) -> User:
     if user.approved_at is None:
         user.approved_at = clock.now()
-        user.save(only=[User.approved_at])
+        with db.atomic():
+            user.save(only=[User.approved_at])
+            audit.record("user.approve", user.email, {"approved": {"old": False, "new": True}}, account=user)
     return user
 
 
 def set_active(user: User, active: bool) -> User:
     """Disable (every session ends) or enable an account."""
+    was = user.is_active
     user.is_active = active
     if not active:
         user.session_version += 1
-    user.save(only=[User.is_active, User.session_version])
+    with db.atomic():
+        user.save(only=[User.is_active, User.session_version])
+        if was != active:
+            audit.record("user.active", user.email, {"active": {"old": was, "new": active}}, account=user)
+    return user
+
+
+def set_role(user: User, role: str) -> User:
+    """Give an account another role; its sessions end, so its pages change at the next log-in."""
+    from ..storage.models import ROLES
+
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if role == user.role:
+        return user
+    was = user.role
+    user.role = role
+    user.session_version += 1
+    with db.atomic():
+        user.save(only=[User.role, User.session_version])
+        audit.record("user.role", user.email, {"role": {"old": was, "new": role}}, account=user)
     return user
 
 
@@ -89,7 +113,9 @@ def set_password(user: User, password: str) -> User:
     check_password_rules(password)
     user.password_hash = generate_password_hash(password)
     user.session_version += 1
-    user.save(only=[User.password_hash, User.session_version])
+    with db.atomic():
+        user.save(only=[User.password_hash, User.session_version])
+        audit.record("user.password", user.email, {"password": dict(audit.SECRET)}, account=user)
     return user
 
 
@@ -123,6 +149,7 @@ def reset_link_token(user: User) -> str:
         PasswordReset.create(
             user=user, token_hash=hash_token(token), created_at=now, expires_at=now + timedelta(hours=RESET_HOURS)
         )
+        audit.record("user.reset_link", user.email, {"reset_link": dict(audit.SECRET)}, account=user)
     return token
 
 

@@ -253,6 +253,7 @@ def restore_backup(path, progress: Callable[[str], None] = _quiet) -> Summary:
         raise BackupError(f"the database is not empty (table {busy} has rows): restore only into an empty one")
     with db.atomic():
         db.create_tables(ALL_MODELS, safe=True)
+        migrations.guard_audit_log(db)
         SchemaVersion.delete().execute()
     summary = Summary(str(path), version)
     with gzip.open(path, "rt", encoding="utf-8") as lines:

@@ -10,9 +10,13 @@ step that has shipped.
 from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 from playhouse.migrate import SchemaMigrator, migrate as run_migration
 
-from .db import db
+from .db import db, is_postgres
 from .models import (
     ALL_MODELS,
+    AuditEntry,
+    NetworkSetting,
+    RecoveryCode,
+    WebhookCall,
     ClickRollup,
     Delivery,
     Event,
@@ -107,6 +111,44 @@ def _payouts(migrator, database):
         model._schema.create_indexes(safe=True)
 
 
+def guard_audit_log(database) -> None:
+    """Make the database itself refuse to change or delete an audit entry (a trigger on each database)."""
+    table = AuditEntry._meta.table_name
+    if is_postgres():
+        database.execute_sql(
+            "CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'the audit log is append-only'; END; $$ LANGUAGE plpgsql"
+        )
+        database.execute_sql(f'DROP TRIGGER IF EXISTS audit_entry_append_only ON "{table}"')
+        database.execute_sql(
+            f'CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON "{table}" '
+            "FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()"
+        )
+        return
+    for verb in ("UPDATE", "DELETE"):
+        database.execute_sql(
+            f'CREATE TRIGGER IF NOT EXISTS audit_entry_no_{verb.lower()} BEFORE {verb} ON "{table}" '
+            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+        )
+
+
+def _pages_for_everyone(migrator, database):
+    """Two-factor log-in with recovery codes, the audit log, network policies set on a page, the last use
+    of an offer key, test conversions, the last calls of a plugin's webhook."""
+    database.create_tables([RecoveryCode, WebhookCall, NetworkSetting, AuditEntry])
+    run_migration(
+        migrator.add_column("users", "totp_enabled_at", DateTimeField(null=True)),
+        migrator.add_column("offer", "key_last_used_at", DateTimeField(null=True)),
+    )
+    for table, column, definition in (
+        ("users", "totp_secret", "TEXT NOT NULL DEFAULT ''"),
+        ("users", "totp_last_step", "BIGINT NOT NULL DEFAULT 0"),
+        ("event", "is_test", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ):
+        database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
+    guard_audit_log(database)
+
+
 STEPS = [
     (1, _initial),
     (2, _leaner_indexes),
@@ -114,6 +156,7 @@ STEPS = [
     (4, _accounts),
     (5, _click_rollup),
     (6, _payouts),
+    (7, _pages_for_everyone),
 ]
 LATEST = STEPS[-1][0]
 
@@ -132,6 +175,7 @@ def migrate(progress=print) -> tuple[int | None, int]:
     if before is None:
         with db.atomic():
             db.create_tables(ALL_MODELS)
+            guard_audit_log(db)
             SchemaVersion.create(version=LATEST)
         progress(f"created the schema at version {LATEST}")
         return None, LATEST

@@ -78,9 +78,21 @@ class User(BaseModel):
     language = CharField(default="")  # "" follows the browser
     session_version = IntegerField(default=0)
     last_login_at = DateTimeField(null=True)
+    totp_secret = TextField(default="")  # the authenticator's shared secret, encrypted; "" without two-factor log-in
+    totp_enabled_at = DateTimeField(null=True)
+    totp_last_step = BigIntegerField(default=0)  # the last 30-second step used: a code works once
 
     class Meta:
         table_name = "users"
+
+
+class RecoveryCode(BaseModel):
+    """A one-time code that stands in for the authenticator: only its hash is kept."""
+
+    user = ForeignKeyField(User, backref="recovery_codes", on_delete="CASCADE")
+    code_hash = CharField(unique=True)
+    created_at = DateTimeField(default=clock.now)
+    used_at = DateTimeField(null=True)
 
 
 class PasswordReset(BaseModel):
@@ -107,6 +119,7 @@ class Offer(BaseModel):
     description = TextField(default="")
     key_hash = CharField(unique=True)
     key_hint = CharField(default="")
+    key_last_used_at = DateTimeField(null=True)  # updated at most once a minute per process
     created_at = DateTimeField(default=clock.now)
 
 
@@ -230,6 +243,7 @@ class Event(BaseModel):
     reverses = ForeignKeyField("self", null=True, backref="reversals")
     pending = BooleanField(default=False)
     source = CharField(default="api")
+    is_test = BooleanField(default=False)  # a test conversion: recorded and priced, never booked or paid
     occurred_at = DateTimeField(index=True)
 
     class Meta:
@@ -431,8 +445,56 @@ class ApiToken(BaseModel):
     revoked_at = DateTimeField(null=True)
 
 
+class WebhookCall(BaseModel):
+    """One call of a plugin's webhook for an offer (Stripe's, say) and what came of it, for the product
+    owner's page; the newest few per offer and source are kept."""
+
+    id = BigAutoField()
+    offer = ForeignKeyField(Offer, backref="webhook_calls", on_delete="CASCADE", index=False)
+    source = CharField()  # the plugin's name
+    at = DateTimeField(default=clock.now)
+    status_code = IntegerField()
+    event_type = CharField(default="")
+    result = TextField(default="")  # what was recorded, or why nothing was
+
+    class Meta:
+        indexes = ((("offer", "source", "at"), False),)
+
+
+class NetworkSetting(BaseModel):
+    """A network policy the operator sets on the settings page (``affnet.core.network.policy``); it
+    overrides the config file's value of the same key."""
+
+    key = CharField(unique=True)
+    value = TextField()  # as written in the config file: text, parsed by the key's Field
+    updated_at = DateTimeField(default=clock.now)
+    updated_by = ForeignKeyField(User, null=True)
+
+
+class AuditEntry(BaseModel):
+    """One change, as ``affnet.core.network.audit`` records it: who (``actor``, or ``actor_label`` for the
+    command line and the worker), when, from which address, what changed (``changes``: old and new values;
+    a secret only as changed). ``offer`` and ``account`` say who else may read it: the offer's owner, the
+    account it concerns. Append-only: the database refuses an UPDATE or DELETE."""
+
+    id = BigAutoField()
+    at = DateTimeField(default=clock.now)
+    actor = ForeignKeyField(User, null=True, backref="audit_made", index=False)
+    actor_label = CharField(default="")
+    ip = CharField(default="")
+    action = CharField()  # offer.create, offer.edit, commission.set, offer.key_rotate, ...
+    subject = CharField(default="")  # what was changed, as people name it: an offer's slug, an email, a refCode
+    offer = ForeignKeyField(Offer, null=True, index=False)
+    account = ForeignKeyField(User, null=True, index=False)
+    changes = JSONField(default=dict)
+
+    class Meta:
+        indexes = ((("at",), False), (("offer", "at"), False), (("account", "at"), False))
+
+
 ALL_MODELS = (
     User,
+    RecoveryCode,
     PasswordReset,
     Offer,
     CommissionRule,
@@ -452,4 +514,7 @@ ALL_MODELS = (
     OfferSecret,
     SchemaVersion,
     ApiToken,
+    WebhookCall,
+    NetworkSetting,
+    AuditEntry,
 )

@@ -12,12 +12,13 @@ the ingest API never reach this package.
 
 from pathlib import Path
 
-from flask import redirect, request, session, url_for
+from flask import has_request_context, redirect, request, session, url_for
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from ...core.earnings.money import format_amount
+from ...core.network import audit
 from ...core.storage.models import User
 from .access import Account, home_of
 
@@ -47,8 +48,18 @@ def _locale() -> str:
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 
+def _web_actor() -> audit.Actor | None:
+    """Who makes a change during a request: the logged-in account (or a visitor) and its address."""
+    if not has_request_context():
+        return None
+    user = current_user.user if current_user.is_authenticated else None
+    return audit.Actor(user=user, label=user.email if user else "visitor", ip=request.remote_addr or "")
+
+
 def init_app(app, settings) -> None:
-    from . import affiliate, auth, payouts, settings as delivery_settings
+    from . import affiliate, audit_log, auth, operator, owner, payouts, settings as delivery_settings
+
+    audit.install_resolver(_web_actor)
 
     app.config["SESSION_COOKIE_SECURE"] = settings["base_url"].startswith("https://")
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked for the pages only: plugin webhooks carry no token
@@ -64,9 +75,10 @@ def init_app(app, settings) -> None:
     login_manager.session_protection = "basic"
     Babel(app, locale_selector=_locale)
     app.extensions["affnet_limits"] = auth.Limits(settings)
-    for blueprint in (auth.bp, affiliate.bp, delivery_settings.bp, payouts.bp):
+    blueprints = (auth.bp, affiliate.bp, delivery_settings.bp, payouts.bp, owner.bp, operator.bp, audit_log.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    page_blueprints = {auth.bp.name, affiliate.bp.name, delivery_settings.bp.name, payouts.bp.name}
+    page_blueprints = {blueprint.name for blueprint in blueprints}
 
     @app.before_request
     def _protect():

@@ -7,7 +7,7 @@ from flask_login import UserMixin, current_user, login_required
 
 from ...core.storage.models import User
 
-HOMES = {"affiliate": "affiliate.dashboard", "advertiser": "auth.account", "admin": "payouts.runs"}
+HOMES = {"affiliate": "affiliate.dashboard", "advertiser": "owner.offers", "admin": "operator.health"}
 
 
 class Account(UserMixin):
