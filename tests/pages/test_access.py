@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from affnet.core.network import api_tokens
+from affnet.core.network import accounts, api_tokens
 
 from .conftest import log_in
 
@@ -32,6 +32,7 @@ AFFILIATE_PAGES = [
 ]
 # Each page of the operator; {week} and {payout} need not exist: the role is checked first.
 ADMIN_PAGES = [
+    ("GET", "/admin"),
     ("GET", "/admin/payouts"),
     ("POST", "/admin/payouts/run"),
     ("GET", "/admin/payouts/{week}"),
@@ -46,6 +47,12 @@ ADMIN_PAGES = [
 ]
 
 
+# Each page of a product owner; {slug} is the owner's own offer (susurra), {ref} an affiliate's refCode on it.
+OWNER_PAGES = [
+    ("GET", "/owner/offers"),
+]
+
+
 @pytest.fixture
 def affnet_plugins():
     import affnet_echo_test.plugin as echo
@@ -53,7 +60,7 @@ def affnet_plugins():
     return [("echo_test", echo)]
 
 
-EVERY_ROLE_PAGES = [("GET", "/account"), ("POST", "/account"), ("POST", "/logout")]
+EVERY_ROLE_PAGES = [("GET", "/account"), ("POST", "/account"), ("POST", "/logout"), ("GET", "/audit")]
 
 
 def _affiliate_ids(people):
@@ -62,14 +69,25 @@ def _affiliate_ids(people):
     from affnet.core.storage.models import Participation
 
     ref = Participation.get(Participation.affiliate == people["affiliate"].id).ref_code
-    return {"ref": ref, "token": mine.id, "delivery": 1, "week": "2026-W01", "payout": 1}
+    return {
+        "ref": ref,
+        "token": mine.id,
+        "delivery": 1,
+        "week": "2026-W01",
+        "payout": 1,
+        "slug": "susurra",
+        "user": people["other"].id,
+        "participation": people["other_participation"].id,
+        "host": "tracker.example",
+        "integration": "stripe",
+    }
 
 
 def _request(client, method, path):
     return client.get(path) if method == "GET" else client.post(path, data={})
 
 
-@pytest.mark.parametrize("method, path", AFFILIATE_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES)
+@pytest.mark.parametrize("method, path", AFFILIATE_PAGES + OWNER_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES)
 def test_a_visitor_is_sent_to_log_in_or_refused(browser, people, method, path):
     response = _request(browser, method, path.format(**_affiliate_ids(people)))
     if method == "GET":
@@ -102,12 +120,35 @@ def test_another_role_gets_403_on_an_operators_page(browser, people, role, metho
     assert response.status_code == 403
 
 
+def _csrf_token(client) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account").get_data(as_text=True)).group(1)
+
+
+@pytest.mark.parametrize("method, path", OWNER_PAGES)
+def test_an_affiliate_gets_403_on_a_product_owners_page(browser, people, method, path):
+    ids = _affiliate_ids(people)
+    log_in(browser, "aff@example.com")
+    data = {} if method == "GET" else {"csrf_token": _csrf_token(browser)}
+    response = browser.get(path.format(**ids)) if method == "GET" else browser.post(path.format(**ids), data=data)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("method, path", [page for page in OWNER_PAGES if "{" in page[1]])
+def test_another_owner_finds_nothing_at_an_offers_pages(browser, people, method, path):
+    """A second product owner, logged in, reaches none of the first owner's offer pages (404)."""
+    accounts.create_user("owner2@example.com", "advertiser", password="a-good-password-42")
+    ids = _affiliate_ids(people)
+    log_in(browser, "owner2@example.com")
+    data = {} if method == "GET" else {"csrf_token": _csrf_token(browser)}
+    response = browser.get(path.format(**ids)) if method == "GET" else browser.post(path.format(**ids), data=data)
+    assert response.status_code == 404
+
+
 def test_every_page_route_is_walked_here(affnet_app):
-    walked = {
-        re.sub(r"\{\w+\}", "<>", path.split("?")[0]) for _, path in AFFILIATE_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES
-    }
+    every = AFFILIATE_PAGES + OWNER_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES
+    walked = {re.sub(r"\{\w+\}", "<>", path.split("?")[0]) for _, path in every}
     walked = {path.replace("/susurra", "/<>").replace("/echo_test", "/<>").replace("/usdt", "/<>") for path in walked}
-    page_blueprints = {"affiliate", "delivery_settings", "payouts", "auth"}
+    page_blueprints = {"affiliate", "delivery_settings", "payouts", "auth", "owner", "operator", "audit_log", "integrations"}
     public = {"/login", "/signup", "/forgot", "/reset/<>"}
     routes = {
         re.sub(r"<[^>]+>", "<>", rule.rule)
@@ -154,11 +195,17 @@ def test_a_private_offer_is_not_in_the_marketplace_and_its_page_is_404(browser, 
 
 
 @pytest.mark.parametrize(
-    "method, path", [page for page in AFFILIATE_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES if page[0] == "POST"]
+    "method, path",
+    [page for page in AFFILIATE_PAGES + OWNER_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES if page[0] == "POST"],
 )
 def test_every_form_refuses_a_post_without_a_valid_csrf_token(browser, people, method, path):
     ids = _affiliate_ids(people)
-    log_in(browser, "root@example.com" if path.startswith("/admin/") else "aff@example.com")
+    email = "aff@example.com"
+    if path.startswith("/admin/"):
+        email = "root@example.com"
+    elif path.startswith("/owner/"):
+        email = "owner@example.com"
+    log_in(browser, email)
     for data in ({}, {"csrf_token": "forged"}):
         assert browser.post(path.format(**ids), data=data).status_code == 400
     assert api_tokens.list_tokens(people["affiliate"])[0].revoked_at is None

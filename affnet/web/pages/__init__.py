@@ -57,7 +57,7 @@ def _web_actor() -> audit.Actor | None:
 
 
 def init_app(app, settings) -> None:
-    from . import affiliate, audit_log, auth, operator, owner, payouts, settings as delivery_settings
+    from . import affiliate, audit_log, auth, integrations, operator, owner, payouts, settings as delivery_settings
 
     audit.install_resolver(_web_actor)
 
@@ -75,7 +75,16 @@ def init_app(app, settings) -> None:
     login_manager.session_protection = "basic"
     Babel(app, locale_selector=_locale)
     app.extensions["affnet_limits"] = auth.Limits(settings)
-    blueprints = (auth.bp, affiliate.bp, delivery_settings.bp, payouts.bp, owner.bp, operator.bp, audit_log.bp)
+    blueprints = (
+        auth.bp,
+        affiliate.bp,
+        delivery_settings.bp,
+        payouts.bp,
+        owner.bp,
+        operator.bp,
+        audit_log.bp,
+        integrations.bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     page_blueprints = {blueprint.name for blueprint in blueprints}

@@ -53,3 +53,14 @@ def me() -> User:
 def services():
     """The app's services (settings, plugins, the recorder)."""
     return current_app.extensions["affnet"]
+
+
+def owned_offer(slug: str):
+    """The offer with this slug when the logged-in account owns it (the operator owns every one), else 404:
+    another owner's offer is not found, never forbidden, so its slug tells nothing."""
+    from ...core.storage.models import Offer
+
+    offer = Offer.get_or_none(Offer.slug == slug)
+    if offer is None or (me().role != "admin" and offer.advertiser_id != me().id):
+        abort(404)
+    return offer
