@@ -6,15 +6,19 @@ from playhouse.migrate import migrate as run
 from affnet.core.storage import migrations
 from affnet.core.storage.db import db, is_postgres
 from affnet.core.storage.models import (
+    AuditEntry,
     Click,
     ClickRollup,
     NetworkSecret,
+    NetworkSetting,
     PasswordReset,
     PayoutMinimum,
     PayoutRun,
+    RecoveryCode,
     RollupMark,
     SchemaVersion,
     User,
+    WebhookCall,
 )
 from affnet.testing import click, click_id_of, load_clicks
 
@@ -88,6 +92,16 @@ def _undo_steps_after(version: int):
     migrator = migrations.SchemaMigrator.from_database(db.obj)
     if not is_postgres():
         db.execute_sql("PRAGMA foreign_keys = OFF")  # SQLite drops a column by copying its table
+    if version < 7:
+        db.drop_tables([RecoveryCode, WebhookCall, NetworkSetting, AuditEntry])
+        for table, column in (
+            ("users", "totp_secret"),
+            ("users", "totp_enabled_at"),
+            ("users", "totp_last_step"),
+            ("offer", "key_last_used_at"),
+            ("event", "is_test"),
+        ):
+            run(migrator.drop_column(table, column))
     if version < 6:
         for name in (
             "payout_run_id_affiliate_id_currency",
@@ -167,3 +181,26 @@ def test_a_version_4_database_migrated_counts_its_clicks_in_the_rollup(affnet_ap
     assert rollup.advance(now=clock.now() + timedelta(hours=1)) > clock.now()
     assert ClickRollup.select().count() == 1
     assert build_report("day", today - timedelta(days=1), today + timedelta(days=1)).total.clicks == 1
+
+
+def test_a_version_6_database_migrated_keeps_its_accounts_and_guards_its_audit_log(affnet_app, affnet_network):
+    from peewee import DatabaseError
+
+    _undo_steps_after(6)
+    SchemaVersion.update(version=6).execute()
+    assert migrations.migrate(progress=lambda line: None) == (6, migrations.LATEST)
+    owner = User.get(User.email == "owner@example.com")
+    assert (owner.totp_secret, owner.totp_enabled_at) == ("", None)
+    entry = AuditEntry.create(action="test.entry", subject="after the migration")
+    for change in (
+        lambda: AuditEntry.update(subject="edited").where(AuditEntry.id == entry.id).execute(),
+        lambda: AuditEntry.delete().where(AuditEntry.id == entry.id).execute(),
+    ):
+        try:
+            with db.atomic():
+                change()
+        except DatabaseError as refused:
+            assert "append-only" in str(refused)
+        else:
+            raise AssertionError("the migrated audit log let an entry change")
+    assert AuditEntry.get_by_id(entry.id).subject == "after the migration"
