@@ -124,9 +124,12 @@ def record(
     )
 
 
-def entries_for(viewer: User, action_prefix: str = "", offer: Offer | None = None, limit: int = 200):
-    """What ``viewer`` may read, newest first: the operator everything; a product owner the entries of
-    their offers and about themselves; anyone else the entries about themselves."""
+def entries_for(
+    viewer: User, action_prefix: str = "", offer: Offer | None = None, limit: int = 200, before: int | None = None
+):
+    """What ``viewer`` may read, newest first (``before``: only entries older than that id): the operator
+    everything; a product owner the entries of their offers and about themselves; anyone else the entries
+    about themselves."""
     query = AuditEntry.select(AuditEntry, User).join(User, JOIN.LEFT_OUTER, on=(AuditEntry.actor == User.id))
     if viewer.role != "admin":
         mine = AuditEntry.account == viewer.id
@@ -138,4 +141,6 @@ def entries_for(viewer: User, action_prefix: str = "", offer: Offer | None = Non
         query = query.where(AuditEntry.action.startswith(action_prefix))
     if offer is not None:
         query = query.where(AuditEntry.offer == offer.id)
-    return list(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    return list(query.order_by(AuditEntry.id.desc()).limit(limit))
