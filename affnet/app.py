@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import Settings, load_settings
 from .core.storage import cache
 from .core.deliveries import outbox
+from .core.network import policy
 from .core.storage.db import DATABASE_ERRORS, db, open_database
 from .core.events.ingest import Recorder
 from .core.storage.secrets import keyring
@@ -64,6 +65,7 @@ def build_services(settings: Settings, extra_plugins=(), load_entrypoints=True) 
     configure_logging(settings["log_level"])
     open_database(settings.database_url)
     cache.configure(settings["cache_seconds"])
+    policy.install(settings)  # network policies saved on the settings page override the file's values
     keyring.load(settings.instance_path)
     pm = get_plugin_manager(settings["plugins.enabled"], load_entrypoints=load_entrypoints, extra=extra_plugins)
     sections = check_plugin_config(pm, settings)

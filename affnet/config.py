@@ -221,6 +221,12 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("accounts.signup_rate_limit", _rate, "5 per hour", "Sign-ups allowed per IP address."),
     Field(
+        "accounts.require_two_factor",
+        _bool,
+        False,
+        "True: admins and product owners must set up two-factor log-in before they reach any other page.",
+    ),
+    Field(
         "settings.change_delay_hours",
         _positive_int,
         24,
@@ -298,26 +304,53 @@ def env_name(key: str) -> str:
     return "AFFNET_" + key.replace(".", "_").upper()
 
 
+# What a policy overlay answers for a key it holds no value of: the file's value stands.
+NOT_SET = object()
+
+
 class Settings:
     """Read-only settings: ``settings["tracking.fallback_url"]``.
 
     Plugin sections (``[plugin.<name>]``) are kept as given and handed to the
     plugin through ``plugin_config(name)``.
+
+    A few keys are network policy, which the operator may also set on a page
+    (``affnet.core.network.policy``): once ``use_overlay`` is called, reading
+    one of those keys asks the overlay first and falls back to the file's
+    value. Every other key is a plain dict lookup.
     """
 
-    def __init__(self, values: dict[str, Any], plugin_sections: dict[str, dict], source: str):
+    def __init__(
+        self, values: dict[str, Any], plugin_sections: dict[str, dict], source: str, origins: dict | None = None
+    ):
         self._values = values
         self._plugins = plugin_sections
         self.source = source
+        self.origins = origins or {}  # key -> "default", "file", "environment" or "override"
+        self._overlaid: frozenset[str] = frozenset()
+        self._overlay: Callable[[str], Any] = lambda key: NOT_SET
 
     def __getitem__(self, key: str) -> Any:
+        if key in self._overlaid:
+            value = self._overlay(key)
+            if value is not NOT_SET:
+                return value
+        return self._values[key]
+
+    def use_overlay(self, keys, lookup: Callable[[str], Any]) -> None:
+        """Let ``lookup(key)`` answer for ``keys`` (its value, or ``NOT_SET`` for the file's)."""
+        self._overlaid = frozenset(key for key in keys if key in FIELDS_BY_KEY)
+        self._overlay = lookup
+
+    def file_value(self, key: str) -> Any:
+        """The value of the defaults, the file and the environment, whatever an overlay says."""
         return self._values[key]
 
     def plugin_config(self, name: str) -> dict:
         return dict(self._plugins.get(name, {}))
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
+        return {key: self[key] for key in self._values}
 
     @property
     def instance_path(self) -> Path:
@@ -327,6 +360,21 @@ class Settings:
     def database_url(self) -> str:
         """The database URL (a relative SQLite path is relative to the working folder)."""
         return self._values["database_url"]
+
+
+def masked_url(url: str) -> str:
+    """A URL without its password (``postgresql://affnet:***@host/db``), for pages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if password:
+        netloc = parts.netloc.replace(":" + password + "@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
 
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
@@ -348,6 +396,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     path = path or environ.get("AFFNET_CONFIG")
     raw: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     plugin_sections: dict[str, dict] = {}
     source = "defaults"
     if path:
@@ -360,6 +409,7 @@ def load_settings(
             raise ConfigError(f"config file {path}: {error}") from None
         plugin_sections = document.pop("plugin", {}) or {}
         raw = _flatten(document)
+        origins = dict.fromkeys(raw, "file")
         source = str(path)
         for key in raw:
             if key not in FIELDS_BY_KEY:
@@ -367,10 +417,12 @@ def load_settings(
     for field in FIELDS:
         if env_name(field.key) in environ:
             raw[field.key] = environ[env_name(field.key)]
+            origins[field.key] = "environment"
     overrides = dict(overrides or {})
     for key in [key for key in overrides if key.startswith("plugin.")]:
         plugin_sections[key.split(".", 1)[1]] = dict(overrides.pop(key))
     raw.update(overrides)
+    origins.update(dict.fromkeys(overrides, "override"))
     values = {}
     for field in FIELDS:
         value = raw.get(field.key, field.default)
@@ -383,7 +435,7 @@ def load_settings(
     for key in overrides:
         if key not in FIELDS_BY_KEY:
             raise ConfigError(f"config key {key}: unknown key")
-    return Settings(values, plugin_sections, source)
+    return Settings(values, plugin_sections, source, {key: origins.get(key, "default") for key in values})
 
 
 def _toml_value(value: Any) -> str:

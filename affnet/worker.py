@@ -2,8 +2,9 @@
 
 It loads spooled clicks into the database (a thread, every
 ``tracking.spool_flush_ms``), sends due deliveries (claiming batches, so
-several workers on several machines share the work), and runs the jobs
-plugins add. On SIGTERM or
+several workers on several machines share the work), makes the weekly payout
+run, writes a heartbeat for the operator's health page every
+``health.BEAT_SECONDS``, and runs the jobs plugins add. On SIGTERM or
 SIGINT it finishes the batch in hand, gives back its unsent claims and exits.
 
 The signal handler only sets a plain flag: a handler runs in the main thread
@@ -22,6 +23,7 @@ import time
 
 import schedule
 
+from .core import clock, health
 from .core.clicks import rollup
 from .core.deliveries import outbox
 from .core.earnings import payouts
@@ -46,11 +48,16 @@ class Worker:
         self.scheduler.every(1).minutes.do(self._job, rollup.advance)  # clicks counted for the reports
         # retention: one pass a day, done in slices of at most 20 s so deliveries never wait long
         self.scheduler.every(10).minutes.do(self._job, RetentionJob.from_settings(self.settings).run)
-        # payouts: the weekly run on the configured day and hour; approved ones sent, sent ones asked about
-        weekday = getattr(self.scheduler.every(), self.settings["payouts.weekday"].lower())
-        weekday.at(self.settings["payouts.time"]).do(self._job, self.payout_run)
+        # payouts: the weekly run on the day and hour in force (a policy the operator may change on the
+        # settings page: looked at again every minute); approved ones sent, sent ones asked about
+        self.payout_job = None
+        self.follow_payout_schedule()
+        self.scheduler.every(1).minutes.do(self._job, self.follow_payout_schedule)
         self.scheduler.every(1).minutes.do(self._job, self.send_payouts)
         self.scheduler.every(5).minutes.do(self._job, self.poll_payouts)
+        # the heartbeat the operator's health page reads
+        self.started_at = clock.now()
+        self.scheduler.every(health.BEAT_SECONDS).seconds.do(self._job, self.beat)
         services.pm.hook.register_jobs(scheduler=self.scheduler, app=app)
 
     def _job(self, function):
@@ -59,6 +66,22 @@ class Worker:
                 return function()
         except Exception:  # one failed round must not stop the worker
             log.exception("job %s failed", getattr(function, "__name__", function))
+
+    def follow_payout_schedule(self) -> tuple[str, str]:
+        """Schedule the weekly run at ``payouts.weekday`` and ``payouts.time`` as they are now (again when
+        either changed); returns them."""
+        wanted = (self.settings["payouts.weekday"].lower(), self.settings["payouts.time"])
+        if self.payout_job is not None and self.payout_schedule == wanted:
+            return wanted
+        if self.payout_job is not None:
+            self.scheduler.cancel_job(self.payout_job)
+            log.info("payout run moved to %s %s", *wanted)
+        self.payout_job = getattr(self.scheduler.every(), wanted[0]).at(wanted[1]).do(self._job, self.payout_run)
+        self.payout_schedule = wanted
+        return wanted
+
+    def beat(self) -> None:
+        health.beat(self.worker_id, self.started_at)
 
     def payout_run(self):
         methods = payouts.Methods.from_plugins(self.services.pm)
@@ -118,6 +141,7 @@ class Worker:
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
         log.info("worker %s started", self.worker_id)
+        self._job(self.beat)
         loader = threading.Thread(
             target=self.services.spool.run_loader, args=(self.stopping,), name="affnet-spool-loader", daemon=True
         )

@@ -5,6 +5,7 @@ import os
 import click
 
 from .common import JSON_OPTION, emit, with_db
+from ..config import masked_url
 from ..core.storage import migrations
 from ..core.storage.db import db, open_database
 
@@ -18,7 +19,7 @@ def prepare(settings, progress=click.echo) -> dict:
 
     made = init_instance(settings.instance_path)
     open_database(settings.database_url)
-    result = {"instance": str(settings.instance_path), "made": made, "database": _safe_url(settings.database_url)}
+    result = {"instance": str(settings.instance_path), "made": made, "database": masked_url(settings.database_url)}
     with db.connection_context():
         before, after = migrations.migrate(progress=progress)
         result["schema_version"] = after
@@ -48,17 +49,6 @@ def init(ctx, as_json):
     click.echo(f"ready: schema version {result['schema_version']}, database {result['database']}")
 
 
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
 @click.command()
 @JSON_OPTION
 @click.pass_obj
@@ -78,25 +68,12 @@ def migrate(ctx, as_json):
 @JSON_OPTION
 @click.pass_obj
 def plugins_command(ctx, as_json):
-    """List installed plugins, which are enabled, and the hooks each implements."""
-    from ..plugins.manager import get_plugin_manager, hooks_of, installed_plugins
+    """List installed plugins, which are enabled, and the hooks each implements.
 
-    enabled = ctx.settings["plugins.enabled"]
-    pm = get_plugin_manager([name for name in enabled if name in installed_plugins()])
-    rows = []
-    for name, entry_point in sorted(installed_plugins().items()):
-        plugin = pm.get_plugin(name)
-        dist = entry_point.dist
-        rows.append(
-            {
-                "name": name,
-                "module": entry_point.value,
-                "enabled": name in enabled,
-                "version": dist.version if dist else None,
-                "hooks": hooks_of(pm, plugin) if plugin is not None else [],
-            }
-        )
-    missing = [name for name in enabled if name not in installed_plugins()]
+    Also on the page /admin/plugins."""
+    from ..plugins.manager import plugin_report
+
+    rows, missing = plugin_report(ctx.settings["plugins.enabled"])
     if as_json:
         emit({"plugins": rows, "enabled_but_missing": missing}, True)
         return
@@ -119,7 +96,7 @@ def keys():
 @click.pass_obj
 def keys_rotate(ctx, drop_old, as_json):
     """Add a new encryption key, re-encrypt every stored secret with it."""
-    from ..core.network import network_secrets, offer_secrets
+    from ..core.network import network_secrets, offer_secrets, two_factor
     from ..core.deliveries import setting_versions
     from ..core.storage.secrets import keyring, new_fernet_key, write_keys_file
 
@@ -142,6 +119,7 @@ def keys_rotate(ctx, drop_old, as_json):
             setting_versions.reencrypt_all()
             + offer_secrets.reencrypt_offer_secrets()
             + network_secrets.reencrypt_network_secrets()
+            + two_factor.reencrypt_secrets()
         )
     if drop_old:
         write_keys_file(settings.instance_path, [new_key])
@@ -176,9 +154,12 @@ def config_example():
 @JSON_OPTION
 @click.pass_obj
 def config_show(ctx, as_json):
-    """Print the settings in force (file, environment and defaults merged)."""
+    """Print the settings of the file, the environment and the defaults, merged.
+
+    Network policies saved on the settings page override some of them (the page says which).
+    Also on the page /admin/settings."""
     values = ctx.settings.as_dict()
-    values["database_url"] = _safe_url(values["database_url"])
+    values["database_url"] = masked_url(values["database_url"])
     emit({"source": ctx.settings.source, **values}, as_json)
 
 

@@ -125,6 +125,24 @@ def users_reset_password(services, email, as_json):
     )
 
 
+@users.command("reset-two-factor")
+@click.argument("email")
+@JSON_OPTION
+@with_db
+def users_reset_two_factor(services, email, as_json):
+    """Turn off an account's two-factor log-in (a lost phone and lost recovery codes); its sessions end.
+
+    The account logs in with its password alone, and sets two-factor log-in up again (at once, when the
+    network requires it for its role)."""
+    from ..core.network import two_factor
+
+    user = _user(email)
+    was_on = two_factor.is_enabled(user)
+    two_factor.reset(user)
+    text = f"{user.email}: two-factor log-in {'reset' if was_on else 'was not on; nothing else to reset'}"
+    emit({"email": user.email, "two_factor_was_on": was_on, "sessions_ended": True}, as_json, text + "; sessions ended")
+
+
 @click.group()
 def offers():
     """Offers of product owners."""

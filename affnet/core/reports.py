@@ -12,7 +12,8 @@ What a report counts, for a range of local days of one time zone:
 - ``leads``, ``trials``, ``sales``, ``rebills``: events of each kind;
   ``rejected``: refunds and chargebacks. Only events attributed to an
   affiliate count (an unattributed event earns nothing and has no affiliate);
-  a refund waiting for its payment counts once it is applied.
+  a refund waiting for its payment counts once it is applied. A test
+  conversion (``Event.is_test``) counts nowhere: not here, not in the export.
 - ``gross``: per currency, the sum of ``gross_amount`` of sales and rebills
   (what customers paid; refunds are not subtracted).
 - ``commission``: per currency, the sum of the affiliates' payouts of all
@@ -433,7 +434,7 @@ def _event_sums(group_by, segments, start, end, affiliate, offer, advertiser):
     )
     if group_by in SUB_GROUPS + CLICK_ID_GROUPS:
         query = query.join(Click, JOIN.LEFT_OUTER, on=(Event.click == Click.id))
-    query = query.where((Event.occurred_at >= start) & (Event.occurred_at < end))
+    query = query.where((Event.occurred_at >= start) & (Event.occurred_at < end) & (Event.is_test == False))
     if affiliate is None:
         query = query.where(Event.affiliate.is_null(False))
     query = _filtered(query, Event, affiliate, offer, advertiser)
@@ -522,7 +523,7 @@ EXPORT_CHUNK = 1000
 
 
 def _export_query(selection: ExportFilter):
-    query = Event.select().where(Event.affiliate == selection.affiliate_id)
+    query = Event.select().where((Event.affiliate == selection.affiliate_id) & (Event.is_test == False))
     if selection.offer_slug is not None:
         offer = Offer.get_or_none(Offer.slug == selection.offer_slug)
         query = query.where(Event.offer == (offer.id if offer else -1))

@@ -18,7 +18,7 @@ versions without notice; a test holds the bundled plugins to this surface.
 - Ingest sources (``affnet.plugins.sources``): ``find_offer``,
   ``get_offer_secret`` / ``set_offer_secret`` / ``offer_secret_hint``,
   ``parse_call`` (and ``parse_conversion`` / ``parse_reversal``), ``IngestError``,
-  ``record``.
+  ``record``, ``record_webhook_call`` (for the offer's page, see ``OfferIntegration``).
 
 The names outside ``types`` are loaded when first used, so importing this
 package from affnet's own core never makes an import circle.
@@ -35,11 +35,13 @@ from .types import (
     EventInfo,
     NewDelivery,
     OfferInfo,
+    OfferIntegration,
     OutgoingDelivery,
     PayoutMethod,
     PayoutRequest,
     PayoutResult,
     SettingField,
+    Snippet,
 )
 
 _LAZY = {
@@ -73,6 +75,7 @@ _LAZY = {
             "parse_reversal",
             "IngestError",
             "record",
+            "record_webhook_call",
         )
     },
 }
@@ -90,6 +93,7 @@ __all__ = [
     "ConfigKey",
     "EventInfo",
     "OfferInfo",
+    "OfferIntegration",
     "DeliveryKind",
     "DeliveryResult",
     "NewDelivery",
@@ -98,6 +102,7 @@ __all__ = [
     "PayoutRequest",
     "PayoutResult",
     "SettingField",
+    "Snippet",
     *_LAZY,
 ]
 

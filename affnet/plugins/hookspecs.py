@@ -122,3 +122,16 @@ def register_jobs(scheduler, app):
 
     Each job runs inside ``app.app_context()`` with a database connection;
     it must be quick or do its work in bounded batches."""
+
+
+@hookspec
+def offer_integrations(offer, base_url):
+    """Return a list of ``OfferIntegration``: the ways a product owner can
+    connect this offer to a provider of yours (a payment provider's webhook),
+    each shown as a page of the offer with its steps, the values to copy,
+    its write-only secret, code snippets and your webhook's last calls.
+
+    ``offer`` is an ``OfferInfo``; ``base_url`` is the network's public
+    address, without a trailing ``/``. Build texts and code only: touch no
+    database and call nobody. Never put a secret into a snippet: the offer
+    key is shown once, so tell the owner where to put it instead."""

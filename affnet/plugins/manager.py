@@ -84,6 +84,27 @@ def hooks_of(pm: pluggy.PluginManager, plugin) -> list[str]:
     return sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
 
 
+def plugin_report(enabled) -> tuple[list[dict], list[str]]:
+    """What ``affnet plugins`` prints and the operator's plugins page shows: every installed plugin (name,
+    module, enabled, version, the hooks it implements), and the names enabled but not installed."""
+    available = installed_plugins()
+    pm = get_plugin_manager([name for name in enabled if name in available])
+    rows = []
+    for name, entry_point in sorted(available.items()):
+        plugin = pm.get_plugin(name)
+        dist = entry_point.dist
+        rows.append(
+            {
+                "name": name,
+                "module": entry_point.value,
+                "enabled": name in enabled,
+                "version": dist.version if dist else None,
+                "hooks": hooks_of(pm, plugin) if plugin is not None else [],
+            }
+        )
+    return rows, [name for name in enabled if name not in available]
+
+
 def call_isolated(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list:
     """Call a hook one implementation at a time; one that raises is logged
     and skipped. Returns the results of the others."""

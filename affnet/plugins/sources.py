@@ -8,6 +8,7 @@ from flask import current_app
 from ..core.events.ingest import IngestError, Outcome, parse_call, parse_conversion, parse_reversal
 from ..core.storage.models import Offer
 from ..core.network.offer_secrets import get_offer_secret, offer_secret_hint, set_offer_secret
+from ..core.network.webhook_calls import record_call
 
 __all__ = [
     "IngestError",
@@ -19,6 +20,7 @@ __all__ = [
     "parse_conversion",
     "parse_reversal",
     "record",
+    "record_webhook_call",
     "set_offer_secret",
 ]
 
@@ -34,3 +36,13 @@ def record(offer: Offer, value, source: str) -> Outcome:
     entry and its deliveries, idempotent. ``source`` names your plugin in
     the event (``stripe``)."""
     return current_app.extensions["affnet"].recorder.record(offer, value, source=source)
+
+
+def record_webhook_call(offer: Offer, source: str, status_code: int, event_type: str = "", result: str = "") -> None:
+    """Show one call of your webhook on the offer's page (the last 20 of the
+    newest 50 kept): the status you answered, the provider's event type (empty
+    when unknown) and what came of it in a few words (``recorded tx_… (attributed)``,
+    ``ignored: …``, ``refused: …``), never a secret. Call it for every call,
+    refused ones included, under the ``calls_source`` of your
+    ``OfferIntegration``. It never raises and never changes your answer."""
+    record_call(offer, source, status_code, event_type, result)

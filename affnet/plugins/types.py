@@ -6,7 +6,8 @@ builds in the event's transaction, so a plugin cannot change the books by
 accident, and the shape it sees is documented here in one place.
 """
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -235,6 +236,60 @@ class PayoutMethod:
     check_reference: Callable[[dict[str, Any], str], str | None] | None = None
     destination: Callable[[dict[str, Any]], str] | None = None
     credentials: tuple[SettingField, ...] = ()
+
+
+_SEGMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Code for a product owner to copy, already filled in with the offer's
+    values (the network's address, the offer's slug). ``language`` names it
+    for the page (``python``, ``javascript``, ``html``, ``shell``). Never put
+    a secret in it: the page shows it to whoever may see the offer."""
+
+    label: str
+    language: str
+    code: str
+
+
+@dataclass(frozen=True)
+class OfferIntegration:
+    """A way for a product owner to connect an offer to a provider (a payment
+    provider's webhook), shown on the offer's page at
+    ``/owner/offers/<slug>/integrations/<name>``.
+
+    - ``name``: one path segment (lower-case letters, digits, ``_``, ``-``).
+    - ``title``, ``description``: the page's heading and its first paragraph.
+    - ``steps``: what to do on the provider's side, in order, one text each.
+    - ``facts``: ``(label, value)`` pairs to copy (the webhook URL, the events
+      to select); the value is shown as it is, with a copy button.
+    - ``secret``: a field the owner sets, write-only (a signing secret): the
+      core stores it encrypted as the offer's secret named ``secret.name``
+      (read it back with ``get_offer_secret``) and shows only when it was set
+      and its last four characters. ``check_secret(value)`` returns why a
+      value is not one (a text to translate), or None.
+    - ``snippets``: code to copy (``Snippet``), filled in for this offer.
+    - ``calls_source``: the source your webhook records its calls under
+      (``record_webhook_call``); the page lists the last ones.
+
+    Texts (title, description, steps, labels, the check's message) are
+    translated on the page: mark them with ``N_``.
+    """
+
+    name: str
+    title: str
+    description: str = ""
+    steps: Sequence[str] = ()
+    facts: Sequence[tuple[str, str]] = ()
+    secret: SettingField | None = None
+    check_secret: Callable[[str], str | None] | None = None
+    snippets: Sequence[Snippet] = ()
+    calls_source: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _SEGMENT.fullmatch(self.name):
+            raise ValueError(f"integration {self.name!r}: use lower-case letters, digits, _ and - only")
 
 
 _CONFIG_TYPES: dict[type, str] = {

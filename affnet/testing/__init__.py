@@ -53,6 +53,7 @@ from .helpers import (
     load_clicks,
     run_affnet,
     sale_body,
+    totp_code,
 )
 from .receiver import FakeReceiver
 
@@ -84,4 +85,5 @@ __all__ = [
     "load_clicks",
     "postgres_schema_url",
     "sale_body",
+    "totp_code",
 ]

@@ -168,3 +168,14 @@ def kill_between_answer_and_record(config_path, database_url: str, payout_id: in
             process.kill()
     with process.stdout:
         return process.stdout.read().decode(errors="replace")
+
+
+def totp_code(secret: str, at=None) -> str:
+    """The 6-digit code an authenticator app shows for ``secret`` at ``at`` (a naive UTC datetime; default
+    affnet's clock now, which ``affnet_clock`` moves). A code works once: a second log-in in one test
+    moves the clock on 30 seconds first."""
+    import pyotp
+
+    from ..core import clock
+
+    return pyotp.TOTP(secret).at(clock.unix_seconds(at or clock.now()))

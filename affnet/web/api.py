@@ -9,6 +9,10 @@ everything else goes on to the Flask app.
 Every failure is a JSON body ``{"error": ..., "fields": {...}}`` with a 4xx
 status; nothing is written unless the answer is 200, 201 or 202. A database
 that does not answer gives ``503`` (nothing recorded, try again).
+
+The one exception: a call with a valid key, whatever its body, sets the
+offer's "key last used" time, at most once a minute per offer per process
+(``accounts.note_key_used``).
 """
 
 import hashlib
@@ -25,6 +29,7 @@ from limits import parse_many
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from ..core import clock
 from ..core.network import accounts
 from ..core.storage.db import DATABASE_ERRORS, db
 from ..core.events.ingest import IngestError, parse_call
@@ -158,12 +163,25 @@ class IngestAPI:
             offer = accounts.offer_by_key(key)
             if offer is None:
                 raise _Refused(401, "missing or wrong X-Offer-Key")
-            body = _body(environ, self.max_body)
-            outcome = self.recorder.record(offer, parse_call(call, body, offer))
+            now = clock.now()
+            try:
+                body = _body(environ, self.max_body)
+                outcome = self.recorder.record(offer, parse_call(call, body, offer), now=now)
+            finally:
+                _note_key_used(offer, now)
         finally:
             if not db.is_closed():
                 db.close()
         return outcome.http_status, outcome.body
+
+
+def _note_key_used(offer, now) -> None:
+    """The offer page's "key last used" (written at most once a minute): never a reason for an ingest call
+    to fail, so a failure is only logged."""
+    try:
+        accounts.note_key_used(offer, now)
+    except Exception as failure:  # noqa: BLE001 - whatever it is, the call's own answer stands
+        log.warning("the last use of the key of offer %s was not recorded: %s", offer.id, failure)
 
 
 class SweptMemoryStorage(MemoryStorage):

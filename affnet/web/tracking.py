@@ -21,7 +21,7 @@ class TrackingLink:
     def __init__(self, app, settings, spool):
         self.app = app
         self.spool = spool
-        self.fallback = settings["tracking.fallback_url"]
+        self.settings = settings  # the fallback URL is a network policy: read when a ref leads nowhere
         self.secure = settings["tracking.cookie_secure"]
         self.log = access_writer() or (lambda message: None)
 
@@ -67,8 +67,9 @@ class TrackingLink:
 
     def _not_found(self, environ, start_response, ref):
         self.log(f"method={environ.get('REQUEST_METHOD')} path=/r status=404 ref={ref[:64]!r}")
-        if self.fallback:
-            start_response("302 Found", [("Location", self.fallback), ("Content-Length", "0")])
+        fallback = self.settings["tracking.fallback_url"]
+        if fallback:
+            start_response("302 Found", [("Location", fallback), ("Content-Length", "0")])
             return [b""]
         start_response(
             "404 Not Found", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(_NOT_FOUND)))]

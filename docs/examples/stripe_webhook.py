@@ -1,38 +1,32 @@
-"""Way 1 for product owners: about 15 lines in your own Stripe webhook that
-report payments to the network's ingest API (see docs/product-owners.md).
+"""Report your Stripe payments to the affiliate network from the Stripe webhook you already have.
 
-Call ``report_to_network(event, NETWORK_URL, OFFER_KEY)`` after your webhook
-has verified the event with ``stripe.Webhook.construct_event``. The ids and
-keys are the ones the network's own Stripe plugin uses, so a payment reported
-both ways counts once.
+Set AFFNET_OFFER_KEY to your offer key (shown once, when the offer was made). Once
+stripe.Webhook.construct_event has verified an event, call
+    report_to_network(event.to_dict(), requests.post)
+inside a try that logs errors: a network that is down must not fail your own webhook (Stripe
+sends the event again, and a repeat counts once). It reads invoices of every Stripe API version
+(before 2025-03-31 and after), keeps Stripe's zero- and three-decimal currencies exact, and sends
+the ids the network's own Stripe webhook uses, so a payment reported both ways counts once.
 """
+
+import os
 from decimal import Decimal
 
-import requests
-
-ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
-                "xof", "xpf"}
+NETWORK_URL, HEADERS = "https://NETWORK", {"X-Offer-Key": os.environ["AFFNET_OFFER_KEY"]}  # the key of <offer>
+ZERO, THREE = "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf", "bhd jod kwd omr tnd"
 
 
-def report_to_network(event: dict, network_url: str, offer_key: str, http=requests):
-    obj, headers = event["data"]["object"], {"X-Offer-Key": offer_key}
-    major = lambda minor: str(Decimal(minor).scaleb(0 if obj["currency"] in ZERO_DECIMAL else -2))  # noqa: E731
-    if event["type"] == "invoice.payment_succeeded":
-        sub = (obj.get("parent") or {}).get("subscription_details") or obj.get("subscription_details") or {}
-        paid = [p["payment"].get("payment_intent") for p in (obj.get("payments") or {}).get("data", [])
-                if p.get("status") == "paid"]
-        first = obj["billing_reason"] == "subscription_create"
-        return http.post(network_url + "/api/ingest/conversion", headers=headers, timeout=10, json={
-            "click_id": (sub.get("metadata") or {}).get("click_id"), "user_ref": obj["customer"],
-            "event": "sale" if first else "rebill", "is_first_payment": first,
-            "external_payment_id": obj.get("payment_intent") or (paid + [obj["id"]])[0],  # idempotency
-            "gross_amount": major(obj["amount_paid"]), "currency": obj["currency"].upper()})
-    if event["type"] == "charge.refunded":
-        before = event["data"].get("previous_attributes", {}).get("amount_refunded", 0)
-        return http.post(network_url + "/api/ingest/refund", headers=headers, timeout=10, json={
-            "external_payment_id": obj["payment_intent"], "amount": major(obj["amount_refunded"] - before),
-            "refund_id": f"{obj['id']}:refunded:{obj['amount_refunded']}"})
-    if event["type"] == "charge.dispute.created":
-        return http.post(network_url + "/api/ingest/chargeback", headers=headers, timeout=10, json={
-            "external_payment_id": obj["payment_intent"], "amount": major(obj["amount"]), "refund_id": obj["id"]})
-    return None
+def report_to_network(event: dict, post):  # post: requests.post (or httpx.post)
+    kind, o, reason = event["type"], event["data"]["object"], str(event["data"]["object"].get("billing_reason"))
+    money = lambda n: str(Decimal(n).scaleb(0 if o["currency"] in ZERO else -3 if o["currency"] in THREE else -2))
+    send = lambda call, **body: post(f"{NETWORK_URL}/api/ingest/{call}", json=body, headers=HEADERS, timeout=10)
+    if kind in ("invoice.paid", "invoice.payment_succeeded") and o["amount_paid"] and reason.startswith("subscription"):
+        paid = {p["status"]: p["payment"].get("payment_intent") for p in o.get("payments", {}).get("data", [])}
+        return send("conversion", user_ref=o["customer"], event="sale" if reason == "subscription_create" else "rebill",
+            click_id=(o.get("parent") or o)["subscription_details"]["metadata"].get("click_id"), currency=o["currency"],
+            external_payment_id=o.get("payment_intent") or paid.get("paid") or o["id"], gross_amount=money(o["amount_paid"]))
+    if kind == "charge.refunded":
+        return send("refund", external_payment_id=o["payment_intent"], refund_id=f"{o['id']}:refunded:{o['amount_refunded']}",
+            amount=money(o["amount_refunded"] - event["data"].get("previous_attributes", {}).get("amount_refunded", 0)))
+    if kind == "charge.dispute.created":
+        return send("chargeback", external_payment_id=o["payment_intent"], amount=money(o["amount"]), refund_id=o["id"])

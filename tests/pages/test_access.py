@@ -44,12 +44,45 @@ ADMIN_PAGES = [
     ("POST", "/admin/payouts/{payout}/approve"),
     ("POST", "/admin/payouts/{payout}/cancel"),
     ("POST", "/admin/payouts/{payout}/reference"),
+    ("GET", "/admin/users"),
+    ("GET", "/admin/users?state=waiting&role=affiliate"),
+    ("POST", "/admin/users/{user}/approve"),
+    ("POST", "/admin/users/{user}/deactivate"),
+    ("POST", "/admin/users/{user}/reactivate"),
+    ("POST", "/admin/users/{user}/role"),
+    ("POST", "/admin/users/{user}/reset-link"),
+    ("POST", "/admin/users/{user}/two-factor-reset"),
+    ("GET", "/admin/offers"),
+    ("GET", "/admin/participations"),
+    ("GET", "/admin/participations?status=pending&offer={slug}"),
+    ("POST", "/admin/participations/{participation}/status"),
+    ("GET", "/admin/deliveries"),
+    ("GET", "/admin/deliveries/{host}"),
+    ("POST", "/admin/deliveries/{host}/retry"),
+    ("POST", "/admin/deliveries/{delivery}/retry"),
+    ("GET", "/admin/settings"),
+    ("POST", "/admin/settings"),
+    ("POST", "/admin/settings/reset"),
+    ("GET", "/admin/plugins"),
 ]
 
 
 # Each page of a product owner; {slug} is the owner's own offer (susurra), {ref} an affiliate's refCode on it.
 OWNER_PAGES = [
     ("GET", "/owner/offers"),
+    ("GET", "/owner/offers/new"),
+    ("POST", "/owner/offers/new"),
+    ("GET", "/owner/offers/{slug}"),
+    ("POST", "/owner/offers/{slug}"),
+    ("POST", "/owner/offers/{slug}/pause"),
+    ("POST", "/owner/offers/{slug}/resume"),
+    ("POST", "/owner/offers/{slug}/key"),
+    ("GET", "/owner/offers/{slug}/applications"),
+    ("POST", "/owner/offers/{slug}/applications/{participation}"),
+    ("GET", "/owner/offers/{slug}/conversions"),
+    ("GET", "/owner/offers/{slug}/conversions.csv"),
+    ("POST", "/owner/offers/{slug}/conversions/test"),
+    ("GET", "/owner/offers/{slug}/affiliates"),
 ]
 
 
@@ -60,7 +93,17 @@ def affnet_plugins():
     return [("echo_test", echo)]
 
 
-EVERY_ROLE_PAGES = [("GET", "/account"), ("POST", "/account"), ("POST", "/logout"), ("GET", "/audit")]
+EVERY_ROLE_PAGES = [
+    ("GET", "/account"),
+    ("POST", "/account"),
+    ("POST", "/logout"),
+    ("GET", "/audit"),
+    ("GET", "/account/two-factor"),
+    ("POST", "/account/two-factor/start"),
+    ("POST", "/account/two-factor/enable"),
+    ("POST", "/account/two-factor/recovery-codes"),
+    ("POST", "/account/two-factor/disable"),
+]
 
 
 def _affiliate_ids(people):
@@ -149,7 +192,7 @@ def test_every_page_route_is_walked_here(affnet_app):
     walked = {re.sub(r"\{\w+\}", "<>", path.split("?")[0]) for _, path in every}
     walked = {path.replace("/susurra", "/<>").replace("/echo_test", "/<>").replace("/usdt", "/<>") for path in walked}
     page_blueprints = {"affiliate", "delivery_settings", "payouts", "auth", "owner", "operator", "audit_log", "integrations"}
-    public = {"/login", "/signup", "/forgot", "/reset/<>"}
+    public = {"/login", "/login/code", "/signup", "/forgot", "/reset/<>"}
     routes = {
         re.sub(r"<[^>]+>", "<>", rule.rule)
         for rule in affnet_app.url_map.iter_rules()

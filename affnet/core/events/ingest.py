@@ -6,6 +6,13 @@ nothing. ``record_conversion`` and ``record_reversal`` then write the event,
 its ledger entry and its deliveries in ONE transaction. The unique index on
 (offer, dedup_key) is the idempotency guard: a repeat, even one racing on
 another server, fails that index and answers the first event.
+
+A test conversion (``"test": true`` in the body, or the owner's test form)
+goes through the same parsing, attribution, pricing and answer, and is
+stored marked ``is_test`` under a dedup key of its own (``test:`` before the
+real key), so it never takes a real payment's place. It books nothing: no
+ledger entry, no delivery, no plugin hears of it, a refund waiting for the
+payment id is left for the real payment, and reports leave it out.
 """
 
 import logging
@@ -20,7 +27,7 @@ from .. import clock
 from ..earnings import commissions, ledger
 from ..deliveries import outbox
 from ..storage import sql
-from .attribution import attribute
+from .attribution import Attribution, attribute
 from ..clicks.tracking import ad_click_ids
 from ..storage.db import db
 from ...plugins.types import ClickInfo, EventInfo, OfferInfo
@@ -53,6 +60,7 @@ class Conversion:
     gross_amount: Decimal | None
     currency: str | None
     is_first_payment: bool
+    is_test: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,15 +109,16 @@ def _check_known(body, allowed, faults):
             faults[name] = "is not a field of this call"
 
 
+_CONVERSION_FIELDS = frozenset(
+    ("click_id", "user_ref", "event", "external_payment_id", "gross_amount", "currency", "is_first_payment", "test")
+)
+
+
 def parse_conversion(body, offer: Offer) -> Conversion:
     if not isinstance(body, dict):
         raise IngestError("the body must be a JSON object")
     faults: dict[str, str] = {}
-    _check_known(
-        body,
-        {"click_id", "user_ref", "event", "external_payment_id", "gross_amount", "currency", "is_first_payment"},
-        faults,
-    )
+    _check_known(body, _CONVERSION_FIELDS, faults)
     kind = body.get("event")
     if kind not in CONVERSION_KINDS:
         faults["event"] = "must be one of " + ", ".join(CONVERSION_KINDS)
@@ -133,13 +142,16 @@ def parse_conversion(body, offer: Offer) -> Conversion:
     first = body.get("is_first_payment", kind == "sale")
     if not isinstance(first, bool):
         faults["is_first_payment"] = "must be true or false"
+    test = body.get("test", False)
+    if test is not False and test is not True:
+        faults["test"] = "must be true or false"
     if kind in ("lead", "trial") and not (payment_id or user_ref or click_id) and "event" not in faults:
         faults["user_ref"] = "a lead or trial needs a user_ref, a click_id or an external_payment_id"
     if faults:
         raise IngestError("invalid conversion", faults)
     if gross is not None and currency is None:
         currency = offer.currency
-    return Conversion(kind, click_id, user_ref, payment_id, gross, currency, bool(first))
+    return Conversion(kind, click_id, user_ref, payment_id, gross, currency, bool(first), test is True)
 
 
 def parse_reversal(kind: str, body) -> Reversal:
@@ -174,12 +186,20 @@ def _txid() -> str:
     return "tx_" + _random.token_urlsafe(12)
 
 
+TEST_KEY_PREFIX = "test:"
+
+
 def conversion_key(conversion: Conversion) -> str:
+    """The idempotency key of a conversion on its offer; a test's has ``TEST_KEY_PREFIX`` in front, so a test
+    and a real event of the same payment are two events (and refunds, found by ``pay:<id>``, only ever find
+    the real one)."""
     if conversion.external_payment_id:
-        return "pay:" + conversion.external_payment_id
-    if conversion.user_ref:
-        return f"{conversion.kind}:user:{conversion.user_ref}"
-    return f"{conversion.kind}:click:{conversion.click_id}"
+        key = "pay:" + conversion.external_payment_id
+    elif conversion.user_ref:
+        key = f"{conversion.kind}:user:{conversion.user_ref}"
+    else:
+        key = f"{conversion.kind}:click:{conversion.click_id}"
+    return TEST_KEY_PREFIX + key if conversion.is_test else key
 
 
 def reversal_key(reversal: Reversal) -> str:
@@ -204,6 +224,8 @@ def answer(event: Event, duplicate: bool) -> dict:
     if event.kind in REVERSAL_KINDS:
         body["pending"] = event.pending
         body["reverses"] = event.reverses.txid if event.reverses_id else None
+    if event.is_test:
+        body["test"] = True
     return body
 
 
@@ -259,19 +281,49 @@ class Recorder:
             return self.reversal(offer, call, source, now)
         return self.conversion(offer, call, source, now)
 
-    def conversion(self, offer: Offer, conversion: Conversion, source: str = "api", now=None) -> Outcome:
+    def conversion(
+        self,
+        offer: Offer,
+        conversion: Conversion,
+        source: str = "api",
+        now=None,
+        attribution: Attribution | None = None,
+    ) -> Outcome:
         """Record a conversion. Everything is worked out first (attribution
         and prices read only); then the event, its ledger entry and its
-        deliveries are inserted at once (``sql.insert_event``)."""
+        deliveries are inserted at once (``sql.insert_event``). A test
+        conversion (``conversion.is_test``) is stored and priced, never booked
+        (``_record_test``); only a test may name its ``attribution`` (the
+        owner's test form picks an affiliate) instead of having it found."""
         now = now or clock.now()
         key = conversion_key(conversion)
-        found = attribute(
+        if conversion.is_test:
+            return self._record_test(offer, conversion, key, source, now, attribution)
+        if attribution is not None:
+            raise ValueError("only a test conversion is attributed by hand")
+        event = self._priced(offer, conversion, key, source, now, self._attribute(offer, conversion, now))
+        info, rows = self._book(event, offer)
+        inserted, reversals_waiting = sql.insert_event(event, rows)
+        if not inserted:
+            return self._duplicate(offer, key)
+        notify = [info]
+        if reversals_waiting:
+            with db.atomic():
+                notify.extend(self._apply_waiting_reversals(offer, event, now))
+        self._notify(notify)
+        return Outcome(201, answer(event, False), event)
+
+    def _attribute(self, offer: Offer, conversion: Conversion, now) -> Attribution:
+        return attribute(
             offer,
             conversion.click_id,
             conversion.user_ref,
             now,
             load_clicks=self.spool.load_click if self.spool is not None else None,
         )
+
+    def _priced(self, offer: Offer, conversion: Conversion, key: str, source: str, now, found: Attribution) -> Event:
+        """The (unsaved) event of a conversion, with what it earns its affiliate."""
         payout, payout_currency = Decimal(0), offer.currency
         if found.attributed:
             payout, payout_currency = commissions.commission_for(
@@ -295,17 +347,25 @@ class Recorder:
             payout_currency=payout_currency,
             is_first_payment=conversion.is_first_payment,
             source=source,
+            is_test=conversion.is_test,
             occurred_at=now,
         )
-        info, rows = self._book(event, offer)
-        inserted, reversals_waiting = sql.insert_event(event, rows)
+        return event
+
+    def _record_test(
+        self, offer: Offer, conversion: Conversion, key: str, source: str, now, attribution: Attribution | None
+    ) -> Outcome:
+        """A test conversion: attributed (or attributed as asked) and priced like a real one and stored
+        with ``is_test``, with no ledger entry and no delivery; no plugin hears of it, and a refund waiting
+        for a payment of the same id stays waiting for the real one. Its ``user_ref`` is not kept: a later
+        real event looks the customer's earlier events up by it (lifetime attribution, rebill months),
+        and a test must never shape a real event."""
+        found = attribution if attribution is not None else self._attribute(offer, conversion, now)
+        event = self._priced(offer, conversion, key, source, now, found)
+        event.user_ref = None
+        inserted, _ = sql.insert_event(event, [])
         if not inserted:
             return self._duplicate(offer, key)
-        notify = [info]
-        if reversals_waiting:
-            with db.atomic():
-                notify.extend(self._apply_waiting_reversals(offer, event, now))
-        self._notify(notify)
         return Outcome(201, answer(event, False), event)
 
     def reversal(self, offer: Offer, reversal: Reversal, source: str = "api", now=None) -> Outcome:

@@ -3,6 +3,7 @@
 import re
 import secrets as _random
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -100,10 +101,14 @@ def create_offer(
     rules: list[RuleSpec] = (),
     description: str = "",
     slug: str | None = None,
+    approval: str = "manual",
+    public: bool = True,
 ) -> tuple[Offer, str]:
     """Returns the offer and its key: the only time the key is seen."""
     if advertiser.role not in ("advertiser", "admin"):
         raise AccountError("only a product owner (advertiser) or an admin can own an offer")
+    if approval not in ("manual", "auto"):
+        raise AccountError("approval must be manual or auto")
     try:
         currency = parse_currency(currency)
     except MoneyError as error:
@@ -126,6 +131,8 @@ def create_offer(
             cookie_days=cookie_days,
             hold_days=hold_days,
             description=description,
+            approval=approval,
+            is_public=public,
             key_hash=hash_token(key),
             key_hint=hint(key),
         )
@@ -164,6 +171,28 @@ def set_rule(offer: Offer, rule: RuleSpec) -> CommissionRule:
         return made
 
 
+def set_rules(offer: Offer, rules: dict[str, RuleSpec | None]) -> list[str]:
+    """Make the offer pay what ``rules`` says per event (None: nothing), changing only the events whose rule
+    differs (each change audited); returns those events. Applies to events recorded from now on."""
+    current = {rule.event: rule for rule in CommissionRule.select().where(CommissionRule.offer == offer.id)}
+    changed = []
+    with db.atomic():
+        for event, rule in rules.items():
+            if _terms(rule) == _terms(current.get(event)):
+                continue
+            if rule is None:
+                remove_rule(offer, event)
+            else:
+                set_rule(offer, rule)
+            changed.append(event)
+    commissions.rules.forget(offer.id)
+    return changed
+
+
+def _terms(rule: CommissionRule | RuleSpec | None) -> tuple | None:
+    return None if rule is None else (rule.kind, Decimal(rule.amount), rule.rebill_months)
+
+
 def remove_rule(offer: Offer, event: str) -> bool:
     """Stop paying for an event of the offer (events recorded from now on); False when it paid nothing."""
     with db.atomic():
@@ -190,6 +219,20 @@ def rotate_offer_key(offer: Offer) -> str:
 
 
 offers_by_key = TTLCache(5)
+KEY_USE_RESOLUTION = timedelta(minutes=1)
+# the key's hash -> when this process last wrote its offer's key_last_used_at; a new key starts afresh
+_key_use_written: dict[str, datetime] = {}
+
+
+def note_key_used(offer: Offer, now: datetime) -> None:
+    """Record that the offer's key was used, at most once a minute per offer in this process: the ingest
+    path calls it on every call, so what it costs is one dict lookup; the write is one UPDATE a minute.
+    ``key_last_used_at`` is therefore exact to about a minute."""
+    written = _key_use_written.get(offer.key_hash)
+    if written is not None and now - written < KEY_USE_RESOLUTION:
+        return
+    _key_use_written[offer.key_hash] = now  # before the write: a failing write is tried again in a minute, not at once
+    Offer.update(key_last_used_at=now).where(Offer.id == offer.id).execute()
 
 
 def offer_by_key(key: str | None) -> Offer | None:
@@ -327,9 +370,25 @@ def _save_offer(offer: Offer, before: dict) -> None:
         changes = audit.diff(before, _offer_values(offer))
         if changes:
             audit.record("offer.edit", offer.slug, changes, offer=offer)
+    _forget_offer(offer)
+
+
+def _forget_offer(offer: Offer) -> None:
+    """Drop what this process keeps in memory of the offer (other servers drop it within ``cache_seconds``)."""
     offers_by_key.forget()
+    commissions.rules.forget(offer.id)
     for participation in offer.participations:  # the landing URL and the cookie window are part of every route
         tracking.forget_route(participation.ref_code)
+
+
+def change_offer(offer: Offer, rules: dict[str, RuleSpec | None], **fields) -> Offer:
+    """``edit_offer(offer, **fields)`` and ``set_rules(offer, rules)`` all or nothing (each change audited);
+    both apply to events recorded from now on."""
+    with db.atomic():
+        edit_offer(offer, **fields)
+        set_rules(offer, rules)
+    _forget_offer(offer)  # again: a server may have read the old values before this transaction committed
+    return offer
 
 
 def set_offer_active(offer: Offer, active: bool) -> None:

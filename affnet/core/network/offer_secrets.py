@@ -1,6 +1,8 @@
 """Secrets a plugin keeps per offer, encrypted at rest (for example the
 Stripe signing secret of an offer's webhook). Shown again only as a hint."""
 
+from datetime import datetime
+
 from .. import clock
 from . import audit
 from ..storage.db import db
@@ -38,3 +40,9 @@ def offer_secret_hint(offer: Offer, name: str) -> str | None:
     """What may be shown of a saved secret (its last four characters), or None."""
     row = OfferSecret.get_or_none((OfferSecret.offer == offer.id) & (OfferSecret.name == name))
     return row.hint if row else None
+
+
+def offer_secret_saved(offer: Offer, name: str) -> tuple[str, datetime] | None:
+    """(hint, when it was last set) of a saved secret, or None: all a page may show of it."""
+    row = OfferSecret.get_or_none((OfferSecret.offer == offer.id) & (OfferSecret.name == name))
+    return (row.hint, row.updated_at) if row else None

@@ -29,6 +29,7 @@ from .models import (
     RollupMark,
     SchemaVersion,
     User,
+    WorkerHeartbeat,
 )
 
 
@@ -134,8 +135,8 @@ def guard_audit_log(database) -> None:
 
 def _pages_for_everyone(migrator, database):
     """Two-factor log-in with recovery codes, the audit log, network policies set on a page, the last use
-    of an offer key, test conversions, the last calls of a plugin's webhook."""
-    database.create_tables([RecoveryCode, WebhookCall, NetworkSetting, AuditEntry])
+    of an offer key, test conversions, the last calls of a plugin's webhook, the workers' heartbeats."""
+    database.create_tables([RecoveryCode, WebhookCall, NetworkSetting, WorkerHeartbeat, AuditEntry])
     run_migration(
         migrator.add_column("users", "totp_enabled_at", DateTimeField(null=True)),
         migrator.add_column("offer", "key_last_used_at", DateTimeField(null=True)),

@@ -471,6 +471,14 @@ class NetworkSetting(BaseModel):
     updated_by = ForeignKeyField(User, null=True)
 
 
+class WorkerHeartbeat(BaseModel):
+    """The last sign of life of each worker (``affnet worker``), for the operator's health page."""
+
+    worker = CharField(unique=True)  # host-pid
+    started_at = DateTimeField(default=clock.now)
+    beat_at = DateTimeField(default=clock.now)
+
+
 class AuditEntry(BaseModel):
     """One change, as ``affnet.core.network.audit`` records it: who (``actor``, or ``actor_label`` for the
     command line and the worker), when, from which address, what changed (``changes``: old and new values;
@@ -516,5 +524,6 @@ ALL_MODELS = (
     ApiToken,
     WebhookCall,
     NetworkSetting,
+    WorkerHeartbeat,
     AuditEntry,
 )

@@ -1,4 +1,5 @@
-"""Log in, log out, sign up, a new password by a one-time link, the account page.
+"""Log in, log out, sign up, a new password by a one-time link, the account
+page, two-factor log-in.
 
 Log-in tries are limited per IP address and per account, sign-ups per IP
 address (``accounts.*_rate_limit``); over a limit the page answers 429 and
@@ -6,24 +7,47 @@ says when to try again. A wrong password, an unknown email and a disabled
 account all get the same answer. Logging out ends every session of the
 account, on every device: the session lives in a signed cookie, so only a
 new ``session_version`` makes a copy of it useless.
+
+With two-factor log-in on, the right password does not log in yet: the
+session holds only the account's id, its ``session_version`` and the time,
+and the code page (``/login/code``) logs in once a code or a recovery code
+is right, within ``CODE_MINUTES``; its tries count against the log-in limit,
+per account. When the network requires two-factor log-in of a role
+(``accounts.require_two_factor``, read at each request), an account of that
+role without it reaches only its set-up page and the log-out.
 """
 
 import math
 import time
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from limits import parse_many
 from limits.strategies import MovingWindowRateLimiter
+from markupsafe import Markup
 
-from ...core.network import users
+from ...core import clock
+from ...core.network import two_factor, users
 from ...core.network.accounts import AccountError
+from ...core.storage.models import User
 from ..api import limit_storage
-from .access import Account, home_of, me
+from .access import Account, home_of, me, services
 from .forms import ChangePasswordForm, LoginForm, NewPasswordForm, ProfileForm, SignupForm
+from .two_factor_forms import DisableForm, EnableForm, LoginCodeForm, RecoveryCodesForm, StartForm
 
 bp = Blueprint("auth", __name__)
+PENDING = "two_factor_pending"  # the session key of a log-in waiting for its code
+CODE_MINUTES = 5
+# What an account the network requires two-factor log-in of may reach before it has it.
+OPEN_BEFORE_TWO_FACTOR = {
+    "auth.two_factor_page",
+    "auth.two_factor_start",
+    "auth.two_factor_enable",
+    "auth.logout",
+    "static",
+}
 
 
 class Limits:
@@ -33,7 +57,15 @@ class Limits:
         self.limiter = MovingWindowRateLimiter(limit_storage(settings["ingest.rate_limit_storage"]))
         self.login = parse_many(settings["accounts.login_rate_limit"])
         self.signup = parse_many(settings["accounts.signup_rate_limit"])
-        self.auto_approve = settings["accounts.auto_approve_affiliates"]
+        # Someone at the code step knows the password already: besides the log-in limit, at most 50 guesses
+        # of a code a day per account (three codes are right at a time: about one chance in 6,700 a day).
+        self.code = parse_many("5 per minute; 20 per hour; 50 per day")
+        self.settings = settings
+
+    @property
+    def auto_approve(self) -> bool:
+        """Read at each sign-up: a network policy the operator may change on the settings page."""
+        return self.settings["accounts.auto_approve_affiliates"]
 
     def hit(self, rates, *keys: tuple[str, str]) -> int:
         """Count one try under each (namespace, value) key; 0 when allowed, else the seconds to wait."""
@@ -70,13 +102,68 @@ def login():
         user = users.authenticate(email, form.password.data)
         why = users.may_log_in(user) if user else "wrong"
         if why is None:
-            login_user(Account(user))
-            users.record_login(user)
-            return redirect(_safe_next() or home_of(user))
+            if two_factor.is_enabled(user):
+                session[PENDING] = {"user": user.id, "version": user.session_version, "at": _now()}
+                return redirect(url_for("auth.login_code", next=_safe_next()))
+            return _logged_in(user)
         error = (
             _("Your account waits for the network's approval.") if why == "pending" else _("Wrong email or password.")
         )
     return render_template("pages/login.html", form=form, error=error), 200 if error is None else 401
+
+
+def _now() -> int:
+    return clock.unix_seconds(clock.now())
+
+
+def _logged_in(user: User):
+    session.pop(PENDING, None)
+    login_user(Account(user))
+    users.record_login(user)
+    return redirect(_safe_next() or home_of(user))
+
+
+def _pending_user() -> User | None:
+    """The account whose password was right a moment ago and whose code is still to come, or None
+    (nothing pending, too late, or the account changed meanwhile)."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or _now() - int(pending.get("at", 0)) > CODE_MINUTES * 60:
+        return None
+    user = User.get_or_none(User.id == pending.get("user"))
+    if user is None or user.session_version != pending.get("version") or users.may_log_in(user) is not None:
+        return None
+    return user if two_factor.is_enabled(user) else None
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    if current_user.is_authenticated:
+        return redirect(home_of(me()))
+    user = _pending_user()
+    if user is None:
+        if session.pop(PENDING, None) is not None:
+            flash(_("The time for the code has run out. Log in again."))
+        return redirect(url_for("auth.login", next=_safe_next()))
+    form = LoginCodeForm()
+    error = None
+    if form.validate_on_submit():
+        wait = _limits().hit(_limits().login + _limits().code, ("login-code", str(user.id)))
+        if wait:
+            return _too_many(wait, "pages/two_factor_code.html", form)
+        if two_factor.verify(user, form.code.data):
+            return _logged_in(user)
+        if two_factor.use_recovery_code(user, form.code.data):
+            left = two_factor.recovery_codes_left(user)
+            flash(
+                ngettext(
+                    "You logged in with a recovery code. %(num)d recovery code is left.",
+                    "You logged in with a recovery code. %(num)d recovery codes are left.",
+                    left,
+                )
+            )
+            return _logged_in(user)
+        error = _("That code is not right. Try the newest one your app shows.")
+    return render_template("pages/two_factor_code.html", form=form, error=error), 200 if error is None else 401
 
 
 def _safe_next() -> str | None:
@@ -159,3 +246,125 @@ def account():
             flash(_("Your password is changed. Your other sessions have ended."))
             return redirect(url_for("auth.account"))
     return render_template("pages/account.html", profile=profile, password=password, error=error, user=user)
+
+
+@bp.before_app_request
+def _require_two_factor():
+    """Send an account the network requires two-factor log-in of, and that has none, to its set-up."""
+    endpoint = request.endpoint or ""
+    if endpoint in OPEN_BEFORE_TWO_FACTOR or endpoint.endswith(".static") or request.path == "/r":
+        return None
+    if request.path.startswith(("/api/", "/hooks/", "/static/")) or not current_user.is_authenticated:
+        return None
+    user = me()
+    if two_factor.is_enabled(user) or not two_factor.required(user, services().settings):
+        return None
+    flash(_("The network requires two-factor log-in for your account: set it up to go on."))
+    return redirect(url_for("auth.two_factor_page"))
+
+
+_WHY = {
+    "code": lambda: _("That code is not right. Try the newest one your app shows."),
+    "password": lambda: _("The password is not right."),
+}
+
+
+def _refused(refusal: two_factor.TwoFactorError, **forms):
+    why = _WHY.get(refusal.reason, lambda: _("This cannot be done now: reload the page and try again."))
+    return _two_factor_page(error=why(), **forms)
+
+
+def _two_factor_page(error=None, **forms):
+    """The account's two-factor page: its state, the set-up while one is pending, the forms."""
+    user = me()
+    settings = services().settings
+    pending = two_factor.is_pending(user)
+    secret = two_factor.secret_of(user) if pending else ""
+    qr = None
+    if pending:
+        uri = two_factor.provisioning_uri(user, secret, two_factor.issuer(settings["base_url"]))
+        qr = Markup(two_factor.qr_svg(uri, title=_("QR code for your authenticator app")))
+    page = render_template(
+        "pages/two_factor.html",
+        user=user,
+        enabled=two_factor.is_enabled(user),
+        pending=pending,
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        qr=qr,
+        codes_left=two_factor.recovery_codes_left(user),
+        required=two_factor.required(user, settings),
+        start=forms.get("start") or StartForm(prefix="start"),
+        enable=forms.get("enable") or EnableForm(prefix="enable", formdata=None),
+        recovery=forms.get("recovery") or RecoveryCodesForm(prefix="recovery", formdata=None),
+        disable=forms.get("disable") or DisableForm(prefix="disable", formdata=None),
+        error=error,
+    )
+    return page, 200, {"Cache-Control": "no-store"}  # the secret is on it while a set-up is pending
+
+
+def _recovery_codes_page(codes: list[str]):
+    page = render_template("pages/two_factor_codes.html", codes=codes)
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/account/two-factor")
+@login_required
+def two_factor_page():
+    return _two_factor_page()
+
+
+@bp.post("/account/two-factor/start")
+@login_required
+def two_factor_start():
+    if StartForm(prefix="start").validate_on_submit():
+        try:
+            two_factor.start(me())
+        except two_factor.TwoFactorError:
+            flash(_("Two-factor log-in is on already."))
+    return redirect(url_for("auth.two_factor_page"))
+
+
+@bp.post("/account/two-factor/enable")
+@login_required
+def two_factor_enable():
+    form = EnableForm(prefix="enable")
+    if not form.validate_on_submit():
+        return _two_factor_page(enable=form)
+    if not two_factor.is_pending(me()):
+        flash(_("Start the set-up first."))
+        return redirect(url_for("auth.two_factor_page"))
+    try:
+        codes = two_factor.confirm(me(), form.code.data)
+    except two_factor.TwoFactorError as refusal:
+        return _refused(refusal, enable=form)
+    return _recovery_codes_page(codes)
+
+
+@bp.post("/account/two-factor/recovery-codes")
+@login_required
+def two_factor_recovery_codes():
+    form = RecoveryCodesForm(prefix="recovery")
+    if not form.validate_on_submit():
+        return _two_factor_page(recovery=form)
+    try:
+        codes = two_factor.new_recovery_codes(me(), form.code.data)
+    except two_factor.TwoFactorError as refusal:
+        return _refused(refusal, recovery=form)
+    return _recovery_codes_page(codes)
+
+
+@bp.post("/account/two-factor/disable")
+@login_required
+def two_factor_disable():
+    if two_factor.required(me(), services().settings):
+        flash(_("The network requires two-factor log-in for your account: it stays on."))
+        return redirect(url_for("auth.two_factor_page"))
+    form = DisableForm(prefix="disable")
+    if not form.validate_on_submit():
+        return _two_factor_page(disable=form)
+    try:
+        two_factor.disable(me(), form.password.data, form.code.data)
+    except two_factor.TwoFactorError as refusal:
+        return _refused(refusal, disable=form)
+    flash(_("Two-factor log-in is off."))
+    return redirect(url_for("auth.two_factor_page"))

@@ -12,11 +12,8 @@ import click
 from affnet.plugins import JSON_OPTION, emit, with_db
 from affnet.plugins.sources import find_offer, offer_secret_hint, set_offer_secret
 
-from .events import HANDLED_EVENTS
+from .integration import EVENTS_TO_SELECT, secret_problem, webhook_url
 from .webhook import SECRET_NAME
-
-# invoice.paid duplicates invoice.payment_succeeded: selecting one is enough.
-EVENTS_TO_SELECT = tuple(name for name in HANDLED_EVENTS if name != "invoice.paid")
 
 
 def _offer(slug: str):
@@ -27,7 +24,7 @@ def _offer(slug: str):
 
 
 def _webhook_url(services, offer) -> str:
-    return services.settings["base_url"].rstrip("/") + f"/hooks/stripe/{offer.slug}"
+    return webhook_url(services.settings["base_url"], offer.slug)
 
 
 def _interactive() -> bool:
@@ -42,7 +39,7 @@ def _read_secret(secret_file) -> str:
     else:
         text = click.prompt("Stripe signing secret (whsec_...)", hide_input=True)
     secret = (text or "").strip()
-    if not secret.startswith("whsec_") or len(secret) < 16 or any(ch.isspace() for ch in secret):
+    if secret_problem(secret):
         raise click.ClickException(
             "that is not a Stripe signing secret: it starts with whsec_ (Stripe shows it on the webhook "
             "endpoint's page); nothing was saved"

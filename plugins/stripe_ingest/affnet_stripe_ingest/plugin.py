@@ -1,9 +1,11 @@
 """The ``stripe_ingest`` plugin: Stripe's webhook as an ingest source.
 
 Enable it with ``plugins.enabled = ["stripe_ingest"]``; each offer then has
-``POST /hooks/stripe/<offer_slug>``, verified with the signing secret saved by
-``affnet stripe set-secret <offer_slug>``.
+``POST /hooks/stripe/<offer_slug>``, verified with the signing secret saved on
+the offer's Stripe page or by ``affnet stripe set-secret <offer_slug>``.
 """
+
+from pathlib import Path
 
 from affnet import hookimpl
 
@@ -25,3 +27,15 @@ def register_commands(cli):
 @hookimpl
 def config_keys():
     return []  # no [plugin.*] section: a key set there is a typo
+
+
+@hookimpl
+def offer_integrations(offer, base_url):
+    from .integration import stripe_integration
+
+    return [stripe_integration(offer, base_url)]
+
+
+@hookimpl
+def translation_directories():
+    return [str(Path(__file__).parent / "translations")]

@@ -23,6 +23,10 @@ check), the same idempotency keys, the same pricing. Answers:
 * 2xx otherwise, so Stripe stops retrying: the core's status for one call
   (201 recorded, 200 a duplicate, 202 a refund kept until its payment
   arrives), 200 for several calls or an ignored event.
+
+Every call to an existing offer is shown on the offer's Stripe page
+(``record_webhook_call``): its status, the event's type once the signature
+holds, and what came of it.
 """
 
 import json
@@ -33,7 +37,14 @@ import stripe
 from flask import Blueprint, abort, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from affnet.plugins.sources import IngestError, find_offer, get_offer_secret, parse_call, record
+from affnet.plugins.sources import (
+    IngestError,
+    find_offer,
+    get_offer_secret,
+    parse_call,
+    record,
+    record_webhook_call,
+)
 
 from .events import PayloadError, translate
 
@@ -94,35 +105,70 @@ def _parsed(offer, call):
     return parse_call(call.kind, call.body, offer)
 
 
+def _note(event_type: str | None = None, result: str | None = None) -> None:
+    """What the offer's page will show of this call (``_record_call`` writes it with the answer's status)."""
+    call = g.get("stripe_call")
+    if call is not None:
+        call.update({name: value for name, value in (("event_type", event_type), ("result", result)) if value})
+
+
+def _described(body: dict) -> str:
+    """One result of the ingest answer, in a few words."""
+    if body.get("duplicate"):
+        return f"duplicate of {body['event']} {body['txid']}"
+    if body.get("pending"):
+        return f"{body['event']} {body['txid']} kept until its payment arrives"
+    return f"recorded {body['event']} {body['txid']} ({'attributed' if body['attributed'] else 'not attributed'})"
+
+
 @bp.post("/<offer_slug>")
 def receive(offer_slug: str):
     offer = find_offer(offer_slug)
     if offer is None:
         return error(404, f"no offer {offer_slug!r}")
+    g.stripe_call = {"offer": offer, "event_type": "", "result": ""}
     secret = get_offer_secret(offer, SECRET_NAME)
     if not secret:
+        _note(result="refused: no signing secret is saved for this offer")
         return error(404, f"offer {offer_slug!r} has no Stripe signing secret: run `affnet stripe set-secret`")
     event, why = _verified_event(_payload(), secret)
     if event is None:
+        _note(result=f"refused: {why}")
         return error(400, why)
+    _note(event_type=str(event.get("type") or ""))
     summary = {"received": True, "stripe_event": event.get("id"), "type": event.get("type")}
     plan = translate(event)
     if plan.ignored:
         log.info("stripe event %r (%r) ignored: %s", event.get("id"), event.get("type"), plan.ignored)
+        _note(result=f"ignored: {plan.ignored}")
         return jsonify({**summary, "ignored": plan.ignored, "results": []}), 200
     values = [_parsed(offer, call) for call in plan.calls]
     outcomes = [record(offer, value, SOURCE) for value in values]
+    _note(result="; ".join(_described(outcome.body) for outcome in outcomes))
     g.txid = outcomes[0].body["txid"]
     status = outcomes[0].http_status if len(outcomes) == 1 else 200
     return jsonify({**summary, "results": [outcome.body for outcome in outcomes]}), status
 
 
+@bp.after_request
+def _record_call(response):
+    """Every answer to a known offer, error handlers' included, goes to the offer's page."""
+    call = g.pop("stripe_call", None)
+    if call is not None:
+        result = call["result"] or ("error: nothing was recorded" if response.status_code >= 500 else "")
+        record_webhook_call(call["offer"], SOURCE, response.status_code, call["event_type"], result)
+    return response
+
+
 @bp.errorhandler(PayloadError)
 @bp.errorhandler(IngestError)
 def _unusable(exc):
+    fields = "".join(f"; {name} {why}" for name, why in exc.fields.items())
+    _note(result=f"refused: {exc}{fields}")
     return error(422, str(exc), exc.fields)
 
 
 @bp.errorhandler(HTTPException)
 def _http(exc: HTTPException):
+    _note(result=f"refused: {exc.description or 'bad request'}")
     return error(exc.code or 400, exc.description or "bad request")
