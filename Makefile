@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(wildcard plugins/*/setup.cfg)
 TEST_PLUGINS := tests/plugins/affnet_echo_receiver/setup.cfg
-PLUGIN_CATALOGS := plugins/keitaro/affnet_keitaro plugins/fb_capi/affnet_fb_capi plugins/payout_usdt/affnet_payout_usdt plugins/payout_wise/affnet_payout_wise plugins/payout_paypal/affnet_payout_paypal
+PLUGIN_CATALOGS := plugins/keitaro/affnet_keitaro plugins/fb_capi/affnet_fb_capi plugins/payout_usdt/affnet_payout_usdt plugins/payout_wise/affnet_payout_wise plugins/payout_paypal/affnet_payout_paypal plugins/stripe_ingest/affnet_stripe_ingest
 LOG := $(VENV)/install.log
 
 .PHONY: run test lint demo bench bench-reports bench-pages clean install install-test translations

@@ -67,7 +67,9 @@ def _user_row(user: User) -> dict:
 @JSON_OPTION
 @with_db
 def users_list(services, role, waiting, as_json):
-    """Every account with its role and state (active, waiting for approval, disabled)."""
+    """Every account with its role and state (active, waiting for approval, disabled).
+
+    Also on the page /admin/users."""
     query = User.select().order_by(User.id)
     if role:
         query = query.where(User.role == role)
@@ -87,7 +89,9 @@ def _set_state(email: str, change, as_json: bool) -> None:
 @JSON_OPTION
 @with_db
 def users_approve(services, email, as_json):
-    """Let a sign-up log in."""
+    """Let a sign-up log in.
+
+    Also on the page /admin/users."""
     _set_state(email, users_domain.approve, as_json)
 
 
@@ -96,7 +100,9 @@ def users_approve(services, email, as_json):
 @JSON_OPTION
 @with_db
 def users_disable(services, email, as_json):
-    """Stop an account from logging in; its sessions end at once. Its data stays."""
+    """Stop an account from logging in; its sessions end at once. Its data stays.
+
+    Also on the page /admin/users."""
     _set_state(email, lambda user: users_domain.set_active(user, False), as_json)
 
 
@@ -105,7 +111,9 @@ def users_disable(services, email, as_json):
 @JSON_OPTION
 @with_db
 def users_enable(services, email, as_json):
-    """Let a disabled account log in again."""
+    """Let a disabled account log in again.
+
+    Also on the page /admin/users."""
     _set_state(email, lambda user: users_domain.set_active(user, True), as_json)
 
 
@@ -114,7 +122,9 @@ def users_enable(services, email, as_json):
 @JSON_OPTION
 @with_db
 def users_reset_password(services, email, as_json):
-    """Print a one-time link to set a new password (24 hours; shown once; hand it over yourself)."""
+    """Print a one-time link to set a new password (24 hours; shown once; hand it over yourself).
+
+    Also on the page /admin/users."""
     user = _user(email)
     token = users_domain.reset_link_token(user)
     link = f"{services.settings['base_url'].rstrip('/')}/reset/{token}"
@@ -133,7 +143,7 @@ def users_reset_two_factor(services, email, as_json):
     """Turn off an account's two-factor log-in (a lost phone and lost recovery codes); its sessions end.
 
     The account logs in with its password alone, and sets two-factor log-in up again (at once, when the
-    network requires it for its role)."""
+    network requires it for its role). Also on the page /admin/users."""
     from ..core.network import two_factor
 
     user = _user(email)
@@ -221,7 +231,9 @@ def _offer_row(offer: Offer) -> dict:
 @JSON_OPTION
 @with_db
 def offers_list(services, as_json):
-    """Every offer with its owner, terms and state."""
+    """Every offer with its owner, terms and state.
+
+    Also on the page /admin/offers."""
     rows = [_offer_row(offer) for offer in Offer.select().order_by(Offer.id)]
     shown = [
         {
@@ -299,7 +311,9 @@ def participations_create(services, affiliate_email, slug, pending, as_json):
 @JSON_OPTION
 @with_db
 def participations_list(services, affiliate_email, slug, status, as_json):
-    """Affiliates on offers with their refCodes and links (a lost refCode is found here)."""
+    """Affiliates on offers with their refCodes and links (a lost refCode is found here).
+
+    Also on the page /admin/participations."""
     query = Participation.select(Participation, Offer, User).join(Offer).switch(Participation).join(User)
     if affiliate_email:
         query = query.where(Participation.affiliate == _user(affiliate_email).id)
@@ -328,7 +342,9 @@ def participations_list(services, affiliate_email, slug, status, as_json):
 @JSON_OPTION
 @with_db
 def participations_set_status(services, ref, status, as_json):
-    """Approve, reject, pause or resume a participation."""
+    """Approve, reject, pause or resume a participation.
+
+    Also on the page /admin/participations."""
     participation = accounts.set_participation_status(_participation(ref), status)
     emit({"ref_code": participation.ref_code, "status": participation.status}, as_json)
 

@@ -263,7 +263,9 @@ def deliveries_list(services, email, status, limit, as_json):
 @JSON_OPTION
 @with_db
 def deliveries_resend(services, delivery_id, as_json):
-    """Send a delivery again at the worker's next round, whatever its state."""
+    """Send a delivery again at the worker's next round, whatever its state.
+
+    Also on the page /admin/deliveries (the failing ones, one by one or all of a host)."""
     delivery = Delivery.get_or_none(Delivery.id == delivery_id)
     if delivery is None:
         raise click.ClickException(f"no delivery #{delivery_id}")

@@ -2,14 +2,14 @@
 // (Node 18 or later: it uses the global fetch).
 //
 // Set AFFNET_OFFER_KEY to your offer key (shown once, when the offer was made). Once
-// stripe.webhooks.constructEvent has verified an event, call
-//     await reportToNetwork(event)
-// inside a try that logs errors: a network that is down must not fail your own webhook (Stripe
-// sends the event again, and a repeat counts once). It reads invoices of every Stripe API version
-// (before 2025-03-31 and after), keeps Stripe's zero- and three-decimal currencies exact, and sends
-// the ids the network's own Stripe webhook uses, so a payment reported both ways counts once.
-// Amounts go as JSON numbers: n / 100 is written as the exact decimal (2990 as 29.9) for any
-// amount below 10^13, far above what one payment can be.
+// stripe.webhooks.constructEvent has verified the event, and your own handling is done, call
+//     const answer = await reportToNetwork(event);
+// If it throws, or answer.status is 429 or 500 and up, the network did not take the event: answer Stripe
+// with an error, and Stripe sends the event again later (a repeat counts once). Other events give
+// undefined. It reads invoices of every Stripe API version (before 2025-03-31 and after), keeps
+// Stripe's zero- and three-decimal currencies exact, and sends the ids the network's own Stripe
+// webhook uses, so a payment reported both ways counts once. Amounts go as JSON numbers: n / 100 is
+// written as the exact decimal (2990 as 29.9) for any amount below 10^13, far above one payment.
 const NETWORK_URL = "https://NETWORK", OFFER_KEY = process.env.AFFNET_OFFER_KEY; // the key of <offer>
 const ZERO = "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf", THREE = "bhd jod kwd omr tnd";
 

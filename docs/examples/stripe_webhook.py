@@ -1,12 +1,13 @@
 """Report your Stripe payments to the affiliate network from the Stripe webhook you already have.
 
 Set AFFNET_OFFER_KEY to your offer key (shown once, when the offer was made). Once
-stripe.Webhook.construct_event has verified an event, call
-    report_to_network(event.to_dict(), requests.post)
-inside a try that logs errors: a network that is down must not fail your own webhook (Stripe
-sends the event again, and a repeat counts once). It reads invoices of every Stripe API version
-(before 2025-03-31 and after), keeps Stripe's zero- and three-decimal currencies exact, and sends
-the ids the network's own Stripe webhook uses, so a payment reported both ways counts once.
+stripe.Webhook.construct_event has verified the request's body, and your own handling is done, call
+    answer = report_to_network(json.loads(body), requests.post)
+If it raises, or answer.status_code is 429 or 500 and up, the network did not take the event: answer Stripe
+with an error, and Stripe sends the event again later (a repeat counts once). Other events give None.
+It reads invoices of every Stripe API version (before 2025-03-31 and after), keeps Stripe's zero- and
+three-decimal currencies exact, and sends the ids the network's own Stripe webhook uses, so a payment
+reported both ways counts once.
 """
 
 import os

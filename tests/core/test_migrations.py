@@ -100,6 +100,7 @@ def _undo_steps_after(version: int):
             ("users", "totp_last_step"),
             ("offer", "key_last_used_at"),
             ("event", "is_test"),
+            ("participation", "decision_note"),
         ):
             run(migrator.drop_column(table, column))
     if version < 6:

@@ -216,3 +216,40 @@ def test_affnet_config_example_shows_the_sections_of_the_bundled_plugins():
     assert '[plugin.fb_capi]\n# The Graph API\'s address' in example
     assert '# graph_version = "v26.0"' in example
     assert "[plugin.keitaro]\n# (this plugin has no settings here)" in example
+
+
+class _Paddle:
+    from affnet import hookimpl
+
+    @hookimpl
+    def offer_integrations(self, offer, base_url):
+        from affnet.plugins import OfferIntegration
+
+        return [OfferIntegration("paddle", "Paddle", facts=[("Webhook URL", f"{base_url}/hooks/paddle/{offer.slug}")])]
+
+
+class _BrokenIntegrations:
+    from affnet import hookimpl
+
+    @hookimpl
+    def offer_integrations(self, offer, base_url):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("affnet_plugins", [[_Paddle(), _BrokenIntegrations()]])
+def test_hook_offer_integrations_gives_an_offer_its_integration_pages_and_a_failing_plugin_none(
+    affnet_app, affnet_network
+):
+    from affnet.web.pages import integrations
+
+    with affnet_app.test_request_context():
+        assert integrations.available(affnet_network.offer) == [("paddle", "Paddle")]
+        (paddle,) = integrations.integrations_of(affnet_network.offer)
+    assert paddle.facts == [("Webhook URL", "http://127.0.0.1:8000/hooks/paddle/susurra")]
+
+
+def test_an_integration_is_named_by_one_path_segment():
+    from affnet.plugins import OfferIntegration
+
+    with pytest.raises(ValueError, match="lower-case letters"):
+        OfferIntegration("../admin", "Sneaky")

@@ -83,14 +83,17 @@ OWNER_PAGES = [
     ("GET", "/owner/offers/{slug}/conversions.csv"),
     ("POST", "/owner/offers/{slug}/conversions/test"),
     ("GET", "/owner/offers/{slug}/affiliates"),
+    ("GET", "/owner/offers/{slug}/integrations/{integration}"),
+    ("POST", "/owner/offers/{slug}/integrations/{integration}/secret"),
 ]
 
 
 @pytest.fixture
 def affnet_plugins():
     import affnet_echo_test.plugin as echo
+    import affnet_stripe_ingest.plugin as stripe  # its integration page is walked too
 
-    return [("echo_test", echo)]
+    return [("echo_test", echo), ("stripe_ingest", stripe)]
 
 
 EVERY_ROLE_PAGES = [

@@ -23,7 +23,7 @@ from affnet.core.storage.models import (
 )
 from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body
 
-from .conftest import PASSWORD, csrf_of, log_in, post_form
+from .conftest import PASSWORD, log_in, post_form
 
 FILE_FALLBACK = "https://file.example/offers"
 
@@ -198,7 +198,7 @@ def test_every_offer_of_every_owner_is_listed_with_its_participations_and_owner_
     page = operator.get("/admin/offers").get_data(as_text=True)
     assert "Susurra" in page and "Calma" in page and "owner2@example.com" in page
     assert 'href="/owner/offers/susurra"' in page and 'href="/owner/offers/calma"' in page
-    assert re.search(r"<td>2<br><small>approved: 2</small>", page)
+    assert re.search(r">2<br><small>approved: 2</small>", page)
 
 
 def test_participations_are_approved_paused_resumed_and_rejected_with_a_note(operator, affnet_network, people):
@@ -223,13 +223,11 @@ def _failing_deliveries(affnet_network, people, worker, failing, other):
     setting_versions.save(echo.KIND, people["affiliate"], {"url": f"{failing.base}/hook"})
     other_url = other.base.replace("127.0.0.1", "localhost")
     setting_versions.save(echo.KIND, people["other"], {"url": f"{other_url}/hook"})
-    from affnet.testing import click as follow
-
     for payment in ("pi_1", "pi_2"):
-        click_id = click_id_of(follow(worker.app.test_client(), affnet_network.ref))
+        click_id = click_id_of(click(worker.app.test_client(), affnet_network.ref))
         ingest(worker.app.test_client(), affnet_network, "conversion", sale_body(click_id, payment=payment))
     other_ref = people["other_participation"].ref_code
-    click_id = click_id_of(follow(worker.app.test_client(), other_ref))
+    click_id = click_id_of(click(worker.app.test_client(), other_ref))
     ingest(worker.app.test_client(), affnet_network, "conversion", sale_body(click_id, payment="pi_3"))
     worker.run_once()
     assert Delivery.select().where(Delivery.attempts == 1, Delivery.status == "pending").count() == 3
@@ -307,8 +305,12 @@ def test_the_plugins_page_lists_the_bundled_plugins_with_their_versions(operator
     from importlib.metadata import version
 
     page = operator.get("/admin/plugins").get_data(as_text=True)
-    for name, dist in (("keitaro", "affnet-keitaro"), ("fb_capi", "affnet-fb-capi"), ("payout_usdt", "affnet-payout-usdt")):
-        row = re.search(rf"<th scope=\"row\">{name}</th>\s*<td>([^<]+)</td>", page)
+    for name, dist in (
+        ("keitaro", "affnet-keitaro"),
+        ("fb_capi", "affnet-fb-capi"),
+        ("payout_usdt", "affnet-payout-usdt"),
+    ):
+        row = re.search(rf'<th scope="row">{name}</th>\s*<td data-label="Version">([^<]+)</td>', page)
         assert row and row.group(1) == version(dist)
 
 
@@ -326,3 +328,29 @@ def test_every_change_is_in_the_audit_log_with_the_operator_and_the_address(oper
     assert actions == ["network.setting", "network.setting", "participation.status", "user.active",
                        "user.reset_link", "user.role"]  # fmt: skip
     assert {entry.ip for entry in mine} == {"127.0.0.1"}
+
+
+def test_the_operator_resets_someones_two_factor_log_in(operator, people, affnet_app):
+    target = people["advertiser"]
+    User.update(totp_secret="not-a-real-secret", totp_enabled_at=clock.now()).where(User.id == target.id).execute()
+    theirs = affnet_app.test_client()
+    page = operator.get("/admin/users?role=advertiser").get_data(as_text=True)
+    assert f"/admin/users/{target.id}/two-factor-reset" in page
+    answer = post_form(operator, f"/admin/users/{target.id}/two-factor-reset", {}, form_path="/admin/users")
+    assert answer.status_code == 302
+    assert User.get_by_id(target.id).totp_enabled_at is None
+    assert log_in(theirs, "owner@example.com").status_code == 302  # the password alone, no code step
+    entry = AuditEntry.get(AuditEntry.action == "two_factor.reset")
+    assert (entry.actor_id, entry.ip) == (people["admin"].id, "127.0.0.1")
+
+
+def test_health_warns_of_a_weekly_run_that_was_due_and_is_missing(affnet_services):
+    from affnet.core import health
+
+    monday_noon, friday = datetime(2026, 12, 7, 12, 0), datetime(2026, 12, 11, 9, 0)  # the run is Monday 10:00
+    assert health.payouts_check(affnet_services.settings, monday_noon, monday_noon).ok  # a new network: no fault
+    PayoutRun.create(week="2026-W48", mode="review")
+    missing = health.payouts_check(affnet_services.settings, friday, friday)
+    assert (missing.ok, missing.facts["missed"], missing.facts["week"]) == (False, True, "2026-W50")
+    PayoutRun.create(week="2026-W50", mode="review")
+    assert health.payouts_check(affnet_services.settings, friday, friday).ok

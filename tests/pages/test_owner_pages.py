@@ -106,7 +106,7 @@ def test_an_owner_makes_an_offer_with_rules_and_sees_its_key_once(browser, owner
     assert (offer.advertiser_id, offer.currency, offer.cookie_days, offer.hold_days) == (owner.id, "EUR", 30, 14)
     assert (offer.approval, offer.is_public, offer.description) == ("auto", True, "Sleep sounds")
     rules = {r.event: accounts.rule_text(r) for r in CommissionRule.select().where(CommissionRule.offer == offer.id)}
-    assert rules == {"sale": "sale=25%", "rebill": "rebill=10%:12", "lead": "lead=1.5000"}
+    assert rules == {"sale": "sale=25%", "rebill": "rebill=10%:12", "lead": "lead=1.50"}
     assert accounts.offer_by_key(key).id == offer.id, "the key shown is the offer's key"
     for path in ("/owner/offers", "/owner/offers/nocturna", "/owner/offers/nocturna/conversions", "/account"):
         assert key not in _text(browser.get(path)), path
@@ -164,7 +164,7 @@ def test_a_change_of_commission_applies_only_to_events_recorded_after_it(browser
     assert (before["payout"], after["payout"]) == ("8.70", "5.00")
     assert Event.get(Event.txid == before["txid"]).payout == Decimal("8.70")
     assert [e.changes for e in _audited("commission.set", owner)] == [
-        {"sale": {"old": "sale=30%", "new": "sale=5"}}
+        {"sale": {"old": "sale=30%", "new": "sale=5.00"}}
     ], "only the rule that changed"
 
 
@@ -193,7 +193,7 @@ def test_an_owner_edits_every_field_of_an_offer(browser, owner, affnet_network):
     )
     assert (offer.cookie_days, offer.hold_days, offer.is_public, offer.approval) == (45, 10, False, "auto")
     rules = {r.event: accounts.rule_text(r) for r in CommissionRule.select().where(CommissionRule.offer == offer.id)}
-    assert rules == {"sale": "sale=30%", "rebill": "rebill=20%:6", "trial": "trial=2.0000"}
+    assert rules == {"sale": "sale=30%", "rebill": "rebill=20%:6", "trial": "trial=2.00"}
     assert _audited("offer.edit", owner) and _audited("commission.remove", owner)
 
 
@@ -219,6 +219,13 @@ def test_the_currency_cannot_change_once_the_offer_has_events(browser, owner, af
     assert (offer.currency, offer.name) == ("USD", "Susurra"), "nothing of a refused edit is saved"
 
 
+def test_a_test_conversion_does_not_fix_the_currency(browser, owner, affnet_network):
+    _sell(browser, affnet_network, test=True)
+    assert 'name="currency" readonly' not in _text(browser.get("/owner/offers/susurra"))
+    post_form(browser, "/owner/offers/susurra", {**SUSURRA, "currency": "EUR"})
+    assert Offer.get(Offer.slug == "susurra").currency == "EUR"
+
+
 def test_pausing_sends_the_offers_links_to_the_fallback_and_resuming_restores_them(browser, owner, affnet_network):
     assert click(browser, affnet_network.ref).headers["Location"].startswith("https://susurra.example/start")
     assert post_form(browser, "/owner/offers/susurra/pause", {}, "/owner/offers/susurra").status_code == 302
@@ -230,6 +237,15 @@ def test_pausing_sends_the_offers_links_to_the_fallback_and_resuming_restores_th
         {"is_active": {"old": True, "new": False}},
         {"is_active": {"old": False, "new": True}},
     ]
+
+
+def test_the_offer_page_links_to_each_integration_a_plugin_offers(browser, owner, affnet_network, monkeypatch):
+    from affnet.web.pages import integrations
+
+    assert "/integrations/" not in _text(browser.get("/owner/offers/susurra"))
+    monkeypatch.setattr(integrations, "available", lambda offer: [("stripe", "Stripe")])
+    page = _text(browser.get("/owner/offers/susurra"))
+    assert '<a href="/owner/offers/susurra/integrations/stripe">Stripe</a>' in page
 
 
 # ---- the key ---------------------------------------------------------------------------------------------------
@@ -284,6 +300,21 @@ def test_an_owner_rejects_with_a_note_and_the_affiliate_sees_the_decision_and_th
     mine = _text(browser.get("/offers"))
     assert "rejected" in mine and "Not our audience, sorry" in mine
     assert "Not our audience, sorry" in _text(browser.get("/marketplace/susurra"))
+
+
+def test_the_affiliates_own_note_is_never_shown_as_the_owners(browser, owner, applicant, affnet_network):
+    """The application's note and the decision's note are two things: an offer that approves at once
+    shows the affiliate no "note from the product owner", and a decision keeps the affiliate's note."""
+    accounts.edit_offer(affnet_network.offer, approval="auto")
+    auto_user, _ = accounts.create_user("auto@example.com", "affiliate", password="a-good-password-42")
+    accounts.apply(auto_user, affnet_network.offer, note="my own words")
+    _decide(browser, applicant, "approved", "Welcome aboard")
+    assert "I run TikTok traffic" in _text(browser.get("/owner/offers/susurra/applications")), (
+        "still the owner's to read"
+    )
+    browser.post("/logout", data={"csrf_token": csrf_of(browser, "/account")})
+    log_in(browser, "auto@example.com")
+    assert "Note from the product owner" not in _text(browser.get("/offers"))
 
 
 def test_an_owner_approves_pauses_and_resumes_an_affiliate(browser, owner, applicant):
@@ -351,6 +382,15 @@ def test_the_conversions_filters_pick_kind_affiliate_attribution_dates_and_tests
     assert shown("tests=only") == {test["txid"]}
     assert shown("from=2000-01-01&to=2000-01-31") == set()
     assert "must be a date" in _text(browser.get(base + "from=yesterday"))
+    for odd in (
+        "affiliate=²",
+        "affiliate=99999999999999999999999",
+        "kind=nope",
+        "tests=maybe",
+        "after=%FF",
+        "payment=%00",
+    ):
+        assert browser.get(base + odd).status_code == 200, odd
 
 
 def test_the_conversions_page_goes_back_a_page_at_a_time(browser, owner, affnet_network, monkeypatch):

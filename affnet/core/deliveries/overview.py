@@ -21,6 +21,23 @@ from ..storage.db import db
 from ..storage.models import Delivery, DeliveryAttempt
 
 NO_HOST = "-"
+# What the pages show of each failing delivery and its last attempt: not the payloads (there may be thousands)
+_DELIVERY_COLUMNS = (
+    Delivery.id,
+    Delivery.kind,
+    Delivery.status,
+    Delivery.attempts,
+    Delivery.last_error,
+    Delivery.next_attempt_at,
+)
+_ATTEMPT_COLUMNS = (
+    DeliveryAttempt.id,
+    DeliveryAttempt.delivery,
+    DeliveryAttempt.at,
+    DeliveryAttempt.url,
+    DeliveryAttempt.status_code,
+    DeliveryAttempt.error,
+)
 
 
 @dataclass
@@ -55,14 +72,14 @@ def _last_attempts(delivery_ids: list[int]) -> dict[int, DeliveryAttempt]:
             .where(DeliveryAttempt.delivery.in_(chunk))
             .group_by(DeliveryAttempt.delivery)
         )
-        for attempt in DeliveryAttempt.select().where(DeliveryAttempt.id.in_(newest)):
+        for attempt in DeliveryAttempt.select(*_ATTEMPT_COLUMNS).where(DeliveryAttempt.id.in_(newest)):
             found[attempt.delivery_id] = attempt
     return found
 
 
 def failing_deliveries() -> list[tuple[Delivery, DeliveryAttempt | None, str]]:
     """(delivery, its last attempt, its host) of every failing delivery, oldest first."""
-    deliveries = list(Delivery.select().where(_failing()).order_by(Delivery.id))
+    deliveries = list(Delivery.select(*_DELIVERY_COLUMNS).where(_failing()).order_by(Delivery.id))
     last = _last_attempts([delivery.id for delivery in deliveries])
     return [
         (delivery, last.get(delivery.id), host_of(last[delivery.id].url) if delivery.id in last else NO_HOST)
@@ -160,7 +177,5 @@ def queue(now=None) -> Queue:
         count(Delivery.status == "failed"),
         count((Delivery.status == "sent") & (Delivery.sent_at >= now - timedelta(hours=1))),
     ).tuples()[0]
-    oldest = (
-        Delivery.select(fn.MIN(Delivery.next_attempt_at)).where(free & (Delivery.next_attempt_at <= now)).scalar()
-    )
+    oldest = Delivery.select(fn.MIN(Delivery.next_attempt_at)).where(free & (Delivery.next_attempt_at <= now)).scalar()
     return Queue(*(int(value) for value in row), oldest_due_at=oldest)

@@ -16,7 +16,16 @@ from ..earnings import commissions
 from ..clicks import tracking
 from ..storage.cache import TTLCache
 from ..storage.db import db
-from ..storage.models import CONVERSION_KINDS, PARTICIPATION_STATES, ROLES, CommissionRule, Offer, Participation, User
+from ..storage.models import (
+    CONVERSION_KINDS,
+    PARTICIPATION_STATES,
+    ROLES,
+    CommissionRule,
+    Event,
+    Offer,
+    Participation,
+    User,
+)
 from ..earnings.money import MoneyError, parse_amount, parse_currency
 from ..storage.secrets import hash_token, hint, new_token
 
@@ -151,7 +160,9 @@ def rule_text(rule: CommissionRule | RuleSpec | None) -> str | None:
     """A rule as written in ``RuleSpec.parse``: ``sale=30%``, ``lead=1.50``, ``rebill=20%:12``."""
     if rule is None:
         return None
-    amount = f"{rule.amount.normalize():f}%" if rule.kind == "percent" else f"{rule.amount:f}"
+    fixed = rule.amount.normalize()
+    fixed = fixed.quantize(Decimal("0.01")) if fixed.as_tuple().exponent > -2 else fixed  # 2.00, 0.125
+    amount = f"{rule.amount.normalize():f}%" if rule.kind == "percent" else f"{fixed:f}"
     return f"{rule.event}={amount}" + (f":{rule.rebill_months}" if rule.rebill_months else "")
 
 
@@ -278,17 +289,17 @@ def apply(affiliate: User, offer: Offer, note: str = "") -> Participation:
 
 def set_participation_status(participation: Participation, status: str, note: str | None = None) -> Participation:
     """Approve, reject, pause or resume (approve again) a participation; ``note`` (the decision's reason,
-    shown to the affiliate) replaces the note when given."""
+    shown to the affiliate) replaces the decision's note when given (the affiliate's own note stays)."""
     if status not in PARTICIPATION_STATES:
         raise AccountError(f"status must be one of {', '.join(PARTICIPATION_STATES)}")
-    before = {"status": participation.status, "note": participation.note}
+    before = {"status": participation.status, "note": participation.decision_note}
     participation.status = status
     participation.decided_at = clock.now()
     if note is not None:
-        participation.note = note.strip()[:1000]
+        participation.decision_note = note.strip()[:1000]
     with db.atomic():
         participation.save()
-        changes = audit.diff(before, {"status": participation.status, "note": participation.note})
+        changes = audit.diff(before, {"status": participation.status, "note": participation.decision_note})
         if changes:
             audit.record(
                 "participation.status",
@@ -314,6 +325,12 @@ OFFER_FIELDS = (
 )
 
 
+def has_events(offer: Offer) -> bool:
+    """Whether the offer has recorded a real event (test conversions are not counted): its currency is then
+    fixed."""
+    return Event.select().where((Event.offer == offer.id) & (Event.is_test == False)).exists()
+
+
 def edit_offer(
     offer: Offer,
     landing_url: str | None = None,
@@ -326,9 +343,7 @@ def edit_offer(
     hold_days: int | None = None,
 ) -> Offer:
     """Change an offer (None: unchanged). A new hold or cookie window applies to events and clicks from now
-    on; the currency can change only while the offer has no events."""
-    from ..storage.models import Event
-
+    on; the currency can change only while the offer has no events (``has_events``)."""
     if approval is not None and approval not in ("manual", "auto"):
         raise AccountError("approval must be manual or auto")
     before = _offer_values(offer)
@@ -345,7 +360,7 @@ def edit_offer(
             currency = parse_currency(currency)
         except MoneyError as error:
             raise AccountError(f"currency {error}") from None
-        if currency != offer.currency and Event.select().where(Event.offer == offer.id).exists():
+        if currency != offer.currency and has_events(offer):
             raise AccountError("the currency cannot change once the offer has events: make a new offer")
         offer.currency = currency
     if cookie_days is not None:

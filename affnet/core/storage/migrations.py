@@ -145,6 +145,7 @@ def _pages_for_everyone(migrator, database):
         ("users", "totp_secret", "TEXT NOT NULL DEFAULT ''"),
         ("users", "totp_last_step", "BIGINT NOT NULL DEFAULT 0"),
         ("event", "is_test", "BOOLEAN NOT NULL DEFAULT FALSE"),
+        ("participation", "decision_note", "TEXT NOT NULL DEFAULT ''"),
     ):
         database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
     guard_audit_log(database)

@@ -143,7 +143,8 @@ class Participation(BaseModel):
     affiliate = ForeignKeyField(User, backref="participations")
     ref_code = CharField(unique=True)
     status = CharField(default="pending")
-    note = TextField(default="")
+    note = TextField(default="")  # the affiliate's, with the application
+    decision_note = TextField(default="")  # the product owner's (or operator's), with the last decision
     created_at = DateTimeField(default=clock.now)
     decided_at = DateTimeField(null=True)
 

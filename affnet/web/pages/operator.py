@@ -278,8 +278,7 @@ def host_deliveries(host: str):
 def retry_host(host: str):
     _confirmed()
     count = overview.retry_host(host)
-    flash(_("%(count)d deliveries to %(host)s are due now: the worker sends them at its next round.",
-            count=count, host=host))  # fmt: skip
+    flash(_("%(count)d deliveries to %(host)s are due now: the worker sends them soon.", count=count, host=host))
     return _back(url_for("operator.deliveries"))
 
 
@@ -333,8 +332,7 @@ def network_settings():
     except policy.PolicyError as refused:
         return _policy_page(form, errors=refused.fields, status=422)
     if changed:
-        flash(_("Saved: %(keys)s. The value saved here is in force now, over the config file's.",
-                keys=", ".join(changed)))  # fmt: skip
+        flash(_("Saved: %(keys)s. In force now, over the config file's values.", keys=", ".join(changed)))
     else:
         flash(_("Nothing changed."))
     return redirect(url_for("operator.network_settings"))
@@ -363,4 +361,3 @@ def reset_setting():
 def plugins():
     rows, missing = plugin_report(services().settings["plugins.enabled"])
     return render_template("pages/admin/plugins.html", plugins=rows, missing=missing)
-

@@ -7,6 +7,7 @@ The offer key is shown once, in the answer to the POST that made it, never throu
 not encrypted, cookie) or a later page.
 """
 
+import re
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
@@ -16,7 +17,7 @@ from ...core import clock, reports
 from ...core.events import conversions
 from ...core.events.ingest import IngestError
 from ...core.network import accounts
-from ...core.storage.models import EVENT_KINDS, Event, Offer, Participation, User
+from ...core.storage.models import EVENT_KINDS, Offer, Participation, User
 from . import integrations
 from .access import me, owned_offer, role_required, services
 from .forms import ConfirmForm
@@ -123,7 +124,7 @@ def offer(slug: str):
         form=form,
         errors=errors,
         events=RULE_EVENTS,
-        has_events=Event.select().where(Event.offer == found.id).exists(),
+        has_events=accounts.has_events(found),
         integrations=integrations.available(found),
         action=ConfirmForm(),
     )
@@ -231,6 +232,14 @@ def _bound(day: date | None, name: str, which: int, faults: dict):
         return None
 
 
+def _payment_id(text: str, faults: dict) -> str | None:
+    text = text.strip()
+    if re.search(r"[\x00-\x1f\x7f]", text) or len(text) > 255:  # no id has them, and PostgreSQL refuses a NUL
+        faults["payment"] = _("is not a payment id")
+        return None
+    return text or None
+
+
 def _conversion_filter(offer: Offer) -> tuple[conversions.ConversionFilter, dict, dict]:
     """The filter the page's query asks for, what it chose (for the form) and its faults (ignored filters)."""
     faults: dict = {}
@@ -238,7 +247,7 @@ def _conversion_filter(offer: Offer) -> tuple[conversions.ConversionFilter, dict
     chosen["tests"] = request.args.get("tests", "shown")
     start, end = _bound(_day("from", faults), "from", 0, faults), _bound(_day("to", faults), "to", 1, faults)
     kind = chosen["kind"] if chosen["kind"] in EVENT_KINDS else None
-    affiliate = int(chosen["affiliate"]) if chosen["affiliate"].isdigit() else None
+    affiliate = int(chosen["affiliate"]) if re.fullmatch(r"[0-9]{1,18}", chosen["affiliate"]) else None
     attributed = {"yes": True, "no": False}.get(chosen["attributed"])
     tests = chosen["tests"] if chosen["tests"] in conversions.TEST_CHOICES else "shown"
     selection = conversions.ConversionFilter(
@@ -249,7 +258,7 @@ def _conversion_filter(offer: Offer) -> tuple[conversions.ConversionFilter, dict
         affiliate_id=affiliate,
         attributed=attributed,
         tests=tests,
-        payment=chosen["payment"].strip()[:255] or None,
+        payment=_payment_id(chosen["payment"], faults),
     )
     return selection, chosen, faults
 

@@ -82,12 +82,10 @@ def stripe_integration(offer, base_url: str) -> OfferIntegration:
         check_secret=secret_problem,
         snippets=(
             Snippet(
-                N_("Or, from your own webhook: Python (set AFFNET_OFFER_KEY to the offer key)"),
-                "python",
-                snippet_code("stripe_webhook.py", base_url, offer.slug),
+                N_("Python, in your own webhook"), "python", snippet_code("stripe_webhook.py", base_url, offer.slug)
             ),
             Snippet(
-                N_("Or, from your own webhook: Node (set AFFNET_OFFER_KEY to the offer key)"),
+                N_("Node.js, in your own webhook"),
                 "javascript",
                 snippet_code("stripe_webhook.js", base_url, offer.slug),
             ),

@@ -130,7 +130,8 @@ def receive(offer_slug: str):
     secret = get_offer_secret(offer, SECRET_NAME)
     if not secret:
         _note(result="refused: no signing secret is saved for this offer")
-        return error(404, f"offer {offer_slug!r} has no Stripe signing secret: run `affnet stripe set-secret`")
+        why = "save it on the offer's Stripe page (or with `affnet stripe set-secret`)"
+        return error(404, f"offer {offer_slug!r} has no Stripe signing secret: {why}")
     event, why = _verified_event(_payload(), secret)
     if event is None:
         _note(result=f"refused: {why}")

@@ -25,7 +25,8 @@ def affnet_plugins():
 
 
 @pytest.fixture
-def fifteen_lines(affnet_client, affnet_network):
+def fifteen_lines(affnet_client, affnet_network, monkeypatch):
+    monkeypatch.setenv("AFFNET_OFFER_KEY", affnet_network.offer_key)
     spec = importlib.util.spec_from_file_location("stripe_webhook_example_both_ways", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -35,7 +36,7 @@ def fifteen_lines(affnet_client, affnet_network):
         def post(url, json=None, headers=None, timeout=None):
             return affnet_client.post(urlsplit(url).path, json=json, headers=headers)
 
-    return lambda event: module.report_to_network(event, "https://network.example", affnet_network.offer_key, http=Http)
+    return lambda event: module.report_to_network(event, Http.post)
 
 
 def test_payment_refund_and_chargeback_sent_both_ways_are_each_counted_once(
