@@ -28,6 +28,7 @@ ISOLATED_HOOKS = (
     "on_event_recorded",
     "payout_methods",
     "config_keys",
+    "offer_integrations",
 )
 
 

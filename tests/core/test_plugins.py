@@ -82,7 +82,7 @@ def test_a_plugin_cannot_mount_routes_outside_hooks(caplog):
     assert "register_routes must return Flask Blueprints" in caplog.text
 
 
-@pytest.mark.parametrize("hook", ["deliveries_for_event", "delivery_kinds", "register_routes"])
+@pytest.mark.parametrize("hook", ["deliveries_for_event", "delivery_kinds", "register_routes", "offer_integrations"])
 def test_a_wrapper_on_a_hook_called_in_isolation_is_refused(hook):
     from affnet import hookimpl
     from affnet.plugins.manager import PluginError
