@@ -85,8 +85,17 @@ class Walk:
             element.clear()
             element.send_keys(value)
 
-    def press(self, name: str):
-        """Press a form's button and wait for the page it leads to."""
+    def select(self, **fields):
+        """Choose an option of each named <select> by its value."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import Select
+
+        for name, value in fields.items():
+            Select(self.driver.find_element(By.NAME, name)).select_by_value(value)
+
+    def press(self, name: str, by: str = "name"):
+        """Press a form's button (``name``, or with ``by="xpath"`` an XPath such as
+        ``//button[normalize-space()='Approve']``) and wait for the page it leads to."""
         from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.expected_conditions import element_to_be_clickable
@@ -105,7 +114,7 @@ class Walk:
 
         for _ in range(3):  # on a busy machine the button can be swapped under the click
             try:
-                WebDriverWait(self.driver, 10).until(element_to_be_clickable((By.NAME, name))).click()
+                WebDriverWait(self.driver, 10).until(element_to_be_clickable((by, name))).click()
                 break
             except WebDriverException:
                 if left(self.driver):

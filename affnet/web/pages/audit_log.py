@@ -27,6 +27,7 @@ SUBJECTS = {
     "payout": _l("Payouts"),
     "network": _l("Network settings"),
     "delivery": _l("Deliveries"),
+    "conversion": _l("Test conversions"),
 }
 
 
