@@ -19,6 +19,7 @@ from affnet.core.storage.models import (
     SchemaVersion,
     User,
     WebhookCall,
+    WorkerHeartbeat,
 )
 from affnet.testing import click, click_id_of, load_clicks
 
@@ -93,7 +94,7 @@ def _undo_steps_after(version: int):
     if not is_postgres():
         db.execute_sql("PRAGMA foreign_keys = OFF")  # SQLite drops a column by copying its table
     if version < 7:
-        db.drop_tables([RecoveryCode, WebhookCall, NetworkSetting, AuditEntry])
+        db.drop_tables([RecoveryCode, WebhookCall, NetworkSetting, AuditEntry, WorkerHeartbeat])
         for table, column in (
             ("users", "totp_secret"),
             ("users", "totp_enabled_at"),

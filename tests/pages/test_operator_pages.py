@@ -212,7 +212,7 @@ def test_participations_are_approved_paused_resumed_and_rejected_with_a_note(ope
         answer = post_form(operator, path, {"status": status, "note": note}, form_path="/admin/participations")
         assert answer.status_code == 302
         assert Participation.get_by_id(waiting.id).status == status
-    assert Participation.get_by_id(waiting.id).note == "brand bidding"
+    assert Participation.get_by_id(waiting.id).decision_note == "brand bidding"
     assert click(operator, waiting.ref_code).status_code == 302  # rejected: the fallback, not the landing
     assert click(operator, waiting.ref_code).headers["Location"] == FILE_FALLBACK
 
