@@ -125,6 +125,40 @@ def test_every_command_has_help(run):
         assert "Usage:" in run(*path, "--help")
 
 
+# Each command whose work a page does too, and that page (the README's tour starts on the pages).
+REPLACED_BY_PAGES = {
+    ("users", "list"): "/admin/users",
+    ("users", "approve"): "/admin/users",
+    ("users", "disable"): "/admin/users",
+    ("users", "enable"): "/admin/users",
+    ("users", "reset-password"): "/admin/users",
+    ("users", "reset-two-factor"): "/admin/users",
+    ("offers", "create"): "/owner/offers/new",
+    ("offers", "edit"): "/owner/offers/SLUG",
+    ("offers", "rotate-key"): "/owner/offers/SLUG",
+    ("offers", "list"): "/admin/offers",
+    ("participations", "list"): "/admin/participations",
+    ("participations", "set-status"): "/admin/participations",
+    ("payouts",): "/admin/payouts",
+    ("settings",): "/settings/KIND",
+    ("deliveries",): "/admin/deliveries",
+    ("tokens",): "/tokens",
+    ("plugins",): "/admin/plugins",
+    ("config", "show"): "/admin/settings",
+    ("stripe",): "/owner/offers/SLUG/integrations/stripe",
+}
+
+
+@pytest.mark.parametrize("path, page", REPLACED_BY_PAGES.items(), ids=[" ".join(path) for path in REPLACED_BY_PAGES])
+def test_every_command_the_pages_replace_says_so_in_its_help(path, page):
+    from affnet.cli import _register_plugin_commands
+
+    _register_plugin_commands()
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert page in " ".join(result.output.split()), result.output
+
+
 def test_worker_once_sends_what_is_due_and_exits(run):
     run("init")
     assert json.loads(run("worker", "--once", "--json")) == {"claimed": 0}

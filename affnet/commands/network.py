@@ -175,7 +175,9 @@ def offers():
 @JSON_OPTION
 @with_db
 def offers_create(services, name, advertiser_email, landing_url, currency, cookie_days, hold_days, rules, as_json):
-    """Create an offer; prints its key once."""
+    """Create an offer; prints its key once.
+
+    Also on the page /owner/offers/new (the product owner's, or the operator's)."""
     specs = [_checked(accounts.RuleSpec.parse, rule) for rule in rules]
     offer, key = _checked(
         accounts.create_offer,
@@ -205,7 +207,9 @@ def offers_create(services, name, advertiser_email, landing_url, currency, cooki
 @JSON_OPTION
 @with_db
 def offers_rotate_key(services, slug, as_json):
-    """Give an offer a new key; the old one stops working at once."""
+    """Give an offer a new key; the old one stops working at once.
+
+    Also on the offer's page /owner/offers/SLUG."""
     key = accounts.rotate_offer_key(_offer(slug))
     emit({"slug": slug, "offer_key": key}, as_json)
 
@@ -263,7 +267,9 @@ def offers_list(services, as_json):
 @JSON_OPTION
 @with_db
 def offers_edit(services, slug, landing_url, rules, approval, public, active, as_json):
-    """Change an offer; a commission rule applies to events from now on."""
+    """Change an offer; a commission rule applies to events from now on.
+
+    Also on the offer's page /owner/offers/SLUG."""
     offer = _offer(slug)
     specs = [_checked(accounts.RuleSpec.parse, text) for text in rules]
     _checked(accounts.edit_offer, offer, landing_url=landing_url, approval=approval, public=public)

@@ -49,7 +49,9 @@ def _checked(function, *args, **kwargs):
 
 @click.group()
 def payouts():
-    """Pay affiliates: the weekly run, review, sending, and the books (docs/payouts.md)."""
+    """Pay affiliates: the weekly run, review, sending, and the books (docs/payouts.md).
+
+    Also on the pages /admin/payouts (the operator's) and /payouts (each affiliate's method and balances)."""
 
 
 @payouts.command("run")

@@ -97,7 +97,9 @@ def _show_text(described: dict) -> str:
 
 @click.group("settings")
 def settings_group():
-    """Affiliates' plugin settings: postback URLs, pixels (the 24-hour rule applies)."""
+    """Affiliates' plugin settings: postback URLs, pixels (the 24-hour rule applies).
+
+    Also on each affiliate's pages /settings/KIND (postback, fb_capi, ...)."""
 
 
 @settings_group.command("set")
@@ -240,7 +242,9 @@ def settings_test(services, kind_name, pairs, email, ref, event, clickid, as_jso
 
 @click.group("deliveries")
 def deliveries_group():
-    """Postbacks and pixel events sent for affiliates: the log, and a resend by hand."""
+    """Postbacks and pixel events sent for affiliates: the log, and a resend by hand.
+
+    Also on the pages /admin/deliveries (the operator's) and /deliveries (each affiliate's)."""
 
 
 @deliveries_group.command("list")

@@ -110,7 +110,9 @@ def report(services, group_by, date_from, date_to, tz, affiliate_email, offer_sl
 
 @click.group()
 def tokens():
-    """Affiliates' stats API tokens."""
+    """Affiliates' stats API tokens.
+
+    Also on each affiliate's page /tokens."""
 
 
 @tokens.command("create")

@@ -49,7 +49,9 @@ def _read_secret(secret_file) -> str:
 
 @click.group()
 def stripe():
-    """Stripe webhooks pointed at the network (plugin stripe_ingest)."""
+    """Stripe webhooks pointed at the network (plugin stripe_ingest).
+
+    Also on the offer's page /owner/offers/SLUG/integrations/stripe."""
 
 
 @stripe.command("set-secret")
