@@ -149,8 +149,23 @@ def test_a_backup_restores_every_row_of_every_table_into_an_empty_database(fille
         "offer_secret",
         "schema_version",
         "api_token",
+        "audit_entry",
     }
     assert {name for name, rows in after.items() if rows} >= filled_tables
+
+
+def test_a_restored_audit_log_is_still_append_only(filled, affnet_settings, tmp_path):
+    from peewee import DatabaseError
+
+    from affnet.core.storage.models import AuditEntry
+
+    write_backup(tmp_path / "affnet.backup.gz")
+    with empty_database_like(affnet_settings.database_url, tmp_path) as url, database(url):
+        restore_backup(tmp_path / "affnet.backup.gz")
+        assert AuditEntry.select().count() > 0
+        with pytest.raises(DatabaseError, match="append-only"):
+            with db.atomic():
+                AuditEntry.delete().execute()
 
 
 def test_restored_values_keep_their_types(filled, affnet_settings, tmp_path):
