@@ -5,7 +5,9 @@ axe-core (no serious or critical fault) and for sideways scrolling at 375 px."""
 
 import os
 import shutil
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
 AXE = (ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js").read_text()
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@contextmanager
+def live_server(app, port: int):
+    """The app served on 127.0.0.1:``port`` by werkzeug in a thread, for a browser; yields its address."""
+    from werkzeug.serving import make_server
+
+    live = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=live.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        live.shutdown()
 
 
 def start_chrome():

@@ -194,7 +194,16 @@ def test_every_page_route_is_walked_here(affnet_app):
     every = AFFILIATE_PAGES + OWNER_PAGES + ADMIN_PAGES + EVERY_ROLE_PAGES
     walked = {re.sub(r"\{\w+\}", "<>", path.split("?")[0]) for _, path in every}
     walked = {path.replace("/susurra", "/<>").replace("/echo_test", "/<>").replace("/usdt", "/<>") for path in walked}
-    page_blueprints = {"affiliate", "delivery_settings", "payouts", "auth", "owner", "operator", "audit_log", "integrations"}
+    page_blueprints = {
+        "affiliate",
+        "delivery_settings",
+        "payouts",
+        "auth",
+        "owner",
+        "operator",
+        "audit_log",
+        "integrations",
+    }
     public = {"/login", "/login/code", "/signup", "/forgot", "/reset/<>"}
     routes = {
         re.sub(r"<[^>]+>", "<>", rule.rule)

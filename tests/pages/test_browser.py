@@ -5,19 +5,17 @@ token that pulls the stats API. Every page is saved as a screenshot (desktop and
 and Spanish) under ``build/screenshots/``, and axe-core finds no serious or critical fault on any."""
 
 import json
-import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from affnet.core.network import accounts
 from affnet.core.storage.models import LedgerEntry, Participation, User
 from affnet.testing import FakeReceiver, free_port
 
-from .browser import Walk, start_chrome
+from .browser import Walk, live_server, start_chrome
 
 PORT = free_port()
 
@@ -45,11 +43,8 @@ def affnet_config():
 
 @pytest.fixture
 def server(affnet_app):
-    live = make_server("127.0.0.1", PORT, affnet_app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{PORT}"
-    live.shutdown()
+    with live_server(affnet_app, PORT) as address:
+        yield address
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ finds no serious or critical fault on any."""
 
 import json
 import re
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -18,14 +17,13 @@ import pytest
 import requests
 import stripe
 from selenium.webdriver.support.ui import WebDriverWait
-from werkzeug.serving import make_server
 
 from affnet.core import clock
 from affnet.core.network import accounts, two_factor
 from affnet.core.storage.models import Delivery, Event, Offer, Participation, User
 from affnet.testing import FakeReceiver, free_port, totp_code
 
-from .browser import Walk, start_chrome
+from .browser import Walk, live_server, start_chrome
 
 PORT = free_port()
 FIXTURES = Path(__file__).resolve().parents[2] / "plugins" / "stripe_ingest" / "tests" / "fixtures"
@@ -55,11 +53,8 @@ def affnet_config():
 
 @pytest.fixture
 def server(affnet_app):
-    live = make_server("127.0.0.1", PORT, affnet_app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{PORT}"
-    live.shutdown()
+    with live_server(affnet_app, PORT) as address:
+        yield address
 
 
 @pytest.fixture
