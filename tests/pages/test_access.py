@@ -89,6 +89,13 @@ OWNER_PAGES = [
 
 
 @pytest.fixture
+def affnet_database_url(tmp_path):
+    """Who may reach a page does not depend on the database: these checks run on SQLite (every page's
+    own tests run on both)."""
+    return f"sqlite:///{tmp_path}/affnet.db"
+
+
+@pytest.fixture
 def affnet_plugins():
     import affnet_echo_test.plugin as echo
     import affnet_stripe_ingest.plugin as stripe  # its integration page is walked too

@@ -134,7 +134,7 @@ class DecisionForm(FlaskForm):
 
 
 class TestConversionForm(FlaskForm):
-    event = SelectField(_l("Event"), choices=[SelectChoice(kind, kind) for kind in CONVERSION_KINDS])
+    event = SelectField(_l("Event"), choices=[SelectChoice(kind, _l(kind)) for kind in CONVERSION_KINDS])  # words.py
     gross_amount = StringField(
         _l("Amount the customer paid, in the offer's currency (needed for a sale or rebill)"),
         validators=[Optional(), Length(max=20)],
