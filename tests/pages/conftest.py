@@ -8,7 +8,7 @@ from werkzeug.security import generate_password_hash
 from affnet.core.network import accounts
 
 PASSWORD = "a-good-password-42"
-_HASH = generate_password_hash(PASSWORD)  # scrypt is slow on purpose: hashed once for the whole run
+_HASH = generate_password_hash(PASSWORD, method="scrypt:1024:8:1")  # the quick cost of the root conftest
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
