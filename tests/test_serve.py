@@ -139,8 +139,8 @@ def test_affnet_start_ends_with_where_to_log_in_and_the_admins_password(tmp_path
             timeout=5,
             data={"csrf_token": token, "email": "admin@localhost", "password": password},
         )
-        assert logged.status_code == 302 and logged.headers["Location"].endswith("/admin/payouts"), (
-            "the operator starts on the payout runs"
+        assert logged.status_code == 302 and logged.headers["Location"].endswith("/admin"), (
+            "the operator starts on the health page"
         )
     finally:
         server.send_signal(signal.SIGTERM)
