@@ -295,7 +295,9 @@ def approve(payout_ids: list[int], now=None) -> int:
 
 def _audit(action: str, payout: Payout, old: str, new: str, **more) -> None:
     changes = {"status": {"old": old, "new": new}, **{name: {"new": value} for name, value in more.items()}}
-    audit.record(action, f"payout {payout.id} ({payout.amount} {payout.currency})", changes, account=payout.affiliate_id)
+    audit.record(
+        action, f"payout {payout.id} ({payout.amount} {payout.currency})", changes, account=payout.affiliate_id
+    )
 
 
 def cancel(payout: Payout, now=None) -> None:

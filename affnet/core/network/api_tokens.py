@@ -72,7 +72,9 @@ def revoke_token(token_id: int, affiliate: User | None = None) -> ApiToken:
                 .execute()
             )
             if revoked:
-                audit.record("token.revoke", row.name, {"revoked": {"old": False, "new": True}}, account=row.affiliate_id)
+                audit.record(
+                    "token.revoke", row.name, {"revoked": {"old": False, "new": True}}, account=row.affiliate_id
+                )
     return row
 
 
