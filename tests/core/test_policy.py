@@ -164,7 +164,7 @@ def test_server_keys_are_described_with_their_origin_and_a_masked_password(tmp_p
     assert shown["database_url"]["value"] == "postgresql://affnet:***@db.example/affnet"
     assert (shown["server.port"]["origin"], shown["log_level"]["origin"]) == ("file", "environment")
     assert shown["base_url"]["origin"] == "default"
-    assert not set(shown) & set(policy.policy_keys())
+    assert not set(shown) & set(policy.POLICY_KEYS)
 
 
 def test_the_worker_follows_a_changed_payout_day_and_time_without_a_restart(affnet_worker, settings):
@@ -183,4 +183,10 @@ def test_the_operators_guide_names_every_network_policy():
     guide = (Path(__file__).resolve().parents[2] / "docs" / "operators.md").read_text()
     section = guide.split("## Network settings: the page or the config file", 1)[1].split("\n## ", 1)[0]
     table = [line for line in section.splitlines() if line.startswith("| `")]
-    assert {key for key in policy.policy_keys() if not any(f"`{key}`" in line for line in table)} == set()
+    assert {key for key in policy.POLICY_KEYS if not any(f"`{key}`" in line for line in table)} == set()
+
+
+def test_every_policy_is_a_key_of_the_config_file():
+    from affnet.config import FIELDS_BY_KEY
+
+    assert [key for key in policy.POLICY_KEYS if key not in FIELDS_BY_KEY] == []

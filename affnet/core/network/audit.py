@@ -77,8 +77,6 @@ def _plain(value):
         return f"{value:f}"
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, User | Offer):
-        return value.email if isinstance(value, User) else value.slug
     return value
 
 

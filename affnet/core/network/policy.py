@@ -31,8 +31,7 @@ from ..storage.models import NetworkSetting, User
 
 log = logging.getLogger("affnet.policy")
 
-# The keys that are network policy, in the order the page shows them. A key not (yet) declared in
-# ``config.FIELDS`` is left out (``accounts.require_two_factor`` comes with two-factor log-in).
+# The keys that are network policy (each a key of ``config.FIELDS``), in the order the page shows them.
 POLICY_KEYS = (
     "accounts.auto_approve_affiliates",
     "accounts.require_two_factor",
@@ -56,19 +55,15 @@ class PolicyError(ValueError):
         self.fields = fields
 
 
-def policy_keys() -> tuple[str, ...]:
-    return tuple(key for key in POLICY_KEYS if key in FIELDS_BY_KEY)
-
-
 def is_policy(key: str) -> bool:
-    return key in policy_keys()
+    return key in POLICY_KEYS
 
 
 def install(settings: Settings) -> None:
     """Let the saved policies override the file's values in ``settings`` (every server process does)."""
     _saved.seconds = settings["cache_seconds"]
     _saved.forget()
-    settings.use_overlay(policy_keys(), saved_value)
+    settings.use_overlay(POLICY_KEYS, saved_value)
 
 
 def saved_value(key: str) -> Any:
@@ -128,7 +123,7 @@ def parse(key: str, text: str) -> Any:
 
 def saved_rows() -> dict[str, NetworkSetting]:
     """The policies saved on the page, by key, with who saved them and when."""
-    return {row.key: row for row in NetworkSetting.select().where(NetworkSetting.key.in_(policy_keys()))}
+    return {row.key: row for row in NetworkSetting.select().where(NetworkSetting.key.in_(POLICY_KEYS))}
 
 
 def save(settings: Settings, texts: dict[str, str], user: User | None = None) -> list[str]:
@@ -187,7 +182,7 @@ def described(settings: Settings) -> list[dict]:
     file's origin: ``file``, ``environment``, ``default``, ``override``), and the file's value."""
     rows = saved_rows()
     shown = []
-    for key in policy_keys():
+    for key in POLICY_KEYS:
         row = rows.get(key)
         in_database = row is not None and saved_value(key) is not NOT_SET
         shown.append(

@@ -64,3 +64,8 @@ def owned_offer(slug: str):
     if offer is None or (me().role != "admin" and offer.advertiser_id != me().id):
         abort(404)
     return offer
+
+
+def shown_once(page: str, status: int = 200):
+    """A page that shows a secret once (a new key, recovery codes, a reset link): no cache may keep it."""
+    return page, status, {"Cache-Control": "no-store"}

@@ -33,7 +33,7 @@ from ...core.network import two_factor, users
 from ...core.network.accounts import AccountError
 from ...core.storage.models import User
 from ..api import limit_storage
-from .access import Account, home_of, me, services
+from .access import Account, home_of, me, services, shown_once
 from .forms import ChangePasswordForm, LoginForm, NewPasswordForm, ProfileForm, SignupForm
 from .two_factor_forms import DisableForm, EnableForm, LoginCodeForm, RecoveryCodesForm, StartForm
 
@@ -299,12 +299,12 @@ def _two_factor_page(error=None, **forms):
         disable=forms.get("disable") or DisableForm(prefix="disable", formdata=None),
         error=error,
     )
-    return page, 200, {"Cache-Control": "no-store"}  # the secret is on it while a set-up is pending
+    return shown_once(page)  # the secret is on it while a set-up is pending
 
 
 def _recovery_codes_page(codes: list[str]):
     page = render_template("pages/two_factor_codes.html", codes=codes)
-    return page, 200, {"Cache-Control": "no-store"}
+    return shown_once(page)
 
 
 @bp.get("/account/two-factor")

@@ -17,8 +17,7 @@ from ...core.deliveries import overview
 from ...core.network import accounts, policy, two_factor, users as accounts_of_people
 from ...core.storage.models import Delivery, Offer, Participation, User
 from ...plugins.manager import plugin_report
-from .access import me, role_required, services
-from .forms import ConfirmForm
+from .access import me, role_required, services, shown_once
 from .payouts import STATE_LABELS
 from .operator_forms import (
     ORIGINS,
@@ -103,15 +102,9 @@ def _user(user_id: int) -> User:
     return found
 
 
-def _confirmed() -> None:
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-
-
 @bp.post("/admin/users/<int:user_id>/approve")
 @admin_only
 def approve_user(user_id: int):
-    _confirmed()
     user = accounts_of_people.approve(_user(user_id))
     flash(_("%(email)s is approved and can log in.", email=user.email))
     return _back(url_for("operator.users"))
@@ -120,7 +113,6 @@ def approve_user(user_id: int):
 @bp.post("/admin/users/<int:user_id>/deactivate")
 @admin_only
 def deactivate_user(user_id: int):
-    _confirmed()
     user = _user(user_id)
     if user.id == me().id:
         flash(_("You cannot deactivate your own account."))
@@ -133,7 +125,6 @@ def deactivate_user(user_id: int):
 @bp.post("/admin/users/<int:user_id>/reactivate")
 @admin_only
 def reactivate_user(user_id: int):
-    _confirmed()
     user = accounts_of_people.set_active(_user(user_id), True)
     flash(_("%(email)s can log in again.", email=user.email))
     return _back(url_for("operator.users"))
@@ -164,7 +155,6 @@ def change_role(user_id: int):
 @admin_only
 def reset_link(user_id: int):
     """A one-time link to set a new password, on this response only: never in a flash or the session."""
-    _confirmed()
     user = _user(user_id)
     token = accounts_of_people.reset_link_token(user)
     link = services().settings["base_url"].rstrip("/") + url_for("auth.reset", token=token)
@@ -175,13 +165,12 @@ def reset_link(user_id: int):
         expires_at=accounts_of_people.reset_for(token).expires_at,
         hours=accounts_of_people.RESET_HOURS,
     )
-    return page, 200, {"Cache-Control": "no-store"}
+    return shown_once(page)
 
 
 @bp.post("/admin/users/<int:user_id>/two-factor-reset")
 @admin_only
 def reset_two_factor(user_id: int):
-    _confirmed()
     user = _user(user_id)
     two_factor.reset(user)
     flash(_("Two-factor log-in of %(email)s is off and every session of the account has ended.", email=user.email))
@@ -276,7 +265,6 @@ def host_deliveries(host: str):
 @bp.post("/admin/deliveries/<host>/retry")
 @admin_only
 def retry_host(host: str):
-    _confirmed()
     count = overview.retry_host(host)
     flash(_("%(count)d deliveries to %(host)s are due now: the worker sends them soon.", count=count, host=host))
     return _back(url_for("operator.deliveries"))
@@ -285,7 +273,6 @@ def retry_host(host: str):
 @bp.post("/admin/deliveries/<int:delivery_id>/retry")
 @admin_only
 def retry_delivery(delivery_id: int):
-    _confirmed()
     found = Delivery.get_or_none(Delivery.id == delivery_id)
     if found is None:
         abort(404)
@@ -321,12 +308,12 @@ def network_settings():
     settings = services().settings
     form = policy_form_class()()
     if request.method == "GET":
-        for key in policy.policy_keys():
+        for key in policy.POLICY_KEYS:
             form[form_name(key)].data = policy.as_text(key, settings[key])
         return _policy_page(form)
     if not form.validate_on_submit():
         return _policy_page(form, status=400)
-    texts = {key: form[form_name(key)].data or "" for key in policy.policy_keys()}
+    texts = {key: form[form_name(key)].data or "" for key in policy.POLICY_KEYS}
     try:
         changed = policy.save(settings, texts, user=me())
     except policy.PolicyError as refused:

@@ -84,7 +84,7 @@ def policy_form_class():
     """A form with one field per network policy: a choice where the key has few values, else text. The
     values are checked by the config file's own parser when saved, not here."""
     attributes = {}
-    for key in policy.policy_keys():
+    for key in policy.POLICY_KEYS:
         label, hint = POLICY_LABELS.get(key, (key, ""))
         field = policy.FIELDS_BY_KEY[key]
         if key in _CHOICES:

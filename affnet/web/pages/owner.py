@@ -19,7 +19,7 @@ from ...core.events.ingest import IngestError
 from ...core.network import accounts
 from ...core.storage.models import EVENT_KINDS, Offer, Participation, User
 from . import integrations
-from .access import me, owned_offer, role_required, services
+from .access import me, owned_offer, role_required, services, shown_once
 from .forms import ConfirmForm
 from .owner_forms import RULE_EVENTS, DecisionForm, NewOfferForm, OfferForm, TestConversionForm
 
@@ -30,12 +30,6 @@ RECENT_DAYS = 30
 
 def _is_operator() -> bool:
     return me().role == "admin"
-
-
-def _no_store(response: Response) -> Response:
-    """A page with a secret on it: no cache keeps it."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get("/owner/offers")
@@ -97,7 +91,7 @@ def new_offer():
             errors.append(str(refused))
         else:
             page = render_template("pages/owner/key.html", offer=made, key=key, made=True)
-            return _no_store(Response(page, status=201))
+            return shown_once(page, 201)
     return render_template("pages/owner/new.html", form=form, errors=errors, events=RULE_EVENTS)
 
 
@@ -130,16 +124,10 @@ def offer(slug: str):
     )
 
 
-def _confirmed() -> None:
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-
-
 @bp.post("/owner/offers/<slug>/pause")
 @owner_only
 def pause(slug: str):
     found = owned_offer(slug)
-    _confirmed()
     accounts.set_offer_active(found, False)
     flash(_("The offer is paused: its links send visitors to the network's fallback page."))
     return redirect(url_for("owner.offer", slug=slug))
@@ -149,7 +137,6 @@ def pause(slug: str):
 @owner_only
 def resume(slug: str):
     found = owned_offer(slug)
-    _confirmed()
     accounts.set_offer_active(found, True)
     flash(_("The offer is live again: its links go to the landing page."))
     return redirect(url_for("owner.offer", slug=slug))
@@ -159,12 +146,11 @@ def resume(slug: str):
 @owner_only
 def rotate_key(slug: str):
     found = owned_offer(slug)
-    _confirmed()
     key = accounts.rotate_offer_key(found)
     page = render_template(
         "pages/owner/key.html", offer=found, key=key, made=False, seconds=services().settings["cache_seconds"]
     )
-    return _no_store(Response(page))
+    return shown_once(page)
 
 
 # ---- applications ---------------------------------------------------------------------------------------------

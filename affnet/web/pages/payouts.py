@@ -147,7 +147,6 @@ def runs():
 @bp.post("/admin/payouts/run")
 @admin_only
 def make_run():
-    ConfirmForm().validate_on_submit() or abort(400)
     run, made = payouts.run_payouts(services().settings, _methods())
     flash(_("Run %(week)s: %(count)d new payouts.", week=run.week, count=len(made)))
     return redirect(url_for("payouts.run", week=run.week))
@@ -187,7 +186,6 @@ def _back(payout: Payout):
 @bp.post("/admin/payouts/<week>/approve")
 @admin_only
 def approve_run(week: str):
-    ConfirmForm().validate_on_submit() or abort(400)
     waiting = [p.id for p in _run(week).payouts if p.status == "awaiting_approval"]
     flash(_("%(count)d payouts approved; they are sent within a minute.", count=payouts.approve(waiting)))
     return redirect(url_for("payouts.run", week=week))
@@ -196,7 +194,6 @@ def approve_run(week: str):
 @bp.post("/admin/payouts/<week>/send")
 @admin_only
 def send_run(week: str):
-    ConfirmForm().validate_on_submit() or abort(400)
     ids = [p.id for p in _run(week).payouts]
     counts = payouts.send_approved(services(), _methods(), payout_ids=ids)
     flash(_("Sent now: %(counts)s", counts=", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "0"))
@@ -214,7 +211,6 @@ def export(week: str):
 @bp.post("/admin/payouts/transfers/<method>")
 @admin_only
 def transfers(method: str):
-    ConfirmForm().validate_on_submit() or abort(400)
     try:
         name, content = payouts.transfer_file(services(), _methods(), method, again=bool(request.form.get("again")))
     except payouts.PayoutError as refused:
@@ -226,7 +222,6 @@ def transfers(method: str):
 @bp.post("/admin/payouts/<int:payout_id>/approve")
 @admin_only
 def approve(payout_id: int):
-    ConfirmForm().validate_on_submit() or abort(400)
     payout = _payout(payout_id)
     payouts.approve([payout.id])
     return _back(payout)
@@ -235,7 +230,6 @@ def approve(payout_id: int):
 @bp.post("/admin/payouts/<int:payout_id>/cancel")
 @admin_only
 def cancel(payout_id: int):
-    ConfirmForm().validate_on_submit() or abort(400)
     payout = _payout(payout_id)
     try:
         payouts.cancel(payout)
