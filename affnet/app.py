@@ -19,6 +19,8 @@ from .core.storage.db import DATABASE_ERRORS, db, open_database
 from .core.events.ingest import Recorder
 from .core.storage.secrets import keyring
 from .core.clicks.spool import ClickSpool
+from .core.clicks.click_limit import ClickLimit
+from .core.storage.rate_limits import RateLimits
 from .instance import load_flask_secret
 from .logs import access_writer, configure_logging, log_text
 from .plugins.manager import check_plugin_config, get_plugin_manager, mount_routes
@@ -43,6 +45,7 @@ class Services:
     registry: outbox.KindRegistry
     recorder: Recorder
     spool: ClickSpool
+    limits: RateLimits
     plugin_sections: dict = field(default_factory=dict)  # declared sections, checked, defaults filled
 
     def plugin_config(self, plugin_name: str) -> dict:
@@ -70,10 +73,14 @@ def build_services(settings: Settings, extra_plugins=(), load_entrypoints=True) 
     pm = get_plugin_manager(settings["plugins.enabled"], load_entrypoints=load_entrypoints, extra=extra_plugins)
     sections = check_plugin_config(pm, settings)
     registry = outbox.KindRegistry.from_plugins(pm)
+    limits = RateLimits(settings["rate_limit_storage"])
     spool = ClickSpool(
-        settings.instance_path / "spool", settings["tracking.spool_flush_ms"], settings["tracking.spool_fsync"]
+        settings.instance_path / "spool",
+        settings["tracking.spool_flush_ms"],
+        settings["tracking.spool_fsync"],
+        flag_clicks=ClickLimit(settings, limits).flag,
     )
-    return Services(settings, pm, registry, Recorder(pm, registry, spool), spool, sections)
+    return Services(settings, pm, registry, Recorder(pm, registry, spool), spool, limits, sections)
 
 
 def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoints=True) -> Flask:
@@ -96,7 +103,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
             db.close()
 
     tracking.init_app(app, settings, services.spool)
-    api.init_app(app, settings, services.recorder)
+    api.init_app(app, settings, services.recorder, services.limits)
     stats_api.init_app(app)
     pages.init_app(app, settings)
 

@@ -121,6 +121,13 @@ def _rate(value: Any) -> str:
     return text
 
 
+def _rate_storage(value: Any) -> str:
+    text = _str(value)
+    if not text.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        raise ValueError("expected memory:// or a Redis URL such as redis://127.0.0.1:6379/0")
+    return text
+
+
 def _url(value: Any) -> str:
     text = _str(value)
     if text and not (text.startswith("http://") or text.startswith("https://")):
@@ -177,6 +184,13 @@ FIELDS: tuple[Field, ...] = (
         "How long a process keeps refCode routes, offer keys and commission rules in memory; "
         "a change made on another server is seen after at most this long (0: no cache).",
     ),
+    Field(
+        "rate_limit_storage",
+        _rate_storage,
+        "memory://",
+        "Where rate-limit counters live: memory:// (each process counts on its own) or redis://host:6379/0 "
+        "(every server shares the counts; see docs/deploy.md).",
+    ),
     Field("server.host", _str, "127.0.0.1", "The address `affnet serve` listens on."),
     Field("server.port", _positive_int, 8000, "The port `affnet serve` listens on."),
     Field("server.workers", _positive_int, 2, "gunicorn worker processes (0: one per core)."),
@@ -185,6 +199,13 @@ FIELDS: tuple[Field, ...] = (
         "tracking.fallback_url", _url, "", "Where an unknown, paused or unapproved ref is sent; empty shows a 404 page."
     ),
     Field("tracking.cookie_secure", _str, "auto", "auto (Secure when the request came over HTTPS), always, or never."),
+    Field(
+        "tracking.click_rate_limit",
+        _rate,
+        "120 per minute",
+        "Clicks per IP address before that address's further clicks are flagged as over the limit: they are "
+        "still redirected and recorded, never counted as unique.",
+    ),
     Field(
         "tracking.spool_flush_ms",
         _positive_int,
@@ -202,10 +223,11 @@ FIELDS: tuple[Field, ...] = (
         "Ingest calls allowed per offer key, in the notation of the limits library ('2000/second').",
     ),
     Field(
-        "ingest.rate_limit_storage",
-        _str,
-        "memory://",
-        "Where rate-limit counters live: memory:// (one server) or redis://host:6379 (several).",
+        "stats_api.rate_limit",
+        _rate,
+        "60 per minute",
+        "Calls to the stats and report APIs allowed per token (the two APIs count together); over it they "
+        "answer 429 with Retry-After.",
     ),
     Field(
         "accounts.auto_approve_affiliates",
@@ -298,6 +320,10 @@ FIELDS: tuple[Field, ...] = (
 )
 
 FIELDS_BY_KEY = {field.key: field for field in FIELDS}
+
+
+# Keys that were renamed: a file that still uses the old name keeps working.
+RENAMED = {"ingest.rate_limit_storage": "rate_limit_storage"}
 
 
 def env_name(key: str) -> str:
@@ -411,6 +437,9 @@ def load_settings(
         raw = _flatten(document)
         origins = dict.fromkeys(raw, "file")
         source = str(path)
+        for old_key, key in RENAMED.items():
+            if old_key in raw:
+                raw.setdefault(key, raw.pop(old_key))
         for key in raw:
             if key not in FIELDS_BY_KEY:
                 raise ConfigError(f"config key {key}: unknown key (see config/affnet.example.toml)")

@@ -106,6 +106,8 @@ def affnet_settings(tmp_path, affnet_database_url, affnet_config):
         "instance_path": str(instance),
         "cache_seconds": 0,
         "ingest.rate_limit": "100000 per minute",
+        "stats_api.rate_limit": "100000 per minute",
+        "tracking.click_rate_limit": "100000 per minute",
         "plugins.enabled": [],
         "log_level": "WARNING",
         **affnet_config,

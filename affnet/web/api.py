@@ -18,20 +18,15 @@ offer's "key last used" time, at most once a minute per offer per process
 import hashlib
 import json
 import logging
-import threading
-import time
 from decimal import Decimal
 from functools import lru_cache
 from http import HTTPStatus
 
 from flask import current_app
-from limits import parse_many
-from limits.storage import MemoryStorage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
-
 from ..core import clock
 from ..core.network import accounts
 from ..core.storage.db import DATABASE_ERRORS, db
+from ..core.storage.rate_limits import rates
 from ..core.events.ingest import IngestError, parse_call
 from ..logs import access_writer, log_text
 
@@ -75,11 +70,12 @@ def _hashed(key: str) -> str:
 
 
 class _Refused(Exception):
-    """An answer other than the event's: (status, message)."""
+    """An answer other than the event's: (status, message), and its headers."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: tuple = ()):
         super().__init__(message)
         self.status = status
+        self.headers = list(headers)
 
 
 def _body(environ, limit: int):
@@ -109,15 +105,15 @@ def _body(environ, limit: int):
 
 class IngestAPI:
     """WSGI middleware: answers ``/api/ingest/*`` itself, hands every other
-    path to ``app``. Calls are rate limited per offer key (a fixed window,
-    counted with the ``limits`` library in ``ingest.rate_limit_storage``)."""
+    path to ``app``. Calls are rate limited per offer key (``ingest.rate_limit``,
+    a fixed window counted in ``limits``: this process, or Redis)."""
 
-    def __init__(self, app, settings, recorder):
+    def __init__(self, app, settings, recorder, limits):
         self.app = app
         self.recorder = recorder
+        self.settings = settings
         self.max_body = settings["ingest.max_body_bytes"]
-        self.limiter = FixedWindowRateLimiter(limit_storage(settings["ingest.rate_limit_storage"]))
-        self.rates = parse_many(settings["ingest.rate_limit"])
+        self.limits = limits
         self.log = access_writer() or (lambda message: None)
 
     def __call__(self, environ, start_response):
@@ -126,11 +122,12 @@ class IngestAPI:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         txid = "-"
+        extra = []
         try:
             status, body = self._call(environ, path[len(PREFIX) :], method)
             txid = body.get("txid", "-")
         except _Refused as refused:
-            status, body = refused.status, error_body(str(refused))
+            status, body, extra = refused.status, error_body(str(refused)), refused.headers
         except IngestError as invalid:
             status, body = 422, error_body(str(invalid), invalid.fields)
         except DATABASE_ERRORS as failure:
@@ -139,9 +136,7 @@ class IngestAPI:
             log.exception("ingest %s failed", path)
             status, body = 500, error_body("internal error; nothing was recorded, try again")
         data = (_ENCODER.encode(body) + "\n").encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-        if status == 405:
-            headers.append(("Allow", "POST"))
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *extra]
         start_response(_STATUS_LINES[status], headers)
         shown = path if path[len(PREFIX) :] in CALLS else log_text(path)
         self.log(f"method={log_text(method)} path={shown} status={status} ref=- click_id=- txid={txid}")
@@ -153,11 +148,12 @@ class IngestAPI:
                 404, "no such call: use /api/ingest/conversion, /api/ingest/refund or /api/ingest/chargeback"
             )
         if method != "POST":
-            raise _Refused(405, "use POST")
+            raise _Refused(405, "use POST", [("Allow", "POST")])
         key = environ.get("HTTP_X_OFFER_KEY")
         caller = _hashed(key or environ.get("REMOTE_ADDR") or "-")
-        if not all(self.limiter.hit(rate, "ingest", caller) for rate in self.rates):
-            raise _Refused(429, "over the rate limit, slow down")
+        wait = self.limits.hit(rates(self.settings["ingest.rate_limit"]), "ingest", caller)
+        if wait:
+            raise _Refused(429, "over the rate limit, slow down", [("Retry-After", str(wait))])
         db.connect(reuse_if_open=True)
         try:
             offer = accounts.offer_by_key(key)
@@ -184,36 +180,6 @@ def _note_key_used(offer, now) -> None:
         log.warning("the last use of the key of offer %s was not recorded: %s", offer.id, failure)
 
 
-class SweptMemoryStorage(MemoryStorage):
-    """The ``memory://`` storage of ``limits``, without its timer thread.
-
-    ``limits`` drops expired counters from a thread that lives 10 ms and is
-    started again on nearly every hit: about a hundred threads a second per
-    process under load. A counter is checked for expiry whenever it is read,
-    so the sweep only frees memory; here it runs inline, once a second."""
-
-    STORAGE_SCHEME = ["affnet-memory"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timer.cancel()  # the one MemoryStorage starts
-        self._swept_at = time.monotonic()
-        self._sweep_lock = threading.Lock()
-
-    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces MemoryStorage.__schedule_expiry
-        if time.monotonic() - self._swept_at >= 1 and self._sweep_lock.acquire(blocking=False):
-            try:
-                self._swept_at = time.monotonic()
-                self._MemoryStorage__expire_events()
-            finally:
-                self._sweep_lock.release()
-
-
-def limit_storage(uri: str):
-    """The ``limits`` storage of a ``*.rate_limit_storage`` setting (``memory://`` is the swept one above)."""
-    return storage_from_string("affnet-memory://" if uri.startswith("memory://") else uri)
-
-
-def init_app(app, settings, recorder):
+def init_app(app, settings, recorder, limits):
     """Put the ingest API in front of the Flask app."""
-    app.wsgi_app = IngestAPI(app.wsgi_app, settings, recorder)
+    app.wsgi_app = IngestAPI(app.wsgi_app, settings, recorder, limits)

@@ -5,6 +5,9 @@ affiliate, as CSV or JSON, streamed as it is read from the database. A token
 only ever shows its own affiliate's rows: every query is bound to the
 affiliate found from the token, whatever the query string says.
 
+Both count against ``stats_api.rate_limit`` per token (429 with ``Retry-After``
+over it).
+
 ``GET /api/affiliate/report`` answers ``affnet.core.reports.build_report``
 for the same affiliate (the numbers of the affiliate's stats page).
 
@@ -22,9 +25,11 @@ import json
 from urllib.parse import urlencode
 from datetime import date, datetime, timedelta, UTC
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from ..core.network import api_tokens
+from ..core.storage.rate_limits import rates
+from ..core.storage.secrets import hash_token
 from ..core import clock
 from .api import error
 from ..core.reports import (
@@ -60,6 +65,21 @@ def _token() -> str | None:
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
     return request.args.get("token")
+
+
+def _authenticate():
+    """The token of the call, or the error answer (429 over the limit, 401). The limit (``stats_api.rate_limit``)
+    counts per token, or per address for a call without one, before the token is looked up: guesses count too."""
+    token = _token()
+    services = current_app.extensions["affnet"]
+    caller = hash_token(token) if token else request.remote_addr or "-"
+    wait = services.limits.hit(rates(services.settings["stats_api.rate_limit"]), "stats-api", caller)
+    if wait:
+        response = _error(429, "over the rate limit, slow down")
+        response.headers["Retry-After"] = str(wait)
+        return None, response
+    found = api_tokens.authenticate(token)
+    return (found, None) if found is not None else (None, _error(401, "missing, unknown or revoked token"))
 
 
 def parse_moment(value: str, name: str, faults: dict, end: bool = False) -> datetime | None:
@@ -183,9 +203,9 @@ def _next_link(cursor: str) -> str:
 
 @bp.get("/stats-api")
 def stats_api():
-    token = api_tokens.authenticate(_token())
-    if token is None:
-        return _error(401, "missing, unknown or revoked token")
+    token, refused = _authenticate()
+    if refused is not None:
+        return refused
     try:
         fmt, selection, after, limit = _parse_export(token.affiliate_id)
     except BadQuery as error:
@@ -206,9 +226,9 @@ def stats_api():
 
 @bp.get("/report")
 def report():
-    token = api_tokens.authenticate(_token())
-    if token is None:
-        return _error(401, "missing, unknown or revoked token")
+    token, refused = _authenticate()
+    if refused is not None:
+        return refused
     faults: dict = {}
     fmt = _format(faults)
     today = clock.now().date()

@@ -94,3 +94,14 @@ def test_payout_minimums_are_read_per_currency(tmp_path):
     settings = load_settings(write(tmp_path, '[payouts]\nminimums = "jpy=7000, EUR=40.5"\n'), environ={})
     assert settings["payouts.minimums"] == {"JPY": Decimal("7000"), "EUR": Decimal("40.5")}
     assert load_settings(None, environ={})["payouts.minimums"] == {}, "none of their own by default"
+
+
+def test_the_older_name_of_the_rate_limit_storage_is_still_read(tmp_path):
+    path = tmp_path / "affnet.toml"
+    path.write_text('[ingest]\nrate_limit_storage = "redis://127.0.0.1:6379/2"\n')
+    assert load_settings(path, environ={})["rate_limit_storage"] == "redis://127.0.0.1:6379/2"
+
+
+def test_a_rate_limit_storage_that_is_neither_memory_nor_redis_stops_start_up():
+    with pytest.raises(ConfigError, match="rate_limit_storage"):
+        load_settings(None, overrides={"rate_limit_storage": "memcached://127.0.0.1:11211"}, environ={})

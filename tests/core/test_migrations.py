@@ -93,6 +93,8 @@ def _undo_steps_after(version: int):
     migrator = migrations.SchemaMigrator.from_database(db.obj)
     if not is_postgres():
         db.execute_sql("PRAGMA foreign_keys = OFF")  # SQLite drops a column by copying its table
+    if version < 8:
+        run(migrator.drop_column("click", "is_over_limit"))
     if version < 7:
         db.drop_tables([RecoveryCode, WebhookCall, NetworkSetting, AuditEntry, WorkerHeartbeat])
         for table, column in (
@@ -206,3 +208,11 @@ def test_a_version_6_database_migrated_keeps_its_accounts_and_guards_its_audit_l
         else:
             raise AssertionError("the migrated audit log let an entry change")
     assert AuditEntry.get_by_id(entry.id).subject == "after the migration"
+
+
+def test_a_version_7_database_migrated_keeps_its_clicks_and_flags_none_over_the_limit(affnet_app, affnet_network):
+    click(affnet_app.test_client(), affnet_network.ref)
+    _undo_steps_after(7)
+    SchemaVersion.update(version=7).execute()
+    assert migrations.migrate(progress=lambda line: None) == (7, migrations.LATEST)
+    assert [(row.ip, row.is_over_limit) for row in Click.select()] == [("127.0.0.1", False)]

@@ -13,7 +13,6 @@ from affnet.core.network import policy
 from affnet.core.storage import cache
 from affnet.core.storage.db import db
 from affnet.core.storage.models import AuditEntry, NetworkSetting
-from affnet.testing import click
 
 FILE_FALLBACK = "https://file.example/"
 
@@ -96,8 +95,8 @@ def test_a_known_ref_reads_no_policy_on_the_click_path(affnet_client, affnet_net
     asked = []
     overlay = settings._overlay
     monkeypatch.setattr(settings, "_overlay", lambda key: asked.append(key) or overlay(key))
-    for _ in range(5):
-        assert click(affnet_client, affnet_network.ref).status_code == 302
+    for _ in range(5):  # the answer only: loading the spool later reads the click limit, off the click path
+        assert affnet_client.get(f"/r?ref={affnet_network.ref}").status_code == 302
     assert asked == []
     assert affnet_client.get("/r?ref=NoSuchRef").headers["Location"] == FILE_FALLBACK
     assert asked == ["tracking.fallback_url"]

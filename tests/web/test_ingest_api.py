@@ -10,7 +10,7 @@ import pytest
 from affnet.core.earnings import ledger
 from affnet.core.storage.models import Event, LedgerEntry, Payout
 from affnet.testing import click, click_id_of, ingest, sale_body
-from affnet.web.api import SweptMemoryStorage
+from affnet.core.storage.rate_limits import SweptMemoryStorage
 
 
 @pytest.fixture

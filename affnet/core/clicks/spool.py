@@ -10,7 +10,8 @@ Every ``tracking.spool_flush_ms`` a thread of the web process renames its
 file to ``*.ready`` (new clicks go to a new file): cheap, no database. The
 worker (``affnet worker``, which ``affnet serve`` starts) loads ready files
 into the database, each in batches that ignore click ids already present,
-then deletes it; the web processes themselves load only files that have
+then deletes it (counting each address's clicks on the way:
+``click_limit``); the web processes themselves load only files that have
 waited ``LOAD_AFTER_SECONDS`` (no worker running), so the click path rarely
 shares its process with database work. Loading twice is harmless, which makes
 recovery simple: files left by a process that died (its pid is gone) are
@@ -78,8 +79,9 @@ _RELISTS = 3
 
 
 class ClickSpool:
-    def __init__(self, directory: Path, flush_ms: int = 200, fsync: bool = False):
+    def __init__(self, directory: Path, flush_ms: int = 200, fsync: bool = False, flag_clicks=None):
         self.directory = Path(directory)
+        self.flag_clicks = flag_clicks or (lambda rows: None)  # marks clicks over a limit before they are stored
         self.flush_seconds = flush_ms / 1000
         self.fsync = fsync
         self.host = socket.gethostname().replace("-", "_")
@@ -234,6 +236,7 @@ class ClickSpool:
                 rows.append((number, _decode(json.loads(line))))
             except _REFUSED + (KeyError, AttributeError) as error:  # not JSON, not an object, no valid created_at
                 result.refuse(number, error)
+        self.flag_clicks([row for _, row in rows])
         for start in range(0, len(rows), _BATCH):
             batch = rows[start : start + _BATCH]
             try:

@@ -3,7 +3,7 @@
 A policy is a key of the config file (``affnet.config.FIELDS``) that is the
 network's rule rather than the server's make-up: who may log in after
 signing up, the payout minimums and schedule, where an unknown link goes,
-the 24-hour rule's delay. A value saved on the page is kept in
+the 24-hour rule's delay, the rate limits. A value saved on the page is kept in
 ``NetworkSetting`` as text, written as in the config file and checked by
 the same parser, and overrides the file's value; resetting deletes it, and
 the file's value is in force again. Every other key (the database, the
@@ -42,6 +42,11 @@ POLICY_KEYS = (
     "payouts.time",
     "payouts.minimum",
     "payouts.minimums",
+    "ingest.rate_limit",
+    "stats_api.rate_limit",
+    "accounts.login_rate_limit",
+    "accounts.signup_rate_limit",
+    "tracking.click_rate_limit",
 )
 _ALL = "all"
 _saved = TTLCache(5)

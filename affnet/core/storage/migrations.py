@@ -151,6 +151,11 @@ def _pages_for_everyone(migrator, database):
     guard_audit_log(database)
 
 
+def _clicks_over_limit(migrator, database):
+    """Clicks beyond an address's click limit are flagged."""
+    database.execute_sql('ALTER TABLE "click" ADD COLUMN "is_over_limit" BOOLEAN NOT NULL DEFAULT FALSE')
+
+
 STEPS = [
     (1, _initial),
     (2, _leaner_indexes),
@@ -159,6 +164,7 @@ STEPS = [
     (5, _click_rollup),
     (6, _payouts),
     (7, _pages_for_everyone),
+    (8, _clicks_over_limit),
 ]
 LATEST = STEPS[-1][0]
 

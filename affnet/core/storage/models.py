@@ -177,6 +177,7 @@ class Click(BaseModel):
     referer = TextField(null=True)
     is_unique = BooleanField(default=True)
     is_bot = BooleanField(default=False)
+    is_over_limit = BooleanField(default=False)  # one address's clicks beyond tracking.click_rate_limit
 
     class Meta:
         indexes = (

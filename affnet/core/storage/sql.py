@@ -282,7 +282,8 @@ def insert_clicks(rows: list[dict]) -> None:
     server parses no SQL per row. Call it inside a transaction."""
     fields = [field for field in Click._meta.sorted_fields if field.name != "id"]
     columns = ", ".join(field.column_name for field in fields)
-    values = [tuple(field.db_value(row.get(field.name)) for field in fields) for row in rows]
+    defaults = {field.name: field.default for field in fields}  # for what a row leaves out (``is_over_limit``)
+    values = [tuple(field.db_value(row.get(field.name, defaults[field.name])) for field in fields) for row in rows]
     cursor = db.cursor()
     if is_postgres():
         buffer = io.StringIO()

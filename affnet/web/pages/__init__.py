@@ -74,7 +74,7 @@ def init_app(app, settings) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "basic"
     Babel(app, locale_selector=_locale)
-    app.extensions["affnet_limits"] = auth.Limits(settings)
+    app.extensions["affnet_limits"] = auth.Limits(settings, app.extensions["affnet"].limits)
     blueprints = (
         auth.bp,
         affiliate.bp,

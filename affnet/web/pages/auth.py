@@ -17,22 +17,17 @@ per account. When the network requires two-factor log-in of a role
 role without it reaches only its set-up page and the log-out.
 """
 
-import math
-import time
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
-from limits import parse_many
-from limits.strategies import MovingWindowRateLimiter
 from markupsafe import Markup
 
 from ...core import clock
 from ...core.network import two_factor, users
 from ...core.network.accounts import AccountError
 from ...core.storage.models import User
-from ..api import limit_storage
+from ...core.storage.rate_limits import rates
 from .access import Account, home_of, me, services, shown_once
 from .forms import ChangePasswordForm, LoginForm, NewPasswordForm, ProfileForm, SignupForm
 from .two_factor_forms import DisableForm, EnableForm, LoginCodeForm, RecoveryCodesForm, StartForm
@@ -51,31 +46,37 @@ OPEN_BEFORE_TWO_FACTOR = {
 
 
 class Limits:
-    """Log-in and sign-up limits (``limits``), in this process or Redis."""
+    """Log-in and sign-up limits, counted in the app's ``RateLimits`` (this process, or Redis); the limits are
+    network policies, read at each try."""
 
-    def __init__(self, settings):
-        self.limiter = MovingWindowRateLimiter(limit_storage(settings["ingest.rate_limit_storage"]))
-        self.login = parse_many(settings["accounts.login_rate_limit"])
-        self.signup = parse_many(settings["accounts.signup_rate_limit"])
-        # Someone at the code step knows the password already: besides the log-in limit, at most 50 guesses
-        # of a code a day per account (three codes are right at a time: about one chance in 6,700 a day).
-        self.code = parse_many("5 per minute; 20 per hour; 50 per day")
+    # Someone at the code step knows the password already: besides the log-in limit, at most 50 guesses
+    # of a code a day per account (three codes are right at a time: about one chance in 6,700 a day).
+    CODE = "5 per minute; 20 per hour; 50 per day"
+
+    def __init__(self, settings, counters):
         self.settings = settings
+        self.counters = counters
+
+    @property
+    def login(self):
+        return rates(self.settings["accounts.login_rate_limit"])
+
+    @property
+    def signup(self):
+        return rates(self.settings["accounts.signup_rate_limit"])
+
+    @property
+    def code(self):
+        return rates(self.CODE)
 
     @property
     def auto_approve(self) -> bool:
         """Read at each sign-up: a network policy the operator may change on the settings page."""
         return self.settings["accounts.auto_approve_affiliates"]
 
-    def hit(self, rates, *keys: tuple[str, str]) -> int:
+    def hit(self, limits, *keys: tuple[str, str]) -> int:
         """Count one try under each (namespace, value) key; 0 when allowed, else the seconds to wait."""
-        wait = 0
-        for rate in rates:
-            for key in keys:
-                if not self.limiter.hit(rate, *key):
-                    reset, _ = self.limiter.get_window_stats(rate, *key)
-                    wait = max(wait, math.ceil(reset - time.time()), 1)
-        return wait
+        return max(self.counters.hit(limits, *key, moving=True) for key in keys)
 
 
 def _limits() -> Limits:

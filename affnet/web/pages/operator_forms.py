@@ -52,6 +52,23 @@ POLICY_LABELS = {
         _l("Minimums per currency"),
         _l("Currencies with a minimum of their own, written JPY=7000, EUR=40; empty for none."),
     ),
+    "ingest.rate_limit": (
+        _l("Ingest calls per offer key"),
+        _l("Such as 120000 per minute; over it a call answers 429 with Retry-After."),
+    ),
+    "stats_api.rate_limit": (
+        _l("Stats and report API calls per token"),
+        _l("Such as 60 per minute; over it a call answers 429 with Retry-After."),
+    ),
+    "accounts.login_rate_limit": (
+        _l("Log-in tries per address and per account"),
+        _l("Such as 10 per minute; over it the log-in page answers 429."),
+    ),
+    "accounts.signup_rate_limit": (_l("Sign-ups per address"), _l("Such as 5 per hour.")),
+    "tracking.click_rate_limit": (
+        _l("Clicks per address before they are flagged"),
+        _l("Such as 120 per minute. Clicks over it are still redirected and recorded, but flagged and never unique."),
+    ),
 }
 ORIGINS = {
     "database": _l("saved on this page"),
