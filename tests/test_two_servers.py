@@ -15,24 +15,21 @@ import shutil
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import entry_points
 
-import psycopg2
 import pytest
 import requests
 from peewee import fn
 
 from affnet.core.network import accounts
-from affnet.core.storage import migrations
 from affnet.core.deliveries import setting_versions
-from affnet.core.storage.db import db, open_database
+from affnet.core.storage.db import db
 from affnet.core.storage.models import Click, Delivery, DeliveryAttempt, Event, LedgerEntry
 from affnet.core.storage.secrets import keyring
 from affnet.instance import init_instance
-from affnet.testing import DEFAULT_POSTGRES, FakeReceiver, click_id_of, free_port, postgres_schema_url
+from affnet.testing import FakeReceiver, click_id_of, free_port
 
 from .processes import Processes, own_control_socket, wait_until
 
@@ -53,30 +50,6 @@ def txids_received(receiver: FakeReceiver) -> Counter:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def schema_url(affnet_postgres_url):
-    """A PostgreSQL schema of this test alone, made and migrated, dropped at the end."""
-    base = os.environ.get("AFFNET_TEST_POSTGRES", DEFAULT_POSTGRES)
-    schema = f"affnet_two_servers_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(base)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE SCHEMA {schema}")
-    url = postgres_schema_url(base, schema)
-    previous = db.obj
-    database = open_database(url)
-    try:
-        with db.connection_context():
-            migrations.migrate(progress=lambda line: None)
-        yield url
-    finally:
-        database.close_all()
-        db.initialize(previous)
-        cursor = admin.cursor()
-        cursor.execute("SET lock_timeout = '20s'")
-        cursor.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
 
 
 def make_network(instance, receiver_url):
