@@ -34,6 +34,18 @@ class Processes:
             _signal_group(process, signal.SIGKILL)
             process.wait()
 
+    def start_gunicorn(self, name, env, threads=4) -> str:
+        """``affnet.wsgi:app`` under one gunicorn worker on a free port; returns its address."""
+        import sys
+
+        from affnet.testing import free_port
+
+        port = free_port()
+        control = own_control_socket(self.tmp_path / f"{name}.ctl")
+        args = ["--workers", "1", "--threads", str(threads), "-b", f"127.0.0.1:{port}", *control, "affnet.wsgi:app"]
+        self.start(name, [sys.executable, "-m", "gunicorn", *args], env)
+        return f"http://127.0.0.1:{port}"
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {name} ---\n" + (self.tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
@@ -54,6 +66,19 @@ def _signal_group(process, signum):
         os.killpg(process.pid, signum)
     except ProcessLookupError:
         pass
+
+
+def wait_until_healthy(servers, seconds=30):
+    """Wait until every server's ``/healthz`` answers 200."""
+    import requests
+
+    def healthy(server):
+        try:
+            return requests.get(server + "/healthz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(lambda: all(healthy(server) for server in servers), time.monotonic() + seconds, "the servers' /healthz")
 
 
 def wait_until(condition, deadline, what):

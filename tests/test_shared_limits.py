@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -25,7 +24,7 @@ from affnet.instance import init_instance
 from affnet.testing import click, free_port, ingest, sale_body
 
 from .pages.conftest import log_in
-from .processes import Processes, own_control_socket, wait_until
+from .processes import Processes, wait_until, wait_until_healthy
 
 MACHINE_REDIS = os.environ.get("AFFNET_TEST_REDIS", "redis://127.0.0.1:6379/0")
 WARNING = "does not answer"
@@ -139,25 +138,9 @@ def test_two_servers_hold_one_limit_between_them_through_redis(schema_url, tmp_p
         AFFNET_LOG_LEVEL="WARNING",
     )
     processes = Processes(tmp_path)
-    servers = []
     try:
-        for name in "ab":
-            port = free_port()
-            args = ["--workers", "1", "--threads", "2", "-b", f"127.0.0.1:{port}", "affnet.wsgi:app"]
-            processes.start(
-                f"web-{name}",
-                [sys.executable, "-m", "gunicorn", *own_control_socket(tmp_path / f"web-{name}.ctl"), *args],
-                env,
-            )
-            servers.append(f"http://127.0.0.1:{port}")
-
-        def healthy(server):
-            try:
-                return requests.get(server + "/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_until(lambda: all(healthy(server) for server in servers), time.monotonic() + 30, "both servers")
+        servers = [processes.start_gunicorn(f"web-{name}", env, threads=2) for name in "ab"]
+        wait_until_healthy(servers)
         stats = [
             requests.get(f"{servers[n % 2]}/api/affiliate/stats-api", params={"token": token}, timeout=10)
             for n in range(10)

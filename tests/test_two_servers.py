@@ -29,9 +29,9 @@ from affnet.core.storage.db import db
 from affnet.core.storage.models import Click, Delivery, DeliveryAttempt, Event, LedgerEntry
 from affnet.core.storage.secrets import keyring
 from affnet.instance import init_instance
-from affnet.testing import FakeReceiver, click_id_of, free_port
+from affnet.testing import FakeReceiver, click_id_of
 
-from .processes import Processes, own_control_socket, wait_until
+from .processes import Processes, wait_until, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -98,35 +98,11 @@ def test_two_servers_and_two_workers_count_every_event_once_and_send_every_deliv
     try:
         for name, instance in zip("ab", instances):
             env = dict(base_env, AFFNET_INSTANCE_PATH=str(instance))
-            port = free_port()
-            processes.start(
-                f"web-{name}",
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--workers",
-                    "1",
-                    "--threads",
-                    "4",
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    *own_control_socket(tmp_path / f"web-{name}.ctl"),
-                    "affnet.wsgi:app",
-                ],
-                env,
-            )
+            servers.append(processes.start_gunicorn(f"web-{name}", env))
             processes.start(f"worker-{name}", [sys.executable, "-m", "affnet", "worker"], env)
-            servers.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + DEADLINE_SECONDS + 30
 
-        def healthy(server):
-            try:
-                return requests.get(server + "/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_until(lambda: all(healthy(server) for server in servers), time.monotonic() + 30, "both servers")
+        wait_until_healthy(servers)
 
         def visit(n):
             response = requests.get(

@@ -55,6 +55,13 @@ def services():
     return current_app.extensions["affnet"]
 
 
+def found_or_404(found):
+    """``found``, or a 404 answer when there is nothing (``None``)."""
+    if found is None:
+        abort(404)
+    return found
+
+
 def owned_offer(slug: str):
     """The offer with this slug when the logged-in account owns it (the operator owns every one), else 404:
     another owner's offer is not found, never forbidden, so its slug tells nothing."""

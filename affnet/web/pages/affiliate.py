@@ -16,7 +16,7 @@ from ...core import clock, reports
 from ...core.clicks.tracking import AD_CLICK_IDS
 from ...core.network import accounts, api_tokens
 from ...core.storage.models import CommissionRule, Offer, Participation
-from .access import me, role_required, services
+from .access import found_or_404, me, role_required, services
 from .charts import day_chart
 from .forms import ApplyForm, ConfirmForm, TokenForm
 
@@ -32,17 +32,14 @@ def _base_url() -> str:
 
 def _mine(ref_code: str) -> Participation:
     """The affiliate's own participation with this refCode, or 404."""
-    found = Participation.get_or_none((Participation.ref_code == ref_code) & (Participation.affiliate == me().id))
-    if found is None:
-        abort(404)
-    return found
+    return found_or_404(
+        Participation.get_or_none((Participation.ref_code == ref_code) & (Participation.affiliate == me().id))
+    )
 
 
 def _marketplace_offer(slug: str) -> Offer:
     """A public, live offer, or one the affiliate takes part in; else 404."""
-    offer = Offer.get_or_none(Offer.slug == slug)
-    if offer is None:
-        abort(404)
+    offer = found_or_404(Offer.get_or_none(Offer.slug == slug))
     joined = Participation.get_or_none((Participation.offer == offer.id) & (Participation.affiliate == me().id))
     if not (offer.is_public and offer.is_active) and joined is None:
         abort(404)

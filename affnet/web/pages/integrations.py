@@ -21,7 +21,7 @@ from ...core.network import offer_secrets, webhook_calls
 from ...core.storage.models import Offer
 from ...plugins import OfferInfo, OfferIntegration
 from ...plugins.manager import call_isolated
-from .access import owned_offer, role_required, services
+from .access import found_or_404, owned_offer, role_required, services
 
 bp = Blueprint("integrations", __name__)
 owner_only = role_required("advertiser", "admin")
@@ -52,10 +52,7 @@ def available(offer) -> list[tuple[str, str]]:
 
 
 def _integration(offer: Offer, name: str) -> OfferIntegration:
-    found = next((item for item in integrations_of(offer) if item.name == name), None)
-    if found is None:
-        abort(404)
-    return found
+    return found_or_404(next((item for item in integrations_of(offer) if item.name == name), None))
 
 
 def _render(offer: Offer, integration: OfferIntegration, form: SecretForm, error: str | None = None):

@@ -17,7 +17,7 @@ from ...core.deliveries import overview
 from ...core.network import accounts, policy, two_factor, users as accounts_of_people
 from ...core.storage.models import Delivery, Offer, Participation, User
 from ...plugins.manager import plugin_report
-from .access import me, role_required, services, shown_once
+from .access import found_or_404, me, role_required, services, shown_once
 from .payouts import STATE_LABELS
 from .operator_forms import (
     ORIGINS,
@@ -96,10 +96,7 @@ def users():
 
 
 def _user(user_id: int) -> User:
-    found = User.get_or_none(User.id == user_id)
-    if found is None:
-        abort(404)
-    return found
+    return found_or_404(User.get_or_none(User.id == user_id))
 
 
 @bp.post("/admin/users/<int:user_id>/approve")
@@ -225,9 +222,7 @@ def decide(participation_id: int):
     form = DecisionForm()
     if not form.validate_on_submit():
         abort(400)
-    found = Participation.get_or_none(Participation.id == participation_id)
-    if found is None:
-        abort(404)
+    found = found_or_404(Participation.get_or_none(Participation.id == participation_id))
     note = (form.note.data or "").strip()
     was = found.status
     accounts.set_participation_status(found, form.status.data, note or None)
@@ -273,9 +268,7 @@ def retry_host(host: str):
 @bp.post("/admin/deliveries/<int:delivery_id>/retry")
 @admin_only
 def retry_delivery(delivery_id: int):
-    found = Delivery.get_or_none(Delivery.id == delivery_id)
-    if found is None:
-        abort(404)
+    found = found_or_404(Delivery.get_or_none(Delivery.id == delivery_id))
     if overview.retry_one(found):
         flash(_("Delivery %(id)d is due now: the worker sends it at its next round.", id=found.id))
     else:

@@ -17,7 +17,7 @@ from ...core.deliveries.affiliate_settings import describe_versions
 from ...core.deliveries.setting_versions import SettingsError
 from ...core.earnings import ledger, payouts
 from ...core.storage.models import Payout, PayoutRun
-from .access import me, role_required, services
+from .access import found_or_404, me, role_required, services
 from .forms import ConfirmForm, ImportForm, ReferenceForm
 from .settings import flash_saved, setting_fields
 
@@ -59,9 +59,7 @@ def mine():
     now = clock.now()
     in_force = payouts.method_in_force(me().id, now)
     name = request.values.get("method") or (in_force[0] if in_force else sorted(methods.by_name)[0])
-    chosen = methods.by_name.get(name)
-    if chosen is None:
-        abort(404)
+    chosen = found_or_404(methods.by_name.get(name))
     form = _method_form(methods, chosen)()
     form.method.data = name
     errors = {}
@@ -111,10 +109,7 @@ def _money() -> dict:
 
 
 def _run(week: str) -> PayoutRun:
-    found = PayoutRun.get_or_none(PayoutRun.week == week)
-    if found is None:
-        abort(404)
-    return found
+    return found_or_404(PayoutRun.get_or_none(PayoutRun.week == week))
 
 
 @bp.get("/admin/payouts")
@@ -173,10 +168,7 @@ def run(week: str):
 
 
 def _payout(payout_id: int) -> Payout:
-    found = Payout.get_or_none(Payout.id == payout_id)
-    if found is None:
-        abort(404)
-    return found
+    return found_or_404(Payout.get_or_none(Payout.id == payout_id))
 
 
 def _back(payout: Payout):
