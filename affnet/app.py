@@ -22,7 +22,7 @@ from .core.clicks.spool import ClickSpool
 from .core.clicks.click_limit import ClickLimit
 from .core.storage.rate_limits import RateLimits
 from .instance import load_flask_secret
-from .logs import access_writer, configure_logging, log_text
+from .logs import access_writer, configure_logging, log_text, shown_path
 from .plugins.manager import check_plugin_config, get_plugin_manager, mount_routes
 from .web import api, tracking
 from .web import pages, stats_api
@@ -141,7 +141,8 @@ def log_requests(app: Flask) -> None:
         environ = request.environ
         ref = log_text(request.args.get("ref", "-")) if "ref=" in environ.get("QUERY_STRING", "") else "-"
         write(
-            f"method={log_text(environ['REQUEST_METHOD'])} path={log_text(environ['PATH_INFO'])} "
+            f"method={log_text(environ['REQUEST_METHOD'])} "
+            f"path={log_text(shown_path(environ['PATH_INFO'], request.view_args))} "
             f"status={response.status_code} ref={ref} click_id={g.get('click_id', '-')} txid={g.get('txid', '-')}"
         )
         return response

@@ -9,6 +9,7 @@ Everything else is written at once.
 
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -76,6 +77,18 @@ def log_text(value: str, limit: int = 200) -> str:
     if len(value) <= limit and value.isprintable() and " " not in value:
         return value
     return repr(value[:limit])
+
+
+SECRET_ARGUMENT = re.compile(r"token|key|secret|pass|code|sig", re.IGNORECASE)
+
+
+def shown_path(path: str, view_args: dict | None) -> str:
+    """The request's path fit for the access log: the value of each route
+    argument named like a secret (a reset link's ``/reset/<token>``) as ``***``."""
+    for name, value in (view_args or {}).items():
+        if SECRET_ARGUMENT.search(name) and isinstance(value, str) and value:
+            path = path.replace(value, "***")
+    return path
 
 
 def access_writer():

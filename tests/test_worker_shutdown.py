@@ -147,7 +147,7 @@ def test_a_killed_worker_sends_again_only_what_was_in_flight(
         received_at_kill, in_flight_at_kill = len(slow_tracker.requests), slow_tracker.in_flight
     assert 0 < received_at_kill < 200, "killed in the middle of the batch"
     recorded_at_kill = {
-        delivery.payload["url"].rsplit("txid=", 1)[1] for delivery in Delivery.select().where(Delivery.status == "sent")
+        delivery.payload["macros"]["txid"] for delivery in Delivery.select().where(Delivery.status == "sent")
     }
     assert recorded_at_kill, "results were recorded while the batch was still being sent"
 
@@ -164,7 +164,7 @@ def test_a_killed_worker_sends_again_only_what_was_in_flight(
         restarted.wait(timeout=GRACE_SECONDS)
     assert Delivery.select().where(Delivery.status == "sent").count() == 200, log.read_text()[-2000:]
     txids = [request["query"]["txid"] for request in slow_tracker.requests]
-    payloads = {delivery.payload["url"].rsplit("txid=", 1)[1] for delivery in Delivery.select()}
+    payloads = {delivery.payload["macros"]["txid"] for delivery in Delivery.select()}
     assert set(txids) == payloads, "every delivery reached the tracker with its own txid"
     sent_again = len(txids) - len(set(txids))
     twice = {txid for txid in txids if txids.count(txid) > 1}

@@ -11,6 +11,7 @@ versions without notice; a test holds the bundled plugins to this surface.
   outbound event loop), ``refusal_in``, ``UnresolvableHost``.
 - Conversion-API senders (``affnet.plugins.senders``): ``send_batches``,
   ``Destination``, ``Answer``, ``read_answer``, ``retry_after_seconds``, ``mask``.
+- A URL an affiliate typed, fit for a log or a page: ``mask_url``.
 - Texts for the pages: ``N_`` marks one for translation (see the
   ``translation_directories`` hook).
 - Commands: ``JSON_OPTION``, ``emit``, ``with_db``, and ``settings_set`` (the
@@ -55,6 +56,7 @@ _LAZY = {
     "run_outbound": "affnet.net",
     "refusal_in": "affnet.net",
     "UnresolvableHost": "affnet.net",
+    "mask_url": "affnet.core.storage.secrets",
     "JSON_OPTION": "affnet.commands.common",
     "emit": "affnet.commands.common",
     "with_db": "affnet.commands.common",

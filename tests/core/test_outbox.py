@@ -87,7 +87,8 @@ def test_secret_setting_is_stored_encrypted(configured):
     from affnet.core.storage.models import SettingVersion
 
     stored = SettingVersion.get().values
-    assert stored["url"] == "https://receiver.example/hit"
+    assert stored["url"].startswith("sealed:"), "a URL may carry credentials: sealed too"
+    assert setting_versions.decrypt_values(stored)["url"] == "https://receiver.example/hit"
     assert "s3cr3t-token" not in stored["token"] and stored["token"].startswith("fernet:")
 
 
@@ -245,7 +246,7 @@ def test_a_participations_own_setting_wins_over_the_affiliate_wide_one(affnet_cl
         participation=configured.participation,
     )
     sell(affnet_client, configured)
-    assert Delivery.get().setting.values["url"] == "https://own.example/hit"
+    assert setting_versions.decrypt_values(Delivery.get().setting.values)["url"] == "https://own.example/hit"
 
 
 def test_a_setting_switched_off_sends_nothing(affnet_client, configured, affnet_clock):

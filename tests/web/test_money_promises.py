@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 import affnet_keitaro.plugin as keitaro
+from affnet_keitaro.template import postback_url
 from affnet.core.network import accounts
 from affnet.core.earnings import ledger
 from affnet.core.deliveries import setting_versions
@@ -117,4 +118,6 @@ def test_the_currency_macro_is_the_payouts_currency(affnet_client, affnet_networ
         affnet_client, affnet_network, "conversion", sale_body(clicked, amount=2999, currency="JPY")
     ).get_json()
     assert (answer["payout"], answer["currency"]) == ("900", "JPY")
-    assert Delivery.get().payload["url"] == "https://tracker.example/pb?payout=900&currency=JPY"
+    delivery = Delivery.get()
+    sent = postback_url(delivery.payload, setting_versions.decrypt_values(delivery.setting.values))
+    assert sent == "https://tracker.example/pb?payout=900&currency=JPY"

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .. import clock
 from ...plugins.types import ClickInfo, EventInfo, OfferInfo
+from ..storage.secrets import unmask_url
 from ..storage.models import REVERSAL_KINDS, STATUS_OF_EVENT, Delivery, Participation, User
 from . import setting_versions
 
@@ -101,12 +102,18 @@ def sample_event(affiliate: User, participation: Participation | None, event: st
 def test_values(kind, affiliate: User, participation: Participation | None, given: dict) -> tuple[dict, int | None]:
     """What a test send uses: the newest saved version (in force or pending)
     with ``given`` laid over it (a field not given keeps its saved value,
-    secrets included), and that version's id when nothing was given."""
+    secrets included; a URL as shown, with its ``***``, keeps the saved
+    secrets in their places), and that version's id when nothing was given."""
     history = setting_versions.history(kind.name, affiliate.id, participation.id if participation else None)
     newest = max(history, key=lambda version: version.created_at, default=None)
     if not given and newest is None:
         raise SettingsChoiceError("nothing to test: give values or save a version first")
     saved = setting_versions.decrypt_values(newest.values) if newest is not None else {}
+    urls = {field.name for field in kind.fields if field.url}
+    given = {
+        name: unmask_url(value, saved.get(name) or "") if name in urls and isinstance(value, str) else value
+        for name, value in given.items()
+    }
     return {**saved, **given}, (newest.id if newest is not None and not given else None)
 
 

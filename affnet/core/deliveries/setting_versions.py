@@ -4,7 +4,13 @@ Every save is a new ``SettingVersion`` that takes effect ``delay_hours`` after
 it is saved; the previous version stays in force until then, and an event is
 always sent with the version in force when it happened. An affiliate's very
 first version of a kind takes effect at once: there is nothing earlier to
-protect. Secret fields are encrypted before they are stored.
+protect.
+
+Secret fields are encrypted before they are stored (``fernet:``, shown by
+their last four characters). URL fields are encrypted too (``sealed:``): an
+affiliate's postback address may carry a password or an API key; they are
+shown, and audited, through ``mask_url``. A value without either prefix
+(saved before URLs were sealed) is read as it is.
 """
 
 from dataclasses import dataclass
@@ -17,9 +23,10 @@ from ..storage import sql
 from ..storage.db import db
 from ..storage.cache import TTLCache
 from ..storage.models import Participation, SettingVersion, User
-from ..storage.secrets import hint, keyring
+from ..storage.secrets import hint, keyring, mask_url
 
 ENCRYPTED = "fernet:"
+SEALED = "sealed:"
 
 
 class SettingsError(ValueError):
@@ -85,10 +92,8 @@ def save(
     earlier = _scope(SettingVersion.select(), affiliate.id, participation_id).where(SettingVersion.kind == kind.name)
     effective_at = now + timedelta(hours=delay_hours) if earlier.exists() else now
     secret = {field.name for field in kind.fields if field.secret}
-    stored = {
-        name: (ENCRYPTED + keyring.encrypt(value) if name in secret and value else value)
-        for name, value in values.items()
-    }
+    urls = {field.name for field in kind.fields if field.url and not field.secret}
+    stored = stored_values(kind, values)
     with db.atomic():
         latest = (
             _scope(SettingVersion.select(), affiliate.id, participation_id)
@@ -106,7 +111,7 @@ def save(
             created_at=now,
         )
         before = {**(decrypt_values(latest.values) if latest else {}), "enabled": latest.enabled if latest else None}
-        changes = audit.diff(before, {**values, "enabled": enabled}, secrets=secret)
+        changes = _masked_urls(audit.diff(before, {**values, "enabled": enabled}, secrets=secret), urls)
         changes["effective_at"] = {"new": effective_at.isoformat()}
         audit.record(
             f"setting.{kind.name}",
@@ -119,27 +124,54 @@ def save(
     return version, warnings
 
 
+def stored_values(kind, values: dict) -> dict:
+    """``values`` as they are stored: secret fields under ``fernet:``, URL fields under ``sealed:``."""
+    stored = {}
+    for field in kind.fields:
+        value = values.get(field.name)
+        if field.name not in values:
+            continue
+        if value and isinstance(value, str) and field.secret:
+            value = ENCRYPTED + keyring.encrypt(value)
+        elif value and isinstance(value, str) and field.url:
+            value = SEALED + keyring.encrypt(value)
+        stored[field.name] = value
+    return {**values, **stored}
+
+
+def _masked_urls(changes: dict, urls: set) -> dict:
+    """An audit diff with each URL through ``mask_url``; a change hidden by the
+    mask (a new password in the address) is recorded as changed."""
+    for name in urls & set(changes):
+        shown = {side: mask_url(value) if isinstance(value, str) else value for side, value in changes[name].items()}
+        changes[name] = shown if shown.get("old") != shown.get("new") else dict(audit.SECRET)
+    return changes
+
+
+def _opened(value):
+    if isinstance(value, str):
+        if value.startswith(ENCRYPTED):
+            return keyring.decrypt(value[len(ENCRYPTED) :])
+        if value.startswith(SEALED):
+            return keyring.decrypt(value[len(SEALED) :])
+    return value
+
+
 def decrypt_values(values: dict) -> dict:
-    return {
-        name: (
-            keyring.decrypt(value[len(ENCRYPTED) :])
-            if isinstance(value, str) and value.startswith(ENCRYPTED)
-            else value
-        )
-        for name, value in values.items()
-    }
+    return {name: _opened(value) for name, value in values.items()}
 
 
 def masked_values(values: dict) -> dict:
-    """Values fit to show: secrets as their last four characters."""
-    return {
-        name: (
-            hint(keyring.decrypt(value[len(ENCRYPTED) :]))
-            if isinstance(value, str) and value.startswith(ENCRYPTED)
-            else value
-        )
-        for name, value in values.items()
-    }
+    """Values fit to show: secrets as their last four characters, URLs through ``mask_url``."""
+    shown = {}
+    for name, value in values.items():
+        if isinstance(value, str) and value.startswith(ENCRYPTED):
+            shown[name] = hint(_opened(value))
+        elif isinstance(value, str) and value.startswith(SEALED):
+            shown[name] = mask_url(_opened(value))
+        else:
+            shown[name] = mask_url(value) if isinstance(value, str) and "://" in value else value
+    return shown
 
 
 def version_in_force(kind_name: str, affiliate_id: int, participation_id: int | None, at) -> SettingVersion | None:
@@ -221,16 +253,17 @@ def history(kind_name: str, affiliate_id: int, participation_id: int | None) -> 
 
 
 def reencrypt_all() -> int:
-    """Re-encrypt every stored secret under the first key; returns how many."""
+    """Re-encrypt every stored secret and URL under the first key; returns how many."""
     count = 0
     for version in SettingVersion.select():
         changed = False
         values = dict(version.values)
         for name, value in values.items():
-            if isinstance(value, str) and value.startswith(ENCRYPTED):
-                values[name] = ENCRYPTED + keyring.rotate(value[len(ENCRYPTED) :])
-                changed = True
-                count += 1
+            for prefix in (ENCRYPTED, SEALED):
+                if isinstance(value, str) and value.startswith(prefix):
+                    values[name] = prefix + keyring.rotate(value[len(prefix) :])
+                    changed = True
+                    count += 1
         if changed:
             SettingVersion.update(values=values).where(SettingVersion.id == version.id).execute()
     return count

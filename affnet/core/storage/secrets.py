@@ -9,12 +9,17 @@ then dropping the old one (``affnet keys rotate``).
 Offer keys and API tokens are random and long, so a plain SHA-256 is a safe
 way to store them: the stored hash finds the row, and the secret itself is
 shown once and never kept.
+
+A URL an affiliate types (a postback address) may carry a password or an API
+key; ``mask_url`` is the one way such a URL is shown on a page or in a log.
 """
 
 import hashlib
 import os
+import re
 import secrets as _random
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -96,3 +101,61 @@ def hash_token(token: str) -> str:
 def hint(token: str) -> str:
     """What may be shown of a secret after it was saved: its last four characters."""
     return "…" + token[-4:]
+
+
+SECRET_NAME = re.compile(r"token|key|secret|pass|auth|sig|hash", re.IGNORECASE)
+MASK = "***"
+
+
+def mask_url(url: str) -> str:
+    """The URL fit for a page or a log: a password in the address, and the
+    values of query parameters named like a token, key, secret, password
+    or signature, as ``***``. A URL that cannot be read is shown as a
+    placeholder, never as it is."""
+    if "@" not in url and not SECRET_NAME.search(url.partition("?")[2]):
+        return url  # nothing to hide (most postbacks): no need to take it apart
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "(an unreadable URL)"
+    netloc = parts.netloc
+    if password:
+        user_info, _, host = netloc.rpartition("@")
+        netloc = user_info.split(":", 1)[0] + ":" + MASK + "@" + host
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = parts.query
+    if any(SECRET_NAME.search(name) for name, _ in pairs):
+        query = urlencode(
+            [(name, MASK if SECRET_NAME.search(name) else value) for name, value in pairs],
+            quote_via=quote,
+            safe="*{}",
+        )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def unmask_url(given: str, saved: str) -> str:
+    """``given`` (typed over a URL shown by ``mask_url``) with each ``***``
+    that stands where ``saved`` had a secret put back: the password of the same
+    user, the value of a query parameter of the same name. Anything typed in
+    place of a ``***`` is kept as typed."""
+    if MASK not in given or not saved:
+        return given
+    try:
+        new, old = urlsplit(given), urlsplit(saved)
+        old_pairs = dict(parse_qsl(old.query, keep_blank_values=True))
+        netloc = new.netloc
+        if new.password == MASK and old.password and new.username == old.username:
+            user_info, _, host = netloc.rpartition("@")
+            netloc = user_info.split(":", 1)[0] + ":" + old.password + "@" + host
+        query = new.query
+        pairs = parse_qsl(new.query, keep_blank_values=True)
+        if any(value == MASK and name in old_pairs for name, value in pairs):
+            query = urlencode(
+                [(name, old_pairs[name] if value == MASK and name in old_pairs else value) for name, value in pairs],
+                quote_via=quote,
+                safe="{}",
+            )
+    except ValueError:
+        return given
+    return urlunsplit(new._replace(netloc=netloc, query=query))

@@ -44,11 +44,14 @@ def translation_directories():
 
 @hookimpl
 def deliveries_for_event(event, settings):
+    """The event's macro values, not the URL: the URL may carry the tracker's
+    password or API key, and a payload is stored as it is. The sender expands
+    the template of the setting version recorded with the delivery (the one
+    in force when the event happened), so the 24-hour rule holds."""
     values = settings.get(KIND)
     if not values or not values.get("url"):
         return []
-    url = template.expand(values["url"], event)
-    return [NewDelivery(KIND, {"url": template.with_test_flag(url) if event.is_test else url})]
+    return [NewDelivery(KIND, {"macros": template.macro_values(event), "test": event.is_test})]
 
 
 @hookimpl

@@ -19,45 +19,27 @@ one per delivery.
 import asyncio
 import os
 import re
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from affnet.plugins import (
     DeliveryResult,
     UnresolvableHost,
+    mask_url,
     outbound_client_session,
     refusal_in,
     retry_after_seconds,
     run_outbound,
 )
 
+from .template import postback_url
+
 EXCERPT = 500
 MAX_BODY = 64 * 1024
 HOST_FAILURES = 2
-SECRET_NAME = re.compile(r"token|key|secret|pass|auth|sig|hash", re.IGNORECASE)
-MASK = "***"
 
 _sessions: dict = {}  # allow_private -> session, made and used on the outbound loop only
-
-
-def mask_url(url: str) -> str:
-    """The URL fit for a log: values of query parameters named like a token,
-    key, secret, password or signature, and a password in the address, as ***."""
-    if "@" not in url and not SECRET_NAME.search(url.partition("?")[2]):
-        return url  # nothing to hide (most postbacks): no need to take it apart
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password:
-        netloc = netloc.replace(":" + parts.password + "@", ":" + MASK + "@", 1)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if any(SECRET_NAME.search(name) for name, _ in pairs):
-        query = urlencode(
-            [(name, MASK if SECRET_NAME.search(name) else value) for name, value in pairs], quote_via=quote, safe="*"
-        )
-    else:
-        query = parts.query
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 async def _excerpt(response: aiohttp.ClientResponse) -> str:
@@ -135,7 +117,7 @@ class Batch:
         return list(await asyncio.gather(*(one(delivery) for delivery in deliveries)))
 
     async def send_one(self, session: aiohttp.ClientSession, delivery) -> DeliveryResult:
-        url = delivery.payload.get("url", "")
+        url = postback_url(delivery.payload, delivery.settings)
         try:
             shown = mask_url(url)
             host = urlsplit(url).netloc.rsplit("@", 1)[-1].lower()  # host[:port]: one tracker

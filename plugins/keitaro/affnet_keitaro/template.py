@@ -38,8 +38,22 @@ def macro_values(event) -> dict[str, str]:
 
 def expand(template: str, event) -> str:
     """The final URL: every macro replaced by its URL-encoded value."""
-    values = macro_values(event)
+    return expand_values(template, macro_values(event))
+
+
+def expand_values(template: str, values: dict) -> str:
+    """``expand`` with the macros' values already taken from the event."""
     return MACRO.sub(lambda match: quote(values.get(match.group(1), "") or "", safe=""), template)
+
+
+def postback_url(payload: dict, settings: dict) -> str:
+    """The URL a delivery is sent to: the setting's template expanded with the
+    event's macros (``test=1`` added for a test event). A payload that holds
+    the URL itself (stored by an earlier version of this plugin) is sent as it is."""
+    if "url" in payload:
+        return payload["url"]
+    url = expand_values(settings.get("url") or "", payload.get("macros") or {})
+    return with_test_flag(url) if payload.get("test") and url else url
 
 
 def unknown_macros(template: str) -> list[str]:

@@ -146,9 +146,11 @@ def test_an_event_uses_the_postback_url_in_force_when_it_happened(
 
     by_path = sorted((r["path"], r["query"]["status"]) for r in tracker.requests)
     assert by_path == [("/new", "sale"), ("/old", "sale")]
-    first, second = Delivery.select().order_by(Delivery.id)
-    assert first.payload["url"].startswith(tracker.base + "/old"), "1 h after the change: the old URL"
-    assert second.payload["url"].startswith(tracker.base + "/new"), "25 h after the change: the new URL"
+    first, second = (
+        setting_versions.decrypt_values(d.setting.values)["url"] for d in Delivery.select().order_by(Delivery.id)
+    )
+    assert first.startswith(tracker.base + "/old"), "1 h after the change: the old URL"
+    assert second.startswith(tracker.base + "/new"), "25 h after the change: the new URL"
 
 
 @pytest.mark.parametrize("affnet_config", [{"deliveries.allow_private_targets": False}])

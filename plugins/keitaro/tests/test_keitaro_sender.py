@@ -9,7 +9,8 @@ from affnet.testing import FakeReceiver
 
 import affnet_keitaro.plugin as keitaro
 from affnet.plugins import OutgoingDelivery
-from affnet_keitaro.sender import Batch, mask_url, retry_after_seconds
+from affnet.plugins import mask_url
+from affnet_keitaro.sender import Batch, retry_after_seconds
 
 LOCAL = {"affnet.allow_private_targets": True, "affnet.timeout_seconds": 5, "affnet.parallelism": 4}
 

@@ -10,7 +10,7 @@ import affnet_keitaro.plugin as keitaro
 from affnet.core.deliveries.setting_versions import SettingsError, validate
 from affnet.plugins import ClickInfo, EventInfo, OfferInfo
 from affnet_keitaro.presets import PRESETS, PRESETS_BY_NAME
-from affnet_keitaro.template import MACROS, expand, unknown_macros
+from affnet_keitaro.template import MACROS, expand, postback_url, unknown_macros
 
 OFFER = OfferInfo(1, "susurra", "Susurra", "https://susurra.example/", "USD")
 
@@ -106,12 +106,27 @@ def test_a_reversal_has_a_negative_payout():
 
 
 def test_a_test_send_is_marked_with_test_1():
-    (delivery,) = keitaro.deliveries_for_event(
-        event=event(is_test=True), settings={"postback": {"url": "https://t.example/p?s={status}"}}
+    settings = {"postback": {"url": "https://t.example/p?s={status}"}}
+    (delivery,) = keitaro.deliveries_for_event(event=event(is_test=True), settings=settings)
+    assert query(postback_url(delivery.payload, settings["postback"])) == {"s": "sale", "test": "1"}
+    plain = {"postback": {"url": "https://t.example/p"}}
+    (delivery,) = keitaro.deliveries_for_event(event=event(), settings=plain)
+    assert postback_url(delivery.payload, plain["postback"]) == "https://t.example/p"
+
+
+def test_the_stored_payload_holds_the_macros_not_the_url_and_its_credentials():
+    url = "https://kt:pa55-word-0042@t.example/p?api_key=k3y-0042&s={status}&c={clickid}"
+    (delivery,) = keitaro.deliveries_for_event(event=event(), settings={"postback": {"url": url}})
+    assert "pa55-word-0042" not in str(delivery.payload) and "k3y-0042" not in str(delivery.payload)
+    sent = postback_url(delivery.payload, {"url": url})
+    assert sent.startswith("https://kt:pa55-word-0042@t.example/p?") and query(sent)["api_key"] == "k3y-0042"
+    assert query(sent)["s"] == "sale"
+
+
+def test_a_payload_stored_with_its_url_is_sent_to_that_url():
+    assert postback_url({"url": "https://t.example/old?s=sale"}, {"url": "https://t.example/new"}) == (
+        "https://t.example/old?s=sale"
     )
-    assert query(delivery.payload["url"]) == {"s": "sale", "test": "1"}
-    (plain,) = keitaro.deliveries_for_event(event=event(), settings={"postback": {"url": "https://t.example/p"}})
-    assert plain.payload == {"url": "https://t.example/p"}
 
 
 def test_no_postback_without_a_url_in_force():
