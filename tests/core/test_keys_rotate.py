@@ -101,3 +101,23 @@ def test_rotate_refuses_when_the_keys_come_from_the_environment_and_changes_noth
     assert result.exit_code != 0 and "AFFNET_ENCRYPTION_KEYS" in result.output
     assert keys_on_disk(affnet_settings) == [env_key]
     assert SettingVersion.get_by_id(version_id).values["token"] == before
+
+
+POSTBACK = DeliveryKind("hook", "Hook", (SettingField("url", "URL", url=True),))
+POSTBACK_URL = "https://kt:pa55-0042@tracker.example/pb?api_key=k3y-0042&subid={clickid}"
+
+
+def test_a_sealed_url_is_reencrypted_and_reads_the_same_under_the_new_key_alone(
+    affnet_settings, affnet_network, rotate
+):
+    version, _ = setting_versions.save(POSTBACK, affnet_network.affiliate, {"url": POSTBACK_URL})
+    before = SettingVersion.get_by_id(version.id).values["url"]
+    assert before.startswith(setting_versions.SEALED)
+
+    result = rotate("--drop-old")
+
+    assert result.exit_code == 0 and json.loads(result.output)["reencrypted"] == 1, result.output
+    after = SettingVersion.get_by_id(version.id).values["url"]
+    assert after.startswith(setting_versions.SEALED) and after != before
+    keyring.load(affnet_settings.instance_path)
+    assert setting_versions.decrypt_values(SettingVersion.get_by_id(version.id).values)["url"] == POSTBACK_URL

@@ -51,3 +51,15 @@ def test_a_path_or_ref_with_control_characters_is_logged_escaped_on_one_line(aff
     lines = access_lines(capfd)
     assert len(lines) == 1 and shown in lines[0], lines
     assert lines[0].isprintable(), "no control or line-separator character reaches the log raw"
+
+
+@pytest.mark.parametrize("affnet_config", [{"log_level": "INFO"}])
+def test_a_reset_links_token_is_logged_as_stars(affnet_client, affnet_network, capfd):
+    from affnet.core.network import users
+
+    token = users.reset_link_token(affnet_network.affiliate)
+    access_lines(capfd)  # what came before
+    affnet_client.get(f"/reset/{token}")
+    lines = access_lines(capfd)
+    assert len(lines) == 1 and "path=/reset/*** status=200" in lines[0], lines
+    assert token not in lines[0] and token[3:15] not in lines[0]
