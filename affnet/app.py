@@ -7,7 +7,7 @@ manager, the delivery kinds and the event recorder.
 
 from dataclasses import dataclass, field
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -25,17 +25,25 @@ from .instance import load_flask_secret
 from .logs import access_writer, configure_logging, log_text, shown_path
 from .plugins.manager import check_plugin_config, get_plugin_manager, mount_routes
 from .web import api, tracking
-from .web import pages, stats_api
+from .web import pages, security_headers, stats_api
 
 
 class PageSessions(SecureCookieSessionInterface):
     """Sessions are for the pages: an API call (authenticated by its key or
-    token on every request) never reads or sets a session cookie."""
+    token on every request) never reads or sets a session cookie.
+
+    The cookie is HttpOnly and SameSite=Lax, and ``Secure`` when the request
+    came over HTTPS (decided per request: behind a proxy, its
+    ``X-Forwarded-Proto``, trusted only with ``behind_proxy``) or always when
+    ``base_url`` is https."""
 
     def open_session(self, app, request):
         if request.path.startswith("/api/"):
             return self.make_null_session(app)
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
 @dataclass
@@ -106,6 +114,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
     api.init_app(app, settings, services.recorder, services.limits)
     stats_api.init_app(app)
     pages.init_app(app, settings)
+    security_headers.init_app(app)
 
     def _database_down(error):
         return api.database_down(error), 503

@@ -29,6 +29,7 @@ from ..core.storage.db import DATABASE_ERRORS, db
 from ..core.storage.rate_limits import rates
 from ..core.events.ingest import IngestError, parse_call
 from ..logs import access_writer, log_text
+from .security_headers import NOSNIFF
 
 log = logging.getLogger("affnet.ingest")
 CALLS = ("conversion", "refund", "chargeback")
@@ -136,7 +137,7 @@ class IngestAPI:
             log.exception("ingest %s failed", path)
             status, body = 500, error_body("internal error; nothing was recorded, try again")
         data = (_ENCODER.encode(body) + "\n").encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *extra]
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), NOSNIFF, *extra]
         start_response(_STATUS_LINES[status], headers)
         shown = path if path[len(PREFIX) :] in CALLS else log_text(path)
         self.log(f"method={log_text(method)} path={shown} status={status} ref=- click_id=- txid={txid}")

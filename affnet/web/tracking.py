@@ -11,8 +11,10 @@ from urllib.parse import parse_qsl
 
 from ..core.clicks import tracking
 from ..logs import access_writer
+from .security_headers import HSTS, static_page_headers
 
 _NOT_FOUND = (Path(__file__).parent / "templates" / "404.html").read_bytes()
+_NOT_FOUND_HEADERS = static_page_headers(_NOT_FOUND)
 
 
 class TrackingLink:
@@ -71,9 +73,9 @@ class TrackingLink:
         if fallback:
             start_response("302 Found", [("Location", fallback), ("Content-Length", "0")])
             return [b""]
-        start_response(
-            "404 Not Found", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(_NOT_FOUND)))]
-        )
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(_NOT_FOUND)))]
+        headers += _NOT_FOUND_HEADERS + ((HSTS,) if environ.get("wsgi.url_scheme") == "https" else ())
+        start_response("404 Not Found", headers)
         return [_NOT_FOUND]
 
 

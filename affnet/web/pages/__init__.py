@@ -1,7 +1,8 @@
 """The built-in pages: server-rendered Flask and Jinja, in English and Spanish.
 
 Sessions are Flask-Login's, in Flask's signed cookie (HttpOnly, SameSite=Lax,
-Secure when ``base_url`` is https); the session holds the account's id and
+Secure when ``base_url`` is https or the request came over HTTPS: see
+``affnet.app.PageSessions``); the session holds the account's id and
 its ``session_version``, so a new password or a disabled account ends every
 session made before. Every form carries a CSRF token (Flask-WTF) and every
 POST to a page is refused without a valid one. Strings go through
