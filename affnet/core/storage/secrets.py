@@ -95,6 +95,10 @@ def new_token(prefix: str, nbytes: int = 24) -> str:
 
 
 def hash_token(token: str) -> str:
+    """The SHA-256 a key or token is stored and looked up by. A lookup by the
+    hash (a dict, an indexed column) needs no constant-time comparison: its
+    time depends on the hash, which tells a guesser nothing of the secret's
+    characters (tests/core/test_constant_time.py holds the code to that)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
