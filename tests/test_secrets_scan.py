@@ -4,6 +4,7 @@ credentials, the worker sending both to local fakes, a stats token used both way
 set-up, `affnet keys rotate`), then every log line and every column of every table is searched for each
 secret used, one assertion per secret so that a failure names the secret and where it leaked."""
 
+import html
 import logging
 import re
 from pathlib import Path
@@ -22,6 +23,7 @@ from affnet.core.storage.models import ALL_MODELS, User
 from affnet.core.storage.secrets import KEYS_FILE
 from affnet.logs import BatchedLineHandler
 from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body, totp_code
+from affnet.worker import Worker
 
 from .pages.conftest import csrf_of, log_in, post_form
 
@@ -73,7 +75,8 @@ def graph():
 
 @pytest.fixture
 def tracker():
-    with FakeReceiver([(200, {}, "Success")]) as fake:
+    """The affiliate's tracker: down at first (so a postback is retried), then answering."""
+    with FakeReceiver([(503, {}, "Down for a moment"), (200, {}, "Success")]) as fake:
         yield fake
 
 
@@ -102,8 +105,105 @@ def _rotate_encryption_keys(settings, tmp_path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def run_the_day(app, network, settings, graph, tracker, tmp_path) -> dict[str, str]:
-    """Every entry point that handles a secret, once; returns the secrets used, by name."""
+OFFER_KEY = r'id="offer-key" readonly value="([^"]+)"'
+
+
+def owners_part(app, network, secrets: dict) -> None:
+    """The owner logs in (one typo first), makes an offer, uses the key, rotates it, sets Stripe's secret."""
+    owner, anyone = app.test_client(), app.test_client()
+    assert log_in(owner, "owner@example.com", OWNER_PASSWORD + "-typo").status_code == 401
+    assert log_in(owner, "owner@example.com", OWNER_PASSWORD).status_code == 302
+    secrets["offer key made on the page"] = _shown(OFFER_KEY, post_form(owner, "/owner/offers/new", NEW_OFFER))
+    assert ingest(anyone, network, "conversion", sale_body(None, payment="pi_before")).status_code in (201, 202)
+    old_key = network.offer_key
+    rotated = post_form(owner, "/owner/offers/susurra/key", {}, "/owner/offers/susurra")
+    secrets["offer key after rotation"] = network.offer_key = _shown(OFFER_KEY, rotated)
+    assert ingest(anyone, network, "conversion", sale_body(None, payment="pi_old"), key=old_key).status_code == 401
+    page = "/owner/offers/susurra/integrations/stripe"
+    saved = owner.post(f"{page}/secret", data={"csrf_token": csrf_of(owner, page), "value": SIGNING_SECRET})
+    assert saved.status_code == 302
+
+
+def affiliates_settings(affiliate, tracker) -> None:
+    """A postback URL with a password and an api_key in it, a pixel with its token, a test send of the form as
+    shown (masked; answered 503)."""
+    host = tracker.base.split("//")[1]
+    postback = f"http://tracker:{TRACKER_PASSWORD}@{host}/pb?subid={{clickid}}&api_key={TRACKER_API_KEY}"
+    for path, values in (
+        ("/settings/postback", {"save": "1", "url": postback}),
+        ("/settings/fb_capi", {"save": "1", "pixel_id": "1234567890", "access_token": PIXEL_TOKEN}),
+    ):
+        saved = affiliate.post(path, data={"csrf_token": csrf_of(affiliate, path), **values})
+        assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
+    shown = f"http://tracker:***@{host}/pb?subid={{clickid}}&api_key=***"
+    assert shown in html.unescape(affiliate.get("/settings/postback").get_data(as_text=True))
+    token = csrf_of(affiliate, "/settings/postback")
+    tested = affiliate.post("/settings/postback", data={"csrf_token": token, "send_test": "1", "url": shown})
+    assert "Down for a moment" in tested.get_data(as_text=True)
+
+
+def traffic(app, network, tracker, graph, clock) -> str:
+    """A click, an ingest call and Stripe's webhook (one forged call refused), sent by the worker to the
+    fakes (the tracker once failing, then again an hour later); returns the click's id."""
+    anyone = app.test_client()
+    click_id = click_id_of(click(anyone, network.ref, fbclid="IwAR-scan"))
+    assert ingest(anyone, network, "conversion", sale_body(click_id, payment="pi_after")).status_code == 201
+    payload = STRIPE_FIXTURE.read_text().replace("{{click_id}}", click_id)
+    for secret, status in ((SIGNING_SECRET[:-1] + "x", 400), (SIGNING_SECRET, 201)):
+        signed = stripe.WebhookSignature.generate_signature_header(payload, secret)
+        hook = anyone.post(
+            "/hooks/stripe/susurra",
+            data=payload.encode(),
+            headers={"Stripe-Signature": signed, "Content-Type": "application/json"},
+        )
+        assert hook.status_code == status, hook.get_data(as_text=True)
+    worker = Worker(app.extensions["affnet"], app=app, worker_id="scan-worker")
+    worker.run_once()
+    clock.advance(hours=1)
+    worker.run_once()
+    assert graph.requests and len(tracker.requests) >= 3, "the pixel's events and the postbacks, one retried"
+    assert any(TRACKER_API_KEY in request["raw_query"] for request in tracker.requests)
+    return click_id
+
+
+def stats_token(app, affiliate, click_id, secrets: dict) -> None:
+    """A stats token made on its page and used as ?token= and as a Bearer header, and a wrong one."""
+    anyone = app.test_client()
+    secrets["stats token"] = token = _shown(
+        r'id="made" readonly value="([^"]+)"', post_form(affiliate, "/tokens", {"name": "Keitaro"})
+    )
+    for asked, status in (
+        ({"query_string": {"token": token}}, 200),
+        ({"headers": {"Authorization": f"Bearer {token}"}}, 200),
+        ({"query_string": {"token": token[:-2] + "xx"}}, 401),
+    ):
+        with anyone.get("/api/affiliate/stats-api", **asked) as pulled:  # closed: it streams in an app context
+            assert pulled.status_code == status
+            assert status != 200 or click_id in pulled.get_data(as_text=True)
+
+
+def two_factor_and_reset(app, affiliate, secrets: dict) -> None:
+    """Two-factor set-up (a wrong code first), a log-in with a recovery code, a reset link used."""
+    post_form(affiliate, "/account/two-factor/start", {}, form_path="/account/two-factor")
+    with db.connection_context():
+        secrets["TOTP secret"] = totp = two_factor.secret_of(User.get(User.email == "aff@example.com"))
+    for code in (f"{(int(totp_code(totp)) + 1) % 1_000_000:06d}", totp_code(totp)):
+        enabled = post_form(affiliate, "/account/two-factor/enable", {"enable-code": code}, "/account/two-factor")
+    codes = _shown(r'<textarea id="recovery-codes"[^>]*>([^<]*)</textarea>', enabled).split()
+    secrets.update({f"recovery code {n}": code for n, code in enumerate(codes, 1)})
+    post_form(affiliate, "/logout", {}, "/account")
+    assert log_in(affiliate, "aff@example.com", AFFILIATE_PASSWORD).status_code == 302
+    assert post_form(affiliate, "/login/code", {"code": codes[0]}).status_code == 302
+
+    with db.connection_context():
+        secrets["password reset link"] = reset = users.reset_link_token(User.get(User.email == "aff@example.com"))
+    stranger = app.test_client()
+    new = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    assert post_form(stranger, f"/reset/{reset}", new).status_code == 302
+
+
+def run_the_day(app, network, settings, graph, tracker, clock, tmp_path) -> dict[str, str]:
+    """Every entry point that handles a secret; returns the secrets used, by name."""
     secrets = {
         "owner password": OWNER_PASSWORD,
         "affiliate password": AFFILIATE_PASSWORD,
@@ -117,74 +217,15 @@ def run_the_day(app, network, settings, graph, tracker, tmp_path) -> dict[str, s
     with db.connection_context():
         for user, password in ((network.advertiser, OWNER_PASSWORD), (network.affiliate, AFFILIATE_PASSWORD)):
             users.set_password(User.get_by_id(user.id), password)
-    owner, affiliate, anyone = app.test_client(), app.test_client(), app.test_client()
-
-    assert log_in(owner, "owner@example.com", OWNER_PASSWORD).status_code == 302
-    made = post_form(owner, "/owner/offers/new", NEW_OFFER)
-    secrets["offer key made on the page"] = _shown(r'id="offer-key" readonly value="([^"]+)"', made)
-    assert ingest(anyone, network, "conversion", sale_body(None, payment="pi_before")).status_code in (201, 202)
-    rotated = post_form(owner, "/owner/offers/susurra/key", {}, "/owner/offers/susurra")
-    secrets["offer key after rotation"] = network.offer_key = _shown(
-        r'id="offer-key" readonly value="([^"]+)"', rotated
-    )
-    page = "/owner/offers/susurra/integrations/stripe"
-    assert (
-        owner.post(f"{page}/secret", data={"csrf_token": csrf_of(owner, page), "value": SIGNING_SECRET}).status_code
-        < 400
-    )
-
+    owners_part(app, network, secrets)
+    affiliate = app.test_client()
     assert log_in(affiliate, "aff@example.com", AFFILIATE_PASSWORD).status_code == 302
-    postback = f"http://tracker:{TRACKER_PASSWORD}@{tracker.base.split('//')[1]}/pb?subid={{clickid}}&api_key={TRACKER_API_KEY}"
-    for path, values in (
-        ("/settings/postback", {"url": postback}),
-        ("/settings/fb_capi", {"pixel_id": "1234567890", "access_token": PIXEL_TOKEN}),
-    ):
-        saved = affiliate.post(path, data={"csrf_token": csrf_of(affiliate, path), "save": "1", **values})
-        assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
-    affiliate.get("/settings/postback")
-    affiliate.get("/deliveries")
-
-    click_id = click_id_of(click(anyone, network.ref, fbclid="IwAR-scan"))
-    assert ingest(anyone, network, "conversion", sale_body(click_id, payment="pi_after")).status_code == 201
-    payload = STRIPE_FIXTURE.read_text().replace("{{click_id}}", click_id)
-    signed = stripe.WebhookSignature.generate_signature_header(payload, SIGNING_SECRET)
-    hook = anyone.post(
-        "/hooks/stripe/susurra",
-        data=payload.encode(),
-        headers={"Stripe-Signature": signed, "Content-Type": "application/json"},
-    )
-    assert hook.status_code < 300, hook.get_data(as_text=True)
-    from affnet.worker import Worker
-
-    Worker(app.extensions["affnet"], app=app, worker_id="scan-worker").run_once()
-    assert tracker.requests and graph.requests, "both deliveries reached their fakes"
-    assert any(TRACKER_API_KEY in request["raw_query"] for request in tracker.requests)
-    affiliate.get("/deliveries")
-
-    made = post_form(affiliate, "/tokens", {"name": "Keitaro"})
-    secrets["stats token"] = token = _shown(r'id="made" readonly value="([^"]+)"', made)
-    for asked in ({"query_string": {"token": token}}, {"headers": {"Authorization": f"Bearer {token}"}}):
-        with anyone.get("/api/affiliate/stats-api", **asked) as pulled:  # closed: it streams in an app context
-            assert pulled.status_code == 200 and click_id in pulled.get_data(as_text=True)
-
-    post_form(affiliate, "/account/two-factor/start", {}, form_path="/account/two-factor")
-    with db.connection_context():
-        secrets["TOTP secret"] = totp = two_factor.secret_of(User.get(User.email == "aff@example.com"))
-    enabled = post_form(
-        affiliate, "/account/two-factor/enable", {"enable-code": totp_code(totp)}, "/account/two-factor"
-    )
-    codes = _shown(r'<textarea id="recovery-codes"[^>]*>([^<]*)</textarea>', enabled).split()
-    secrets.update({f"recovery code {n}": code for n, code in enumerate(codes, 1)})
-    post_form(affiliate, "/logout", {}, "/account")
-    assert log_in(affiliate, "aff@example.com", AFFILIATE_PASSWORD).status_code == 302
-    assert post_form(affiliate, "/login/code", {"code": codes[0]}).status_code == 302
-
-    with db.connection_context():
-        secrets["password reset link"] = reset = users.reset_link_token(User.get(User.email == "aff@example.com"))
-    stranger = app.test_client()
-    assert (
-        post_form(stranger, f"/reset/{reset}", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
-    )
+    affiliates_settings(affiliate, tracker)
+    click_id = traffic(app, network, tracker, graph, clock)
+    for path in ("/settings/postback", "/settings/fb_capi", "/deliveries", "/audit"):
+        assert affiliate.get(path).status_code == 200
+    stats_token(app, affiliate, click_id, secrets)
+    two_factor_and_reset(app, affiliate, secrets)
 
     old_keys = (settings.instance_path / KEYS_FILE).read_text().split()
     _rotate_encryption_keys(settings, tmp_path)
@@ -223,10 +264,10 @@ def fragments(secret: str) -> list[str]:
 
 
 def test_no_secret_reaches_a_log_line_or_a_table(
-    affnet_app, affnet_network, affnet_settings, graph, tracker, caplog, capfd, tmp_path
+    affnet_app, affnet_network, affnet_settings, graph, tracker, affnet_clock, caplog, capfd, tmp_path
 ):
     caplog.set_level(logging.DEBUG)
-    secrets = run_the_day(affnet_app, affnet_network, affnet_settings, graph, tracker, tmp_path)
+    secrets = run_the_day(affnet_app, affnet_network, affnet_settings, graph, tracker, affnet_clock, tmp_path)
     logged = every_log_line(caplog, capfd, affnet_settings.instance_path)
     stored = every_stored_value()
     assert len(logged) > 20 and len(stored) > 100, "the day was logged and stored"
