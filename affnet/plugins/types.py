@@ -85,7 +85,9 @@ class SettingField:
     """One field an affiliate fills in for a delivery kind or payout method.
 
     ``secret`` fields are encrypted at rest and shown only by their last four
-    characters; ``url`` fields are checked to be absolute http(s) URLs.
+    characters; ``url`` fields are checked to be absolute http(s) URLs, encrypted
+    at rest too (a URL may carry a password or an API key) and shown through
+    ``mask_url``.
     """
 
     name: str
@@ -147,7 +149,7 @@ class OutgoingDelivery:
 class DeliveryResult:
     """What happened to one delivery. ``outcome``: ``sent``; ``retry`` (a
     transient fault, tried again later with backoff); ``failed`` (permanent,
-    never retried). ``url`` must have secrets masked; ``response_excerpt`` is
+    never retried). ``url`` must have secrets masked (``mask_url``); ``response_excerpt`` is
     cut to 500 characters by the core. ``retry_after`` (seconds) overrides the
     backoff when the receiver asked for a delay."""
 
