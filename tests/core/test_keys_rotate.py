@@ -121,3 +121,16 @@ def test_a_sealed_url_is_reencrypted_and_reads_the_same_under_the_new_key_alone(
     assert after.startswith(setting_versions.SEALED) and after != before
     keyring.load(affnet_settings.instance_path)
     assert setting_versions.decrypt_values(SettingVersion.get_by_id(version.id).values)["url"] == POSTBACK_URL
+
+
+def test_rotate_seals_a_url_saved_in_clear_before_urls_were_sealed(affnet_settings, affnet_network, rotate):
+    version, _ = setting_versions.save(POSTBACK, affnet_network.affiliate, {"url": POSTBACK_URL})
+    SettingVersion.update(values={"url": POSTBACK_URL}).where(SettingVersion.id == version.id).execute()
+
+    result = rotate()
+
+    assert result.exit_code == 0 and json.loads(result.output)["reencrypted"] == 1, result.output
+    stored = SettingVersion.get_by_id(version.id).values["url"]
+    assert stored.startswith(setting_versions.SEALED) and "pa55-0042" not in stored
+    keyring.load(affnet_settings.instance_path)
+    assert setting_versions.decrypt_values(SettingVersion.get_by_id(version.id).values)["url"] == POSTBACK_URL

@@ -10,7 +10,8 @@ Secret fields are encrypted before they are stored (``fernet:``, shown by
 their last four characters). URL fields are encrypted too (``sealed:``): an
 affiliate's postback address may carry a password or an API key; they are
 shown, and audited, through ``mask_url``. A value without either prefix
-(saved before URLs were sealed) is read as it is.
+(a URL saved before URLs were sealed) is read as it is, and sealed by
+``affnet keys rotate``.
 """
 
 from dataclasses import dataclass
@@ -253,17 +254,25 @@ def history(kind_name: str, affiliate_id: int, participation_id: int | None) -> 
 
 
 def reencrypt_all() -> int:
-    """Re-encrypt every stored secret and URL under the first key; returns how many."""
+    """Re-encrypt every stored secret and URL under the first key, and seal
+    a URL still stored in clear (saved before URLs were sealed); returns how many."""
     count = 0
     for version in SettingVersion.select():
         changed = False
         values = dict(version.values)
         for name, value in values.items():
-            for prefix in (ENCRYPTED, SEALED):
-                if isinstance(value, str) and value.startswith(prefix):
-                    values[name] = prefix + keyring.rotate(value[len(prefix) :])
-                    changed = True
-                    count += 1
+            if not isinstance(value, str):
+                continue
+            if value.startswith(ENCRYPTED):
+                values[name] = ENCRYPTED + keyring.rotate(value[len(ENCRYPTED) :])
+            elif value.startswith(SEALED):
+                values[name] = SEALED + keyring.rotate(value[len(SEALED) :])
+            elif value.startswith(("http://", "https://")):
+                values[name] = SEALED + keyring.encrypt(value)
+            else:
+                continue
+            changed = True
+            count += 1
         if changed:
             SettingVersion.update(values=values).where(SettingVersion.id == version.id).execute()
     return count
