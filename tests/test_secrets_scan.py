@@ -21,6 +21,7 @@ from affnet.core.network import two_factor, users
 from affnet.core.storage.db import db
 from affnet.core.storage.models import ALL_MODELS, User
 from affnet.core.storage.secrets import KEYS_FILE
+from affnet.instance import SECRET_KEY_FILE
 from affnet.logs import BatchedLineHandler
 from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body, totp_code
 from affnet.worker import Worker
@@ -231,6 +232,7 @@ def run_the_day(app, network, settings, graph, tracker, clock, tmp_path) -> dict
     _rotate_encryption_keys(settings, tmp_path)
     new_keys = (settings.instance_path / KEYS_FILE).read_text().split()
     secrets.update({f"encryption key {n}": key for n, key in enumerate({*old_keys, *new_keys}, 1)})
+    secrets["the sessions' signing key"] = (settings.instance_path / SECRET_KEY_FILE).read_text().strip()
     return secrets
 
 
@@ -242,7 +244,7 @@ def every_log_line(caplog, capfd, instance: Path) -> list[str]:
     lines = [*captured.out.splitlines(), *captured.err.splitlines(), *caplog.text.splitlines()]
     lines += [record.getMessage() for record in caplog.records]
     for path in instance.rglob("*"):
-        if path.is_file() and path.name != KEYS_FILE:
+        if path.is_file() and path.name not in (KEYS_FILE, SECRET_KEY_FILE):
             lines += [f"{path.name}: {line}" for line in path.read_text(errors="replace").splitlines()]
     return lines
 
