@@ -79,6 +79,19 @@ def log_text(value: str, limit: int = 200) -> str:
     return repr(value[:limit])
 
 
+def quiet_request_handler():
+    """The development server's request handler without its own request
+    lines: they carry the query string (a stats token in ``?token=``) and a
+    reset link's token, and affnet's access log writes each request already."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietRequestHandler(WSGIRequestHandler):
+        def log_request(self, code="-", size="-") -> None:
+            pass
+
+    return QuietRequestHandler
+
+
 SECRET_ARGUMENT = re.compile(r"token|key|secret|pass|code|sig", re.IGNORECASE)
 
 

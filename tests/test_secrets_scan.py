@@ -5,14 +5,20 @@ set-up, `affnet keys rotate`), then every log line and every column of every tab
 secret used, one assertion per secret so that a failure names the secret and where it leaked."""
 
 import html
+import json
 import logging
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import affnet_fb_capi.plugin as fb_capi
 import affnet_keitaro.plugin as keitaro
 import affnet_stripe_ingest.plugin as stripe_plugin
 import pytest
+import requests
 import stripe
 from click.testing import CliRunner
 
@@ -23,10 +29,11 @@ from affnet.core.storage.models import ALL_MODELS, User
 from affnet.core.storage.secrets import KEYS_FILE
 from affnet.instance import SECRET_KEY_FILE
 from affnet.logs import BatchedLineHandler
-from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body, totp_code
+from affnet.testing import FakeReceiver, click, click_id_of, free_port, ingest, sale_body, totp_code
 from affnet.worker import Worker
 
 from .pages.conftest import csrf_of, log_in, post_form
+from .processes import Processes, wait_until, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -280,3 +287,45 @@ def test_no_secret_reaches_a_log_line_or_a_table(
             if hits:
                 leaks.append(f"the {name} is in the {where}: {hits[0][:300]}")
     assert not leaks, "\n".join(leaks)
+
+
+@pytest.mark.parametrize("command", [["run"], ["serve", "--no-worker"]])
+def test_the_servers_write_no_token_of_a_query_string_or_a_path(tmp_path, command):
+    """``affnet run`` (werkzeug's development server) and ``affnet serve`` (gunicorn) write their own
+    output besides affnet's access log: neither may write a stats token sent as ``?token=`` or a reset
+    link's token."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
+        "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"),
+        "AFFNET_SERVER_PORT": str(port),
+        "AFFNET_BASE_URL": f"http://127.0.0.1:{port}",
+        "AFFNET_LOG_LEVEL": "INFO",
+    }
+    env.pop("AFFNET_CONFIG", None)
+    affnet = [sys.executable, "-m", "affnet"]
+
+    def run(*args) -> dict:
+        done = subprocess.run(affnet + [*args, "--json"], env=env, cwd=tmp_path, check=True, capture_output=True)
+        return json.loads(done.stdout)
+
+    run("init")
+    affiliate = run("demo")["affiliates"][0]["email"]
+    token = run("tokens", "create", "--affiliate", affiliate, "--name", "scan")["token"]
+    reset = run("users", "reset-password", affiliate)["link"].rsplit("/", 1)[1]
+    processes = Processes(tmp_path)
+    try:
+        processes.start("server", affnet + command, env)
+        base = f"http://127.0.0.1:{port}"
+        wait_until_healthy([base])
+        assert requests.get(f"{base}/api/affiliate/stats-api", params={"token": token}, timeout=10).status_code == 200
+        assert requests.get(f"{base}/reset/{reset}", timeout=10).status_code == 200
+        log = tmp_path / "server.log"
+        wait_until(lambda: "path=/reset/" in log.read_text(errors="replace"), time.monotonic() + 10, "the access log")
+    finally:
+        processes.stop_all()
+    output = log.read_text(errors="replace")
+    assert "path=/api/affiliate/stats-api status=200" in output
+    assert token[:12] not in output and token[-12:] not in output, "the stats token is in the server's output"
+    assert reset[:12] not in output and reset[-12:] not in output, "the reset link's token is in the server's output"

@@ -20,7 +20,14 @@ def run(ctx, host, port):
     """The development server (one process, reloads nothing; no worker)."""
     settings = ctx.settings
     app = _app(ctx)
-    app.run(host=host or settings["server.host"], port=port or settings["server.port"], threaded=True)
+    from ..logs import quiet_request_handler
+
+    app.run(
+        host=host or settings["server.host"],
+        port=port or settings["server.port"],
+        threaded=True,
+        request_handler=quiet_request_handler(),
+    )
 
 
 @click.command()
