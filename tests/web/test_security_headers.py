@@ -5,6 +5,7 @@ HSTS and a Secure session cookie only over HTTPS; a proxy's headers trusted only
 import base64
 import hashlib
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -85,6 +86,18 @@ def test_no_page_has_an_inline_script_handler_style_or_javascript_url(every_page
             path,
             INLINE.search(answer.get_data(as_text=True)),
         )
+
+
+def test_no_template_has_an_inline_script_handler_style_or_javascript_url():
+    """Also the parts of pages the walk above does not reach (the /r 404 page has its own policy)."""
+    root = Path(__file__).resolve().parents[2]
+    templates = [
+        *(root / "affnet" / "web" / "templates" / "pages").rglob("*.html"),
+        *root.glob("plugins/*/affnet_*/**/*.html"),
+    ]
+    assert len(templates) > 30
+    for template in templates:
+        assert INLINE.search(template.read_text()) is None, (template, INLINE.search(template.read_text()))
 
 
 def test_the_charts_and_the_qr_code_draw_without_inline_styles():
