@@ -17,7 +17,11 @@ SAVED = "https://kt:pa55-w0rd@tracker.example/pb?subid={clickid}&api_key=k3y-004
             "https://t.example/p?token=***&Signature=***&pass=***&s=1",
         ),
         ("https://t.example/p?subid=a%20b&status=sale", "https://t.example/p?subid=a%20b&status=sale"),
-        ("https://kt@t.example/p", "https://kt@t.example/p"),
+        ("https://st_t0ken@t.example/p", "https://***@t.example/p"),
+        (
+            "https://t.example/p?q=a+b%26c&api%5Fkey=k&s={status}",
+            "https://t.example/p?q=a+b%26c&api%5Fkey=***&s={status}",
+        ),
     ],
 )
 def test_mask_url_hides_the_password_and_secret_looking_query_values(url, shown):
@@ -40,6 +44,11 @@ def test_a_masked_url_with_another_part_changed_keeps_the_secrets_and_the_change
 def test_a_secret_typed_in_place_of_the_mask_is_kept_as_typed():
     typed = mask_url(SAVED).replace("api_key=***", "api_key=new-k3y")
     assert unmask_url(typed, SAVED) == SAVED.replace("k3y-0042", "new-k3y")
+
+
+def test_a_masked_user_part_gets_the_saved_one_back():
+    saved = "https://st_t0ken@t.example/p?s={status}"
+    assert unmask_url(mask_url(saved), saved) == saved
 
 
 def test_a_mask_never_takes_the_password_of_another_user():

@@ -19,7 +19,7 @@ import os
 import re
 import secrets as _random
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -111,55 +111,66 @@ SECRET_NAME = re.compile(r"token|key|secret|pass|auth|sig|hash", re.IGNORECASE)
 MASK = "***"
 
 
+def _user_info(netloc: str) -> tuple[str | None, str]:
+    """(what is before the ``@``, or None without one; the host[:port])."""
+    user_info, at, host = netloc.rpartition("@")
+    return (user_info if at else None), host
+
+
+def _masked_pair(pair: str) -> str:
+    name, equals, value = pair.partition("=")
+    return f"{name}={MASK}" if equals and value and SECRET_NAME.search(unquote_plus(name)) else pair
+
+
 def mask_url(url: str) -> str:
-    """The URL fit for a page or a log: a password in the address, and the
-    values of query parameters named like a token, key, secret, password
-    or signature, as ``***``. A URL that cannot be read is shown as a
-    placeholder, never as it is."""
+    """The URL fit for a page or a log: the password in the address (or the
+    whole user part when it has no password: a token used as a user name),
+    and the values of query parameters named like a token, key, secret,
+    password or signature, as ``***``; every other character as it was. A
+    URL that cannot be read is shown as a placeholder, never as it is."""
     if "@" not in url and not SECRET_NAME.search(url.partition("?")[2]):
         return url  # nothing to hide (most postbacks): no need to take it apart
     try:
         parts = urlsplit(url)
-        password = parts.password
     except ValueError:
         return "(an unreadable URL)"
+    user_info, host = _user_info(parts.netloc)
     netloc = parts.netloc
-    if password:
-        user_info, _, host = netloc.rpartition("@")
-        netloc = user_info.split(":", 1)[0] + ":" + MASK + "@" + host
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = parts.query
-    if any(SECRET_NAME.search(name) for name, _ in pairs):
-        query = urlencode(
-            [(name, MASK if SECRET_NAME.search(name) else value) for name, value in pairs],
-            quote_via=quote,
-            safe="*{}",
-        )
+    if user_info:
+        user, colon, _ = user_info.partition(":")
+        netloc = (f"{user}:{MASK}" if colon else MASK) + "@" + host
+    query = "&".join(_masked_pair(pair) for pair in parts.query.split("&")) if parts.query else ""
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def unmask_url(given: str, saved: str) -> str:
     """``given`` (typed over a URL shown by ``mask_url``) with each ``***``
     that stands where ``saved`` had a secret put back: the password of the same
-    user, the value of a query parameter of the same name. Anything typed in
-    place of a ``***`` is kept as typed."""
+    user (or the user part), the value of a query parameter of the same name.
+    Anything typed in place of a ``***`` is kept as typed."""
     if MASK not in given or not saved:
         return given
     try:
         new, old = urlsplit(given), urlsplit(saved)
-        old_pairs = dict(parse_qsl(old.query, keep_blank_values=True))
-        netloc = new.netloc
-        if new.password == MASK and old.password and new.username == old.username:
-            user_info, _, host = netloc.rpartition("@")
-            netloc = user_info.split(":", 1)[0] + ":" + old.password + "@" + host
-        query = new.query
-        pairs = parse_qsl(new.query, keep_blank_values=True)
-        if any(value == MASK and name in old_pairs for name, value in pairs):
-            query = urlencode(
-                [(name, old_pairs[name] if value == MASK and name in old_pairs else value) for name, value in pairs],
-                quote_via=quote,
-                safe="{}",
-            )
     except ValueError:
         return given
+    (new_info, host), (old_info, _) = _user_info(new.netloc), _user_info(old.netloc)
+    netloc = new.netloc
+    if new_info and old_info:
+        user, colon, password = new_info.partition(":")
+        old_user, old_colon, old_password = old_info.partition(":")
+        if colon and password == MASK and old_colon and user == old_user:
+            netloc = f"{user}:{old_password}@{host}"
+        elif new_info == MASK and not old_colon:
+            netloc = f"{old_info}@{host}"
+    saved_values: dict[str, str] = {}
+    for pair in old.query.split("&"):
+        name, equals, value = pair.partition("=")
+        if equals:
+            saved_values.setdefault(name, value)
+    pairs = [pair.partition("=") for pair in new.query.split("&")] if new.query else []
+    query = "&".join(
+        f"{name}={saved_values[name]}" if equals and value == MASK and name in saved_values else name + equals + value
+        for name, equals, value in pairs
+    )
     return urlunsplit(new._replace(netloc=netloc, query=query))
