@@ -15,11 +15,15 @@ Every page (an HTML answer of the Flask app) carries:
   token (``/reset/<token>``); it never leaves for another site. Not
   ``no-referrer``: over HTTPS the CSRF check (Flask-WTF's strict mode)
   wants the page's own ``Referer`` on every POST.
-- ``X-Content-Type-Options: nosniff``, like every other answer.
+- ``X-Content-Type-Options: nosniff``, as on the Flask app's other
+  answers and the ingest API's.
 - ``Strict-Transport-Security: max-age=31536000`` when the request came
   over HTTPS. Behind a proxy that is what its ``X-Forwarded-Proto`` says,
   trusted only with ``behind_proxy`` set; never over plain HTTP, so a
   network tried out on ``http://`` is not locked to HTTPS by accident.
+
+A header the view set itself is kept: a plugin's route (``/hooks/…``)
+that answers HTML of its own may send its own policy.
 
 JSON and CSV answers (the stats API, plugin webhooks, static files) get
 ``nosniff`` (and HSTS over HTTPS), and no page policy. The ``/r`` 302 gets

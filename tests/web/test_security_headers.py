@@ -132,6 +132,14 @@ def test_every_answer_says_nosniff(every_page, affnet_app, affnet_network, peopl
         assert "Content-Security-Policy" not in others[name].headers, name
 
 
+def test_a_route_that_sets_its_own_policy_keeps_it(affnet_app):
+    own = "default-src 'none'; frame-ancestors 'none'"
+    affnet_app.add_url_rule("/hooks/own/page", "own_page", lambda: ("<p>own</p>", {"Content-Security-Policy": own}))
+    answer = affnet_app.test_client().get("/hooks/own/page")
+    assert answer.mimetype == "text/html" and answer.headers.getlist("Content-Security-Policy") == [own]
+    assert answer.headers["X-Frame-Options"] == "DENY"
+
+
 def test_the_landing_helper_stays_loadable_from_other_sites(affnet_client):
     answer = affnet_client.get("/static/affnet.js", headers={"Origin": "https://shop.example"})
     answer.close()
