@@ -60,11 +60,12 @@ def every_page(affnet_app, people):
             "the QR code",
             client.post(
                 "/account/two-factor/start",
-                data={"csrf_token": csrf_of(client, "/account/two-factor")},
+                data={"start-csrf_token": csrf_of(client, "/account/two-factor")},
                 follow_redirects=True,
             ),
         )
     )
+    assert 'class="qr"' in answers[-1][1].get_data(as_text=True)
     answers.append(("403", client.get("/admin")))
     assert all(answer.mimetype == "text/html" for _, answer in answers)
     assert sum(answer.status_code == 200 for _, answer in answers) >= 35, [(p, a.status_code) for p, a in answers]
