@@ -25,7 +25,7 @@ from .instance import load_flask_secret
 from .logs import access_writer, configure_logging, log_text, shown_path
 from .plugins.manager import check_plugin_config, get_plugin_manager, mount_routes
 from .web import api, tracking
-from .web import pages, security_headers, stats_api
+from .web import openapi, pages, security_headers, stats_api
 
 
 class PageSessions(SecureCookieSessionInterface):
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
     tracking.init_app(app, settings, services.spool)
     api.init_app(app, settings, services.recorder, services.limits)
     stats_api.init_app(app)
+    openapi.init_app(app, services)
     pages.init_app(app, settings)
     security_headers.init_app(app)
 

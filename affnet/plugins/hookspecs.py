@@ -135,3 +135,14 @@ def offer_integrations(offer, base_url):
     address, without a trailing ``/``. Build texts and code only: touch no
     database and call nobody. Never put a secret into a snippet: the offer
     key is shown once, so tell the owner where to put it instead."""
+
+
+@hookspec
+def openapi_paths():
+    """Return the OpenAPI 3.1 path items of the routes your ``register_routes``
+    mounts: a dict of path (``/hooks/<blueprint name>/...``, parameters as
+    ``{name}``) to path item. ``GET /api/openapi.json`` serves them with the
+    core's document, which a plugin's path items may reference
+    (``#/components/schemas/Error``, ``#/components/schemas/IngestAnswer``).
+    A path outside ``/hooks/``, or one already in the document, is logged
+    and left out. Keep the fragment as a JSON file in your package."""

@@ -148,6 +148,22 @@ def test_hook_translation_directories_adds_the_plugins_catalogs_to_the_pages(aff
     assert folders[0].endswith("affnet/translations") and sample_plugin.CATALOGS in folders[1:]
 
 
+class _DescribedPing:
+    from affnet import hookimpl
+
+    PING = {"get": {"summary": "pong", "responses": {"200": {"description": "pong"}}}}
+
+    @hookimpl
+    def openapi_paths(self):
+        return {"/hooks/sample/ping": self.PING}
+
+
+@pytest.mark.parametrize("affnet_plugins", [[sample_plugin, _DescribedPing()]])
+def test_hook_openapi_paths_adds_the_plugins_paths_to_the_served_document(affnet_client):
+    paths = affnet_client.get("/api/openapi.json").get_json()["paths"]
+    assert paths["/hooks/sample/ping"] == _DescribedPing.PING and "/api/ingest/conversion" in paths
+
+
 def test_every_hook_has_a_test_in_this_module():
     import inspect
 

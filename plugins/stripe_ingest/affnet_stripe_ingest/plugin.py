@@ -39,3 +39,10 @@ def offer_integrations(offer, base_url):
 @hookimpl
 def translation_directories():
     return [str(Path(__file__).parent / "translations")]
+
+
+@hookimpl
+def openapi_paths():
+    import json
+
+    return json.loads((Path(__file__).parent / "openapi.json").read_text())
