@@ -34,7 +34,7 @@ class TrackingLink:
         if method not in ("GET", "HEAD"):
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return [b""]
-        args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        args = dict(parse_qsl(_query(environ), keep_blank_values=True))
         route = tracking.find_route(args.get("ref", ""))
         if route is None:
             return self._not_found(environ, start_response, args.get("ref", "-"))
@@ -77,6 +77,20 @@ class TrackingLink:
         headers += _NOT_FOUND_HEADERS + ((HSTS,) if environ.get("wsgi.url_scheme") == "https" else ())
         start_response("404 Not Found", headers)
         return [_NOT_FOUND]
+
+
+def _query(environ) -> str:
+    """The query string as text. A server passes its raw bytes decoded as
+    latin-1 (PEP 3333): bytes sent unescaped (UTF-8 that a client did not
+    percent-encode) are read as UTF-8 instead, as Flask reads them, with
+    bytes that are not UTF-8 replaced (as ``parse_qsl`` does for escaped ones)."""
+    query = environ.get("QUERY_STRING", "")
+    if query.isascii():
+        return query
+    try:
+        return query.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a server that decoded it already
+        return query
 
 
 def init_app(app, settings, spool):
