@@ -1,8 +1,9 @@
 """No secret is ever written to a log or a table: a whole network's day through the real entry points
 (log-ins, an offer and its key rotated, ingest, Stripe's webhook, a pixel and a postback whose URL carries
 credentials, the worker sending both to local fakes, a stats token used both ways, a reset link, two-factor
-set-up, `affnet keys rotate`), then every log line and every column of every table is searched for each
-secret used, one assertion per secret so that a failure names the secret and where it leaked."""
+set-up, `affnet keys rotate`, and the failing paths of each), then every log line and every column of every
+table is searched for each secret used, each secret on its own, so that a failure names every secret that
+leaked and where. The servers' own output (`affnet run`, `affnet serve`) is read for tokens too."""
 
 import html
 import json
