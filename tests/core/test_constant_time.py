@@ -35,7 +35,7 @@ ALLOWED = {
     ("affnet/core/network/two_factor.py", "len(normal) != RECOVERY_LENGTH"): "the length every recovery code has",
     ("affnet/core/network/two_factor.py", 'User.totp_secret != ""'): "whether a secret is set at all",
     ("affnet/core/network/audit.py", "name in secret"): "a field's name in the set of secret fields' names",
-    ("affnet/core/storage/secrets.py", "new.password == MASK"): "the *** placeholder of a masked URL",
+    ("affnet/core/storage/secrets.py", "password == MASK"): "the *** placeholder of a masked URL",
     ("affnet/plugins/senders.py", "secret in text"): "masks our own secret in a message before it is logged",
     ("affnet/testing/helpers.py", "secret in str(value)"): "a test helper: looks for a secret stored in clear",
     ("plugins/fb_capi/affnet_fb_capi/plugin.py", "token != token.strip()"): "form validation of a token being saved",
