@@ -70,6 +70,28 @@ def test_a_refund_with_a_lone_surrogate_or_nul_answers_422_and_writes_nothing(
     assert nothing_written()
 
 
+@pytest.mark.parametrize("call", ["refund", "chargeback"])
+@pytest.mark.parametrize("blank", ["\x1d", "\x1c\x1f", "   ", "\u2028", "\x85"])
+def test_a_reversal_whose_payment_id_is_only_separators_or_spaces_answers_422_and_writes_nothing(
+    affnet_client, affnet_network, call, blank
+):
+    response = post_raw(affnet_client, affnet_network, json.dumps({"external_payment_id": blank}).encode(), call=call)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "external_payment_id" in response.get_json()["fields"]
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("blank", ["\x1d", "   ", "\u2028"])
+def test_a_sale_whose_payment_id_is_only_separators_or_spaces_answers_422_and_writes_nothing(
+    affnet_client, affnet_network, click_id, blank
+):
+    body = {**sale_body(click_id), "external_payment_id": blank}
+    response = post_raw(affnet_client, affnet_network, json.dumps(body).encode())
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "external_payment_id" in response.get_json()["fields"]
+    assert nothing_written()
+
+
 def test_text_with_letters_of_any_script_and_surrounding_spaces_is_still_accepted(
     affnet_client, affnet_network, click_id
 ):

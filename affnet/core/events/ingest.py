@@ -93,14 +93,18 @@ def _text(body, name, faults, required=False):
     if not isinstance(value, str):
         faults[name] = "must be a string"
         return None
-    value = value.strip()
+    value = value.strip()  # also takes separators (\x1c-\x1f, \x85, \u2028): what is left may be nothing
+    if not value:
+        if required:
+            faults[name] = "is required"
+        return None
     if _NOT_TEXT.search(value):
         faults[name] = "must be valid Unicode text without control characters"
         return None
     if len(value) > _TEXT_LIMIT:
         faults[name] = f"must be at most {_TEXT_LIMIT} characters"
         return None
-    return value or None
+    return value
 
 
 def _check_known(body, allowed, faults):
