@@ -71,7 +71,7 @@ class TrackingLink:
         self.log(f"method={environ.get('REQUEST_METHOD')} path=/r status=404 ref={ref[:64]!r}")
         fallback = self.settings["tracking.fallback_url"]
         if fallback:
-            start_response("302 Found", [("Location", fallback), ("Content-Length", "0")])
+            start_response("302 Found", [("Location", tracking.location_url(fallback)), ("Content-Length", "0")])
             return [b""]
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(_NOT_FOUND)))]
         headers += _NOT_FOUND_HEADERS + ((HSTS,) if environ.get("wsgi.url_scheme") == "https" else ())

@@ -24,7 +24,7 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus
 
 from .. import clock
 from ..storage.cache import TTLCache
@@ -78,8 +78,7 @@ class Route:
     def redirect_parts(self) -> tuple[str, str]:
         """The landing URL split around its click id, worked out once per route:
         ``prefix + click_id + suffix`` is ``landing_url_with_click``."""
-        marker = "CLICKIDMARKER"
-        return tuple(landing_url_with_click(self.landing_url, marker).split(marker, 1))
+        return _redirect_parts(self.landing_url)
 
     def redirect_to(self, click_id: str) -> str:
         prefix, suffix = self.redirect_parts
@@ -248,9 +247,31 @@ def record_click(route: Route, args, **request_facts) -> dict:
 
 
 def landing_url_with_click(landing_url: str, click_id: str) -> str:
-    """The landing URL with ``click_id`` added (replacing one already there);
-    the landing's other query parameters are kept."""
-    parts = urlsplit(landing_url)
-    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "click_id"]
-    query.append(("click_id", click_id))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+    """The landing URL with ``click_id`` added last to its query (replacing
+    one already there), as ``location_url`` sends it; the landing's own
+    query is kept as written (a signed landing URL stays valid)."""
+    prefix, suffix = _redirect_parts(landing_url)
+    return prefix + click_id + suffix
+
+
+def _redirect_parts(landing_url: str) -> tuple[str, str]:
+    url, hash_, fragment = location_url(landing_url).partition("#")
+    base, _, query = url.partition("?")
+    kept = [piece for piece in query.split("&") if piece and unquote_plus(piece.split("=", 1)[0]) != "click_id"]
+    return f"{base}?{''.join(piece + '&' for piece in kept)}click_id=", hash_ + fragment
+
+
+_URL_DROPS = str.maketrans("", "", "\t\r\n")
+_URL_TRIMS = "".join(map(chr, range(33)))
+_PRINTABLE_ASCII = "".join(map(chr, range(33, 127)))
+
+
+def location_url(url: str) -> str:
+    """``url`` as a ``Location`` header can carry it, leading where a browser
+    given ``url`` goes: tabs and line breaks dropped and C0 controls and
+    spaces stripped around it (browsers do both), every other character that
+    is not printable ASCII (a space, a NUL, "ñ", "€", a host in Unicode)
+    percent-encoded as UTF-8. Printable ASCII, escapes included, is kept.
+    Landing and fallback URLs are typed by people: a character outside
+    latin-1 or a control in a header is a 500 from the server."""
+    return quote(url.translate(_URL_DROPS).strip(_URL_TRIMS), safe=_PRINTABLE_ASCII)
