@@ -9,6 +9,7 @@ from affnet.core.storage.models import (
     AuditEntry,
     Click,
     ClickRollup,
+    Event,
     NetworkSecret,
     NetworkSetting,
     PasswordReset,
@@ -21,7 +22,7 @@ from affnet.core.storage.models import (
     WebhookCall,
     WorkerHeartbeat,
 )
-from affnet.testing import click, click_id_of, load_clicks
+from affnet.testing import click, click_id_of, ingest, load_clicks, sale_body
 
 
 def test_a_migrated_database_is_at_the_latest_version(affnet_app):
@@ -93,6 +94,8 @@ def _undo_steps_after(version: int):
     migrator = migrations.SchemaMigrator.from_database(db.obj)
     if not is_postgres():
         db.execute_sql("PRAGMA foreign_keys = OFF")  # SQLite drops a column by copying its table
+    if version < 9 and is_postgres():
+        db.execute_sql('ALTER TABLE "event" ALTER COLUMN "dedup_key" TYPE VARCHAR(255)')
     if version < 8:
         run(migrator.drop_column("click", "is_over_limit"))
     if version < 7:
@@ -216,3 +219,15 @@ def test_a_version_7_database_migrated_keeps_its_clicks_and_flags_none_over_the_
     SchemaVersion.update(version=7).execute()
     assert migrations.migrate(progress=lambda line: None) == (7, migrations.LATEST)
     assert [(row.ip, row.is_over_limit) for row in Click.select()] == [("127.0.0.1", False)]
+
+
+def test_a_version_8_database_migrated_keeps_its_events_and_takes_the_longest_refund_ids(affnet_app, affnet_network):
+    client = affnet_app.test_client()
+    click_id = click_id_of(click(client, affnet_network.ref))
+    assert ingest(client, affnet_network, "conversion", sale_body(click_id, payment="pi_1")).status_code == 201
+    _undo_steps_after(8)
+    SchemaVersion.update(version=8).execute()
+    assert migrations.migrate(progress=lambda line: None) == (8, migrations.LATEST)
+    refund = {"external_payment_id": "pi_1", "amount": "1.00", "refund_id": "r" * 255}
+    assert ingest(client, affnet_network, "refund", refund).status_code == 201
+    assert [event.dedup_key for event in Event.select().order_by(Event.id)] == ["pay:pi_1", "refund:pi_1:" + "r" * 255]

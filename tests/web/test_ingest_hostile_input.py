@@ -92,6 +92,22 @@ def test_a_sale_whose_payment_id_is_only_separators_or_spaces_answers_422_and_wr
     assert nothing_written()
 
 
+def test_ids_as_long_as_the_api_takes_are_recorded_and_their_repeats_found(affnet_client, affnet_network, click_id):
+    payment, refund = "p" * 255, "r" * 255
+    for body, call, status in [
+        ({**sale_body(click_id), "external_payment_id": payment}, "conversion", 201),
+        ({**sale_body(click_id), "external_payment_id": payment, "test": True}, "conversion", 201),
+        ({"event": "lead", "user_ref": "u" * 255}, "conversion", 201),
+        ({"external_payment_id": payment, "amount": "1.00", "refund_id": refund}, "refund", 201),
+        ({"external_payment_id": "q" * 255, "refund_id": refund}, "chargeback", 202),
+    ]:
+        first = post_raw(affnet_client, affnet_network, json.dumps(body).encode(), call=call)
+        assert first.status_code == status, first.get_data(as_text=True)
+        again = post_raw(affnet_client, affnet_network, json.dumps(body).encode(), call=call)
+        assert again.status_code == 200 and again.get_json()["txid"] == first.get_json()["txid"]
+    assert Event.select().count() == 5
+
+
 def test_text_with_letters_of_any_script_and_surrounding_spaces_is_still_accepted(
     affnet_client, affnet_network, click_id
 ):

@@ -156,6 +156,12 @@ def _clicks_over_limit(migrator, database):
     database.execute_sql('ALTER TABLE "click" ADD COLUMN "is_over_limit" BOOLEAN NOT NULL DEFAULT FALSE')
 
 
+def _long_dedup_keys(migrator, database):
+    """An event's idempotency key holds the longest ids the ingest API takes (a refund's holds two of them)."""
+    if is_postgres():  # SQLite never held a VARCHAR to its length
+        database.execute_sql('ALTER TABLE "event" ALTER COLUMN "dedup_key" TYPE TEXT')
+
+
 STEPS = [
     (1, _initial),
     (2, _leaner_indexes),
@@ -165,6 +171,7 @@ STEPS = [
     (6, _payouts),
     (7, _pages_for_everyone),
     (8, _clicks_over_limit),
+    (9, _long_dedup_keys),
 ]
 LATEST = STEPS[-1][0]
 

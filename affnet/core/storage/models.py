@@ -229,7 +229,7 @@ class Event(BaseModel):
     offer = ForeignKeyField(Offer, backref="events", index=False)  # indexed first in (offer, dedup_key)
     kind = CharField(choices=[(kind, kind) for kind in EVENT_KINDS])
     status = CharField()
-    dedup_key = CharField()
+    dedup_key = TextField()  # a refund's holds its payment's id and its own, 255 characters each
     participation = ForeignKeyField(Participation, null=True, backref="events")
     affiliate = ForeignKeyField(User, null=True, index=False)  # indexed first in (affiliate, occurred_at, txid)
     click = ForeignKeyField(Click, null=True)
