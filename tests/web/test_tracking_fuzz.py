@@ -379,10 +379,14 @@ def test_utf8_sent_unescaped_in_the_query_is_stored_as_the_text_it_encodes(affne
     assert (row.s1, row.s2, row.clickid) == ("café", "\ufffd", "€1")
 
 
+SPANISH_LANDING = "https://susurra.example/señal/€?lang=en"
+
+
 @pytest.fixture
 def served(tmp_path):
     """``affnet serve`` (gunicorn and the worker) on a new SQLite instance with
-    the demo network; yields its address, a live ref and the database's path."""
+    the demo network, its offer's landing in Spanish ("señal") with a "€";
+    yields its port, a live ref and the database's path."""
     from tests.processes import Processes, wait_until
 
     port = free_port()
@@ -398,6 +402,8 @@ def served(tmp_path):
     affnet = [sys.executable, "-m", "affnet"]
     subprocess.run(affnet + ["init", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True)
     demo = subprocess.run(affnet + ["demo", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    edit = ["offers", "edit", "susurra", "--landing-url", SPANISH_LANDING]
+    subprocess.run(affnet + edit, env=env, cwd=tmp_path, check=True, capture_output=True)
     processes = Processes(tmp_path)
     try:
         processes.start("serve", affnet + ["serve"], env)
@@ -453,7 +459,7 @@ def test_raw_hostile_requests_to_a_real_server_never_answer_500_nor_carry_an_inj
     headers = [line.split(b": ", 1) for line in lines]
     assert all(len(pair) == 2 and b"\n" not in line and b"\r" not in line for pair, line in zip(headers, lines))
     [location] = [value for name, value in headers if name.lower() == b"location"]
-    assert location.startswith(b"https://susurra.example/start?lang=en&click_id=")
+    assert location.startswith(b"https://susurra.example/se%C3%B1al/%E2%82%AC?lang=en&click_id=")
     [cookie] = [value for name, value in headers if name.lower() == b"set-cookie"]
     click_id = cookie.split(b";")[0].split(b"=", 1)[1].decode()
     assert location.endswith(b"click_id=" + click_id.encode())
