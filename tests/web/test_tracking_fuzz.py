@@ -271,7 +271,7 @@ hostile_example = dict(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(**common)
 @example(**hostile_example)
 def test_any_request_to_r_answers_302_to_the_landing_404_or_405_and_its_click_is_stored(
@@ -281,7 +281,7 @@ def test_any_request_to_r_answers_302_to_the_landing_404_or_405_and_its_click_is
 
 
 @pytest.mark.parametrize("affnet_config", [{"tracking.fallback_url": FALLBACK}])
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(**common)
 @example(**{**hostile_example, "ref_key": ("fragment", "\r\n")})
 def test_with_a_fallback_url_a_ref_that_leads_nowhere_goes_there_and_nowhere_else(
@@ -291,7 +291,7 @@ def test_with_a_fallback_url_a_ref_that_leads_nowhere_goes_there_and_nowhere_els
 
 
 @pytest.mark.parametrize("affnet_config", [{"behind_proxy": True}])
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(**common)
 @example(**{**hostile_example, "forwarded": {"X-Forwarded-For": "a\x00" * 300, "X-Forwarded-Proto": "https\r\n"}})
 def test_behind_a_proxy_what_it_says_of_the_client_never_moves_the_redirect_and_is_stored_clipped(
@@ -312,6 +312,7 @@ landing_urls = st.builds(
 )
 _BROWSER_DROPS = str.maketrans("", "", "\t\r\n")  # a browser drops these anywhere in a URL
 _BROWSER_TRIMS = "".join(map(chr, range(33)))  # and strips C0 controls and spaces around it
+_PRINTABLE = "".join(map(chr, range(33, 127)))
 
 
 def _assert_redirects_to(location: str, landing: str, click_id: str):
@@ -328,9 +329,6 @@ def _assert_redirects_to(location: str, landing: str, click_id: str):
         assert location == expected
     assert location.split("?", 1)[0] == quote(base, safe=_PRINTABLE)
     assert unquote(location) == unquote(expected)
-
-
-_PRINTABLE = "".join(map(chr, range(33, 127)))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -370,7 +368,7 @@ def test_a_fallback_url_with_text_that_is_not_ascii_is_sent_percent_encoded(affn
 def test_utf8_sent_unescaped_in_the_query_is_stored_as_the_text_it_encodes(affnet_app, links):
     """A server hands ``/r`` the raw bytes of the query as latin-1; "é" sent
     unescaped is stored as "é" (not "Ã©"), bytes that are not UTF-8 as "\ufffd"."""
-    refs, landings = links
+    refs, _ = links
     query = b"ref=" + refs["live"].encode() + b"&s1=caf\xc3\xa9&s2=\xff&clickid=\xe2\x82\xac1"
     status, headers, _ = _request(affnet_app, "GET", query, {"User-Agent": "Mozilla/5.0"})
     assert status.startswith("302 ")
