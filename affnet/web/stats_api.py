@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 from datetime import date, datetime, timedelta, UTC
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from werkzeug.exceptions import HTTPException
 
 from ..core.network import api_tokens
 from ..core.storage.rate_limits import rates
@@ -256,5 +257,16 @@ def report():
     return Response(result.as_csv(), mimetype="text/csv")
 
 
+def _json_routing_error(exc: HTTPException):
+    """A wrong method or path under ``/api/`` or ``/hooks/`` answers the API's JSON error body (with its
+    ``Allow``), not an HTML page; every other path keeps Flask's answer."""
+    if not request.path.startswith(("/api/", "/hooks/")):
+        return exc
+    response = _error(exc.code or 500, exc.description or exc.name)
+    response.headers.update({name: value for name, value in exc.get_headers() if name.lower() != "content-type"})
+    return response
+
+
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _json_routing_error)

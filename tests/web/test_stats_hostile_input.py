@@ -169,3 +169,26 @@ def test_a_flask_route_that_meets_a_closed_connection_answers_503_json(affnet_cl
     response = affnet_client.get(STATS, query_string={"token": token})
     assert response.status_code == 503 and response.is_json, response.get_data(as_text=True)
     assert response.get_json()["error"].startswith("the database is unavailable")
+
+
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        ("POST", STATS, 405),
+        ("DELETE", REPORT, 405),
+        ("PUT", "/api/openapi.json", 405),
+        ("GET", "/api/affiliate/nothing", 404),
+        ("GET", "/hooks/nothing/here", 404),
+    ],
+)
+def test_a_wrong_method_or_path_under_the_api_answers_the_json_error_body(affnet_client, method, path, status):
+    response = affnet_client.open(path, method=method)
+    assert response.status_code == status and response.mimetype == "application/json"
+    assert set(response.get_json()) == {"error", "fields"} and response.get_json()["error"]
+    if status == 405:
+        assert "GET" in response.headers["Allow"]
+
+
+def test_a_missing_page_is_still_a_page(affnet_client):
+    response = affnet_client.get("/no-such-page")
+    assert response.status_code == 404 and response.mimetype == "text/html"
