@@ -2,8 +2,9 @@
 Stripe plugin enabled, every operation of ``/api/openapi.json`` is called
 with generated input (valid and invalid), with a real offer key, stats token
 and Stripe signing secret so that calls go past authentication. No answer
-may be a server error, and every answer (status, content type, body,
-headers) must be one the document describes.
+may be a server error, every answer (status, content type, body, headers)
+must be one the document describes, and a method it does not name answers
+405 with Allow.
 """
 
 import os
@@ -31,6 +32,7 @@ CHECKS = (
     "content_type_conformance",
     "response_schema_conformance",
     "response_headers_conformance",
+    "unsupported_method",
 )
 MAX_EXAMPLES = 25
 RUN_SECONDS = 60
