@@ -123,6 +123,12 @@ def create_app(settings: Settings | None = None, extra_plugins=(), load_entrypoi
     for failure in DATABASE_ERRORS:  # register_error_handler takes one class at a time
         app.register_error_handler(failure, _database_down)
 
+    @app.errorhandler(UnicodeDecodeError)
+    def _undecodable(_error):
+        """A query string that is not UTF-8 (gunicorn refuses such a request line; other servers pass it, and
+        werkzeug's ``request.args`` raises): the caller's fault, answered 400, never 500."""
+        return api.error_body("the query string is not valid UTF-8"), 400
+
     @app.get("/healthz")
     def healthz():
         try:

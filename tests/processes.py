@@ -75,7 +75,7 @@ def wait_until_healthy(servers, seconds=30):
     def healthy(server):
         try:
             return requests.get(server + "/healthz", timeout=2).status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer in time
             return False
 
     wait_until(lambda: all(healthy(server) for server in servers), time.monotonic() + seconds, "the servers' /healthz")
