@@ -94,6 +94,10 @@ def _slugify(name: str) -> str:
 
 
 def _check_landing_url(url: str) -> str:
+    """An absolute http(s) URL without control characters (a NUL cannot be stored on PostgreSQL, and a
+    browser would drop a line break or a tab the page shows)."""
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in url or ""):
+        raise AccountError("the landing URL must not hold control characters (tabs, line breaks, NUL)")
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise AccountError(f"landing URL {url!r} must be an absolute http:// or https:// URL")
