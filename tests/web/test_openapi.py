@@ -7,6 +7,7 @@ does not answer: with the bundled plugins enabled and with none.
 """
 
 import configparser
+import json
 import logging
 import re
 from pathlib import Path
@@ -153,3 +154,16 @@ def test_the_documented_currencies_are_the_ones_the_ingest_api_takes():
     document = build_document(_manager(), "https://net.example")
     currency = document["components"]["schemas"]["ConversionCall"]["properties"]["currency"]
     assert currency["enum"] == sorted(_MINOR_UNITS)
+
+
+@pytest.mark.parametrize("path", ["/api/affiliate/stats-api", "/api/affiliate/report"])
+def test_a_query_string_that_is_not_utf8_answers_a_documented_400(affnet_app, affnet_client, path):
+    from werkzeug.test import EnvironBuilder
+
+    document = affnet_client.get("/api/openapi.json").get_json()
+    environ = EnvironBuilder(path=path).get_environ()
+    environ["QUERY_STRING"] = "token=\xff"  # the byte 0xff, as a WSGI server hands it over (latin-1)
+    answered = []
+    body = b"".join(affnet_app(environ, lambda status, headers: answered.append(status)))
+    assert answered == ["400 BAD REQUEST"] and set(json.loads(body)) == {"error", "fields"}
+    assert "400" in document["paths"][path]["get"]["responses"]
