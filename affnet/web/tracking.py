@@ -76,7 +76,7 @@ class TrackingLink:
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(_NOT_FOUND)))]
         headers += _NOT_FOUND_HEADERS + ((HSTS,) if environ.get("wsgi.url_scheme") == "https" else ())
         start_response("404 Not Found", headers)
-        return [_NOT_FOUND]
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else _NOT_FOUND]  # HEAD: the headers only
 
 
 def _query(environ) -> str:

@@ -28,6 +28,17 @@ def test_unknown_ref_answers_an_html_404(affnet_client, affnet_network):
     assert Click.select().count() == 0
 
 
+def test_head_of_an_unknown_ref_answers_404_headers_without_a_body(affnet_app):
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(path="/r", method="HEAD", query_string="ref=nope").get_environ()
+    answered = []
+    body = b"".join(affnet_app(environ, lambda status, headers: answered.append((status, dict(headers)))))
+    ((status, headers),) = answered
+    assert (status, body) == ("404 Not Found", b"")
+    assert int(headers["Content-Length"]) > 0  # the length a GET's page has, as HEAD should say
+
+
 @pytest.mark.parametrize("status", ["pending", "rejected", "paused"])
 def test_unapproved_or_paused_ref_answers_404(affnet_client, affnet_network, status):
     accounts.set_participation_status(affnet_network.participation, status)
