@@ -106,33 +106,30 @@ def plugin_report(enabled) -> tuple[list[dict], list[str]]:
     return rows, [name for name in enabled if name not in available]
 
 
-def call_isolated(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list:
-    """Call a hook one implementation at a time; one that raises is logged
-    and skipped. Returns the results of the others."""
+def results_by_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list[tuple[str, object]]:
+    """(plugin name, result) of each implementation of a hook, in the order the plugins were registered,
+    each called on its own: one that raises is logged and left out."""
     results = []
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
         try:
             result = impl.function(**{name: kwargs[name] for name in impl.argnames})
         except Exception:
             log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
             continue
-        if result is not None:
-            results.append(result)
+        results.append((impl.plugin_name, result))
     return results
+
+
+def call_isolated(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list:
+    """Call a hook one implementation at a time, in pluggy's order (the last registered first); one that
+    raises is logged and skipped. Returns the results of the others that are not None."""
+    return [result for _, result in reversed(results_by_plugin(pm, hook_name, **kwargs)) if result is not None]
 
 
 def declared_by_plugins(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, object]]:
     """(plugin name, item) for every item that the implementations of a
     "list what you offer" hook return; one that raises is logged and left out."""
-    declared = []
-    for impl in getattr(pm.hook, hook_name).get_hookimpls():
-        try:
-            items = impl.function() or []
-        except Exception:
-            log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
-            continue
-        declared.extend((impl.plugin_name, item) for item in items)
-    return declared
+    return [(name, item) for name, items in results_by_plugin(pm, hook_name) for item in items or []]
 
 
 def declared_by_name(pm: pluggy.PluginManager, hook_name: str) -> tuple[dict, dict]:

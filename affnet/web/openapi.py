@@ -14,6 +14,8 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify
 
+from ..plugins.manager import results_by_plugin
+
 log = logging.getLogger("affnet.plugins")
 CORE_DOCUMENT = Path(__file__).with_name("openapi.json")
 
@@ -29,20 +31,15 @@ def build_document(pm, base_url: str) -> dict:
     document = core_document()
     document["servers"] = [{"url": base_url.rstrip("/") or "/"}]
     paths = document["paths"]
-    for impl in pm.hook.openapi_paths.get_hookimpls():
-        try:
-            given = impl.function()
-        except Exception:
-            log.exception("plugin %s failed in openapi_paths", impl.plugin_name)
-            continue
+    for plugin, given in results_by_plugin(pm, "openapi_paths"):
         if not isinstance(given, dict):
-            log.error("plugin %s: openapi_paths must return a dict of path items (got %r)", impl.plugin_name, given)
+            log.error("plugin %s: openapi_paths must return a dict of path items (got %r)", plugin, given)
             continue
         for path, item in given.items():
             if not isinstance(path, str) or not path.startswith("/hooks/") or not isinstance(item, dict):
-                log.error("plugin %s: openapi path %r is not under /hooks/ or not a path item", impl.plugin_name, path)
+                log.error("plugin %s: openapi path %r is not under /hooks/ or not a path item", plugin, path)
             elif path in paths:
-                log.error("plugin %s: openapi path %r is in the document already", impl.plugin_name, path)
+                log.error("plugin %s: openapi path %r is in the document already", plugin, path)
             else:
                 paths[path] = copy.deepcopy(item)
     return document
