@@ -53,6 +53,38 @@ class Processes:
         )
 
 
+class Instance:
+    """A new SQLite instance in ``folder``, driven as an operator drives one: by ``python -m affnet``
+    commands (``affnet``), with the environment they share (``env``), served on ``port``."""
+
+    def __init__(self, folder, log_level: str = "WARNING"):
+        import sys
+
+        from affnet.testing import free_port
+
+        self.folder = folder
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.command = [sys.executable, "-m", "affnet"]
+        self.env = {name: value for name, value in os.environ.items() if name != "AFFNET_CONFIG"}
+        self.env.update(
+            AFFNET_DATABASE_URL=f"sqlite:///{folder}/affnet.db",
+            AFFNET_INSTANCE_PATH=str(folder / "instance"),
+            AFFNET_SERVER_PORT=str(self.port),
+            AFFNET_BASE_URL=self.base,
+            AFFNET_LOG_LEVEL=log_level,
+        )
+
+    def json(self, *args) -> dict:
+        """Run ``affnet ARGS --json``; returns what it printed."""
+        import json
+
+        done = subprocess.run(
+            [*self.command, *args, "--json"], env=self.env, cwd=self.folder, check=True, capture_output=True
+        )
+        return json.loads(done.stdout)
+
+
 def own_control_socket(path) -> list[str]:
     """gunicorn 25.1+ opens a control socket at one default path per user:
     two instances on one host each need their own."""

@@ -6,12 +6,8 @@ table is searched for each secret used, each secret on its own, so that a failur
 leaked and where. The servers' own output (`affnet run`, `affnet serve`) is read for tokens too."""
 
 import html
-import json
 import logging
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,11 +26,11 @@ from affnet.core.storage.models import ALL_MODELS, User
 from affnet.core.storage.secrets import KEYS_FILE
 from affnet.instance import SECRET_KEY_FILE
 from affnet.logs import BatchedLineHandler
-from affnet.testing import FakeReceiver, click, click_id_of, free_port, ingest, sale_body, totp_code
+from affnet.testing import FakeReceiver, click, click_id_of, ingest, sale_body, totp_code
 from affnet.worker import Worker
 
 from .pages.conftest import csrf_of, log_in, post_form
-from .processes import Processes, wait_until, wait_until_healthy
+from .processes import Instance, Processes, wait_until, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -295,21 +291,8 @@ def test_the_servers_write_no_token_of_a_query_string_or_a_path(tmp_path, comman
     """``affnet run`` (werkzeug's development server) and ``affnet serve`` (gunicorn) write their own
     output besides affnet's access log: neither may write a stats token sent as ``?token=`` or a reset
     link's token."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
-        "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"),
-        "AFFNET_SERVER_PORT": str(port),
-        "AFFNET_BASE_URL": f"http://127.0.0.1:{port}",
-        "AFFNET_LOG_LEVEL": "INFO",
-    }
-    env.pop("AFFNET_CONFIG", None)
-    affnet = [sys.executable, "-m", "affnet"]
-
-    def run(*args) -> dict:
-        done = subprocess.run(affnet + [*args, "--json"], env=env, cwd=tmp_path, check=True, capture_output=True)
-        return json.loads(done.stdout)
+    instance = Instance(tmp_path, log_level="INFO")
+    run, affnet, env, port = instance.json, instance.command, instance.env, instance.port
 
     run("init")
     affiliate = run("demo")["affiliates"][0]["email"]

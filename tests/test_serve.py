@@ -1,7 +1,6 @@
 """`affnet serve` as a new user meets it: gunicorn and the worker on a fresh
 instance with the demo network, driven over real HTTP."""
 
-import json
 import os
 import signal
 import subprocess
@@ -13,24 +12,15 @@ import pytest
 from affnet.testing import free_port
 import requests
 
+from .processes import Instance
+
 
 @pytest.fixture
 def served(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
-        "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"),
-        "AFFNET_SERVER_PORT": str(port),
-        "AFFNET_BASE_URL": f"http://127.0.0.1:{port}",
-        "AFFNET_LOG_LEVEL": "WARNING",
-    }
-    env.pop("AFFNET_CONFIG", None)
-    affnet = [sys.executable, "-m", "affnet"]
-    subprocess.run(affnet + ["init", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True)
-    demo = json.loads(
-        subprocess.run(affnet + ["demo", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True).stdout
-    )
+    instance = Instance(tmp_path)
+    instance.json("init")
+    demo = instance.json("demo")
+    env, affnet, port = instance.env, instance.command, instance.port
     server = subprocess.Popen(
         affnet + ["serve"],
         env=env,

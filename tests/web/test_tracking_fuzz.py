@@ -11,13 +11,10 @@ The properties call the WSGI app with a hand-made environ, so the bytes reach
 ``affnet serve``."""
 
 import io
-import json
-import os
 import re
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from urllib.parse import parse_qsl, quote, quote_from_bytes, unquote, urlsplit
 
@@ -28,7 +25,7 @@ from hypothesis import HealthCheck, example, given, reject, settings, strategies
 from affnet.core.clicks import tracking
 from affnet.core.network import accounts
 from affnet.core.storage.models import Click
-from affnet.testing import free_port, load_clicks
+from affnet.testing import load_clicks
 
 # A landing with a query of its own (an escaped "&", an empty value, a "+") and a fragment.
 LANDING = "https://shop.example/p/a%20b?lang=en&utm=a%26b&empty=&q=1+2#plans/x?y=1"
@@ -385,28 +382,24 @@ def served(tmp_path):
     """``affnet serve`` (gunicorn and the worker) on a new SQLite instance with
     the demo network, its offer's landing in Spanish ("señal") with a "€";
     yields its port, a live ref and the database's path."""
-    from tests.processes import Processes, wait_until
+    from tests.processes import Instance, Processes, wait_until
 
-    port = free_port()
-    env = {
-        **os.environ,
-        "AFFNET_DATABASE_URL": f"sqlite:///{tmp_path}/affnet.db",
-        "AFFNET_INSTANCE_PATH": str(tmp_path / "instance"),
-        "AFFNET_SERVER_PORT": str(port),
-        "AFFNET_BASE_URL": f"http://127.0.0.1:{port}",
-        "AFFNET_LOG_LEVEL": "WARNING",
-    }
-    env.pop("AFFNET_CONFIG", None)
-    affnet = [sys.executable, "-m", "affnet"]
-    subprocess.run(affnet + ["init", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True)
-    demo = subprocess.run(affnet + ["demo", "--json"], env=env, cwd=tmp_path, check=True, capture_output=True)
-    edit = ["offers", "edit", "susurra", "--landing-url", SPANISH_LANDING]
-    subprocess.run(affnet + edit, env=env, cwd=tmp_path, check=True, capture_output=True)
+    instance = Instance(tmp_path)
+    instance.json("init")
+    demo = instance.json("demo")
+    subprocess.run(
+        [*instance.command, "offers", "edit", "susurra", "--landing-url", SPANISH_LANDING],
+        env=instance.env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    env, affnet, port = instance.env, instance.command, instance.port
     processes = Processes(tmp_path)
     try:
         processes.start("serve", affnet + ["serve"], env)
         wait_until(lambda: _healthy(port), time.monotonic() + 40, "affnet serve's /healthz")
-        yield port, json.loads(demo.stdout)["affiliates"][0]["ref_code"], tmp_path / "affnet.db"
+        yield port, demo["affiliates"][0]["ref_code"], tmp_path / "affnet.db"
     finally:
         processes.stop_all()
 
