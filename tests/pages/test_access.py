@@ -116,6 +116,14 @@ EVERY_ROLE_PAGES = [
 ]
 
 
+# Each account of the ``people`` fixture, with the routes its role reaches.
+PAGES_OF_ACCOUNT = {
+    "aff@example.com": AFFILIATE_PAGES + EVERY_ROLE_PAGES,
+    "owner@example.com": OWNER_PAGES,
+    "root@example.com": ADMIN_PAGES,
+}
+
+
 def _affiliate_ids(people):
     _, token = api_tokens.create_token(people["affiliate"], "mine")
     mine = api_tokens.list_tokens(people["affiliate"])[0]

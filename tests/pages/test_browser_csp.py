@@ -7,14 +7,9 @@ from affnet.testing import free_port
 
 from .browser import Walk, live_server, start_chrome
 from .conftest import PASSWORD
-from .test_access import ADMIN_PAGES, AFFILIATE_PAGES, EVERY_ROLE_PAGES, OWNER_PAGES, _affiliate_ids
+from .test_access import PAGES_OF_ACCOUNT, _affiliate_ids
 
 PORT = free_port()
-ROLES = {
-    "aff@example.com": AFFILIATE_PAGES + EVERY_ROLE_PAGES,
-    "owner@example.com": OWNER_PAGES,
-    "root@example.com": ADMIN_PAGES,
-}
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +52,7 @@ def test_no_page_of_any_role_breaks_its_content_security_policy(chrome, affnet_a
         for path in ("/login", "/signup", "/forgot"):
             walk.go(path)
             blocked[path] = _blocked(chrome)
-        for email, pages in ROLES.items():
+        for email, pages in PAGES_OF_ACCOUNT.items():
             chrome.delete_all_cookies()
             walk.go("/login")
             walk.fill(email=email, password=PASSWORD)

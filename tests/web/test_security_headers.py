@@ -16,15 +16,10 @@ from affnet.web.security_headers import PAGE_POLICY
 
 from ..pages import conftest as pages_conftest
 from ..pages.conftest import csrf_of, log_in
-from ..pages.test_access import ADMIN_PAGES, AFFILIATE_PAGES, EVERY_ROLE_PAGES, OWNER_PAGES, _affiliate_ids
+from ..pages.test_access import PAGES_OF_ACCOUNT, _affiliate_ids
 
 people = pages_conftest.people  # every role, with a known password (a fixture)
 PUBLIC_PAGES = ["/login", "/signup", "/forgot", "/reset/not-a-token", "/no-such-page"]
-ROLE_PAGES = {
-    "aff@example.com": AFFILIATE_PAGES + EVERY_ROLE_PAGES,
-    "owner@example.com": OWNER_PAGES,
-    "root@example.com": ADMIN_PAGES,
-}
 INLINE = re.compile(r"<script(?![^>]*\ssrc=)[^>]*>|<style|\sstyle=|\son[a-z]+\s*=|javascript:", re.I)
 
 
@@ -47,7 +42,7 @@ def every_page(affnet_app, people):
     """Every page a browser can open, as its role (and the public ones as a visitor): (path, answer)."""
     ids = _affiliate_ids(people)
     answers = [(path, affnet_app.test_client().get(path)) for path in PUBLIC_PAGES]
-    for email, pages in ROLE_PAGES.items():
+    for email, pages in PAGES_OF_ACCOUNT.items():
         client = affnet_app.test_client()
         log_in(client, email)
         for method, path in pages:
